@@ -1,0 +1,1 @@
+"""The FastAPI service: routes, auth, web pages. Thin: it calls ``evidence``."""

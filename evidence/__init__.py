@@ -1,0 +1,1 @@
+"""The domain: items, chain of custody, deadlines, devices, jobs, the object-store interface."""

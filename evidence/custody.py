@@ -1,0 +1,191 @@
+"""Chain of custody: typed events, each hash-linked to the one before it.
+
+All events of the system form one chain ordered by ``seq``. Each event's hash
+covers its own fields and the previous event's hash, so editing, deleting,
+inserting or reordering any event breaks every link after it. Appends are
+serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), and the
+unique ``seq`` and ``prev_hash`` columns refuse a fork even if that failed.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from evidence.models import CustodyEvent, utcnow
+
+GENESIS = "0" * 64
+CHAIN_LOCK_ID = 0x45564944  # "EVID"
+
+
+class EventKind(str, enum.Enum):
+    RECEIVED = "received"
+    HASHED = "hashed"
+    STORED = "stored"
+    VERIFIED = "verified"
+    DUPLICATE_RECEIVED = "duplicate_received"
+    REJECTED = "rejected"
+    PROBED = "probed"
+    TIMES_ASSESSED = "times_assessed"
+    ATTRIBUTED = "attributed"
+    PROXY_MADE = "proxy_made"
+    SOURCE_RELEASED = "source_released"
+    FAILED = "failed"
+    DEVICE_ASSIGNED = "device_assigned"
+
+
+class Outcome(str, enum.Enum):
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(
+    *,
+    seq: int,
+    prev_hash: str,
+    item_id: int | None,
+    kind: str,
+    outcome: str,
+    agent: str,
+    tool: str | None,
+    occurred_at: datetime,
+    details: str,
+) -> str:
+    """SHA-256 over the canonical form of one event and its predecessor's hash."""
+    body = canonical_json(
+        {
+            "seq": seq,
+            "prev": prev_hash,
+            "item": item_id,
+            "kind": kind,
+            "outcome": outcome,
+            "agent": agent,
+            "tool": tool,
+            "at": _iso(occurred_at),
+            "details": details,
+        }
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
+
+
+def append(
+    session: Session,
+    kind: EventKind,
+    *,
+    agent: str,
+    item_id: int | None = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    tool: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> CustodyEvent:
+    """Add one event at the end of the chain, in the caller's transaction."""
+    _lock_chain(session)
+    session.flush()
+    tail = session.execute(
+        select(CustodyEvent.seq, CustodyEvent.hash).order_by(CustodyEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
+    occurred_at = utcnow()
+    details_text = canonical_json(details or {})
+    fields = dict(
+        seq=seq,
+        prev_hash=prev,
+        item_id=item_id,
+        kind=EventKind(kind).value,
+        outcome=Outcome(outcome).value,
+        agent=agent,
+        tool=tool,
+        occurred_at=occurred_at,
+        details=details_text,
+    )
+    event = CustodyEvent(**fields, hash=event_hash(**fields))
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    checked: int
+    head_hash: str
+    bad_seq: int | None = None
+    reason: str | None = None
+
+
+def _stream(session: Session) -> Iterator[CustodyEvent]:
+    return session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq).execution_options(yield_per=2000))
+
+
+def verify(session: Session) -> VerifyReport:
+    """Walk the whole chain; report the first event that does not verify."""
+    expected_seq, prev, checked = 1, GENESIS, 0
+    for ev in _stream(session):
+        problem = None
+        if ev.seq != expected_seq:
+            problem = f"sequence gap: expected {expected_seq}, found {ev.seq} (events deleted or inserted)"
+        elif ev.prev_hash != prev:
+            problem = "link broken: prev_hash does not match the previous event (deleted, inserted or reordered)"
+        else:
+            recomputed = event_hash(
+                seq=ev.seq,
+                prev_hash=ev.prev_hash,
+                item_id=ev.item_id,
+                kind=ev.kind,
+                outcome=ev.outcome,
+                agent=ev.agent,
+                tool=ev.tool,
+                occurred_at=ev.occurred_at,
+                details=ev.details,
+            )
+            if recomputed != ev.hash:
+                problem = "content altered: the event's hash does not match its fields"
+        if problem:
+            return VerifyReport(False, checked, prev, bad_seq=ev.seq, reason=problem)
+        checked += 1
+        expected_seq, prev = ev.seq + 1, ev.hash
+    return VerifyReport(True, checked, prev)
+
+
+def log_for(session: Session, item_id: int) -> list[CustodyEvent]:
+    """The events of one item, oldest first."""
+    return list(
+        session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id).order_by(CustodyEvent.seq))
+    )
+
+
+def as_dict(ev: CustodyEvent) -> dict[str, Any]:
+    return {
+        "seq": ev.seq,
+        "item_id": ev.item_id,
+        "kind": ev.kind,
+        "outcome": ev.outcome,
+        "agent": ev.agent,
+        "tool": ev.tool,
+        "occurred_at": _iso(ev.occurred_at),
+        "details": json.loads(ev.details),
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }

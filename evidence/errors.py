@@ -1,0 +1,76 @@
+"""The project's exception hierarchy, in one place.
+
+Foreign errors (SQLAlchemy, minio, subprocess) are turned into these at the
+boundary with ``raise X(...) from exc``; the CLI maps them to exit codes and the
+API to HTTP statuses, each in one table.
+
+    EvidenceError
+    ├── ConfigError            a setting is missing or invalid
+    ├── NotFound               no such item, event or device
+    ├── InvalidInput           the caller gave something unusable
+    │   └── RejectedFile       a file that cannot become evidence (zero bytes)
+    ├── Unavailable            a dependency is down; retrying later is safe
+    │   ├── StoreUnavailable   object store unreachable or erroring
+    │   └── DatabaseUnavailable
+    ├── IntegrityFailure       stored bytes do not match their recorded hash
+    ├── SourceChanged          the source file changed while it was being read
+    ├── MediaError             ffprobe/ffmpeg could not read or convert the media
+    │   └── ToolTimeout        an external tool ran past its time limit and was killed
+    └── CustodyBroken          the custody chain does not verify
+"""
+
+from __future__ import annotations
+
+
+class EvidenceError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(EvidenceError):
+    exit_code = 78  # EX_CONFIG
+
+
+class NotFound(EvidenceError):
+    exit_code = 4
+
+
+class InvalidInput(EvidenceError):
+    exit_code = 2
+
+
+class RejectedFile(InvalidInput):
+    exit_code = 3
+
+
+class Unavailable(EvidenceError):
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class StoreUnavailable(Unavailable):
+    pass
+
+
+class DatabaseUnavailable(Unavailable):
+    pass
+
+
+class IntegrityFailure(EvidenceError):
+    exit_code = 65  # EX_DATAERR
+
+
+class SourceChanged(Unavailable):
+    """Not a fault: the file was still being written; it will be taken again once settled."""
+
+
+class MediaError(EvidenceError):
+    exit_code = 65
+
+
+class ToolTimeout(MediaError):
+    pass
+
+
+class CustodyBroken(EvidenceError):
+    exit_code = 1

@@ -1,0 +1,163 @@
+"""Object store on a local folder: the embedded default.
+
+Objects are plain files under ``root``; each is written to a staging file,
+fsynced and renamed into place, so a crash never leaves a half object under a
+real key. Originals are made read-only once in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from evidence.errors import StoreUnavailable
+from evidence.objectstore import CHUNK
+
+STAGING = ".staging"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileStore:
+    """Objects as files below one folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.description = f"file://{self.root}"
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad object key {key!r}")
+        return self.root / key
+
+    def ensure_ready(self) -> None:
+        try:
+            (self.root / STAGING).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create store folder {self.root}: {exc}") from exc
+
+    def staging_dir(self) -> Path:
+        return self.root / STAGING
+
+    def _place(self, tmp: Path, key: str) -> None:
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            tmp.unlink()
+            return
+        os.chmod(tmp, 0o444)
+        os.rename(tmp, final)
+        _fsync_dir(final.parent)
+
+    def write(self, key: str, reader: BinaryIO, length: int) -> None:
+        tmp = self.staging_dir() / f"{uuid.uuid4().hex}.part"
+        try:
+            with open(tmp, "wb") as out:
+                remaining = length
+                while remaining > 0:
+                    chunk = reader.read(min(CHUNK, remaining))
+                    if not chunk:
+                        raise StoreUnavailable(f"source ended {remaining} bytes early while storing {key}")
+                    out.write(chunk)
+                    remaining -= len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            self._place(tmp, key)
+        except OSError as exc:
+            raise StoreUnavailable(f"writing {key} to {self.root}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_file(self, key: str, path: Path) -> None:
+        path = Path(path)
+        try:
+            if path.parent == self.staging_dir():
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+                self._place(path, key)
+            else:
+                with open(path, "rb") as f:
+                    self.write(key, f, os.fstat(f.fileno()).st_size)
+        except OSError as exc:
+            raise StoreUnavailable(f"storing {key}: {exc}") from exc
+
+    def move(self, src: str, dst: str) -> None:
+        source = self._path(src)
+        try:
+            self._place(source, dst)
+        except OSError as exc:
+            raise StoreUnavailable(f"moving {src} to {dst}: {exc}") from exc
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(f"stat {key}: {exc}") from exc
+
+    def iter_chunks(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(start)
+                remaining = length
+                while remaining is None or remaining > 0:
+                    chunk = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
+                    if not chunk:
+                        break
+                    if remaining is not None:
+                        remaining -= len(chunk)
+                    yield chunk
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreUnavailable(f"reading {key}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.exists():
+            raise FileNotFoundError(key)
+        yield path
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            if path.exists():
+                os.chmod(path, 0o644)
+                path.unlink()
+        except OSError as exc:
+            raise StoreUnavailable(f"deleting {key}: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, float]]:
+        base = self._path(prefix.rstrip("/")) if prefix else self.root
+        if not base.exists():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if d != STAGING]
+            for name in filenames:
+                full = Path(dirpath) / name
+                yield full.relative_to(self.root).as_posix(), full.stat().st_mtime
+
+    def sweep_staging(self, older_than_s: float) -> int:
+        """Drop staging files a crash left behind; returns how many went."""
+        cutoff = time.time() - older_than_s
+        dropped = 0
+        for path in self.staging_dir().glob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    dropped += 1
+        return dropped

@@ -1,0 +1,85 @@
+"""Reading items: lookup and the public view of one item."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence.errors import NotFound
+from evidence.models import Item, Receipt, ReceiptOutcome
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, or None."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+
+
+def get_item(session: Session, item_id: int) -> Item:
+    item = session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id}")
+    return item
+
+
+def item_view(item: Item) -> dict[str, Any]:
+    """The fields of ``evidence show --json`` (and of the API's item resource)."""
+    return {
+        "id": item.id,
+        "sha256": item.sha256,
+        "size_bytes": item.size_bytes,
+        "original_filename": item.original_filename,
+        "source_path": item.source_path,
+        "device_serial": item.device_serial,
+        "officer_id": item.officer_id,
+        "station_id": item.station_id,
+        "recorded_start": iso(item.recorded_start),
+        "recorded_end": iso(item.recorded_end),
+        "duration_s": item.duration_s,
+        "time_source": item.time_source,
+        "received_at": iso(item.received_at),
+        "stored_at": iso(item.stored_at),
+        "upload_deadline": iso(item.upload_deadline),
+        "on_time": item.on_time,
+        "late_by_s": item.late_by_s,
+        "status": item.status,
+        "media": {
+            "container": item.container,
+            "video_codec": item.video_codec,
+            "audio_codec": item.audio_codec,
+            "width": item.width,
+            "height": item.height,
+            "fps": item.fps,
+        },
+        "proxy_available": item.proxy_key is not None,
+        "error": item.error,
+    }
+
+
+def list_items(session: Session) -> list[Item]:
+    return list(session.scalars(select(Item).order_by(Item.id)))
+
+
+def rejected_receipts(session: Session) -> list[Receipt]:
+    """Files that were not taken, with the recorded reason."""
+    return list(
+        session.scalars(
+            select(Receipt).where(Receipt.outcome == ReceiptOutcome.REJECTED.value).order_by(Receipt.id)
+        )
+    )
+
+
+def receipt_view(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "receipt_id": receipt.id,
+        "status": "rejected",
+        "station_id": receipt.station_id,
+        "upload_point": receipt.upload_point,
+        "source_path": receipt.rel_path,
+        "device_serial": receipt.device_serial,
+        "size_bytes": receipt.size_bytes,
+        "received_at": iso(receipt.received_at),
+        "reason": receipt.reason,
+    }

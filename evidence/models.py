@@ -1,0 +1,186 @@
+"""Database tables. Times are stored as UTC and always come back timezone-aware."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Naive UTC in the database, aware UTC in Python (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ItemStatus(str, enum.Enum):
+    STORED = "stored"  # original stored and verified; probe/proxy pending
+    READY = "ready"  # probed, proxy made
+    MEDIA_ERROR = "media_error"  # evidence kept, but the media could not be read or converted
+
+
+class TimeSource(str, enum.Enum):
+    CONTAINER = "container"
+    FILENAME = "filename"
+    FILE_MTIME = "file_mtime"
+
+
+class Item(Base):
+    """One unique original recording (by SHA-256)."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    object_key: Mapped[str] = mapped_column(String(200))
+    original_filename: Mapped[str] = mapped_column(Text)
+    source_path: Mapped[str] = mapped_column(Text)  # relative to the upload point
+    source_mtime: Mapped[datetime] = mapped_column(UTCDateTime)
+    device_serial: Mapped[str | None] = mapped_column(String(64), index=True)
+    officer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_start: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    recorded_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    time_source: Mapped[str | None] = mapped_column(String(16))
+    upload_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    late_by_s: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default=ItemStatus.STORED.value, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    container: Mapped[str | None] = mapped_column(String(64))
+    video_codec: Mapped[str | None] = mapped_column(String(32))
+    audio_codec: Mapped[str | None] = mapped_column(String(32))
+    pix_fmt: Mapped[str | None] = mapped_column(String(32))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    fps: Mapped[float | None] = mapped_column(Float)
+    creation_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    proxy_key: Mapped[str | None] = mapped_column(String(200))
+    proxy_method: Mapped[str | None] = mapped_column(String(16))
+    poster_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReceiptOutcome(str, enum.Enum):
+    NEW = "new"  # became a new item
+    DUPLICATE = "duplicate"  # content already held; added to the existing item
+    REJECTED = "rejected"  # not taken (zero bytes); the file stays where it is
+
+
+class Receipt(Base):
+    """One file taken from an upload point: the ingest ledger that makes restarts exactly-once."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    upload_point: Mapped[str] = mapped_column(Text)
+    rel_path: Mapped[str] = mapped_column(Text)
+    device_serial: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    source_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source_disposition: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_receipts_file", "upload_point", "rel_path", "inode", "mtime_ns", "size_bytes"),)
+
+
+class CustodyEvent(Base):
+    """One link of the hash chain. Rows are only ever inserted."""
+
+    __tablename__ = "custody_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str] = mapped_column(Text)
+    tool: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JobState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Job(Base):
+    """A unit of deferred work (probe, proxy) that survives restarts."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # "{item}:{kind}" keeps it idempotent
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeviceAssignment(Base):
+    """Which officer carried a recorder from ``since`` until ``until`` (open-ended when null)."""
+
+    __tablename__ = "device_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), index=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("serial", "since", name="uq_device_assignment_start"),)

@@ -1,0 +1,60 @@
+"""The object-store interface: the one way the domain touches stored bytes.
+
+Two implementations: ``FileStore`` (a local folder; the embedded default) and
+``S3Store`` (any S3 server through the minio SDK). Keys are ``/``-separated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 8 * 1024 * 1024
+
+
+def original_key(sha256: str) -> str:
+    """Content-addressed key of an original."""
+    return f"originals/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def derived_key(sha256: str, name: str) -> str:
+    """Key of a file derived from an original (proxy, poster)."""
+    return f"derived/{sha256[:2]}/{sha256}/{name}"
+
+
+class ObjectStore(Protocol):
+    """Small, complete set of operations the system needs from storage."""
+
+    description: str
+
+    def ensure_ready(self) -> None:
+        """Create the bucket/folder if needed and enable versioning; idempotent."""
+
+    def write(self, key: str, reader: BinaryIO, length: int) -> None:
+        """Stream ``length`` bytes from ``reader`` to ``key`` (multipart when large)."""
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Store a local file at ``key``; the file may be consumed (moved)."""
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename ``src`` to ``dst``; when ``dst`` already exists, ``src`` is dropped."""
+
+    def size(self, key: str) -> int | None:
+        """Size of the object, or None when absent."""
+
+    def iter_chunks(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream the object (or a byte range of it)."""
+
+    def local_path(self, key: str) -> contextlib.AbstractContextManager[Path]:
+        """A path on local disk holding the object, for tools such as ffmpeg."""
+
+    def staging_dir(self) -> Path:
+        """A local folder for files about to be stored (same disk as the store, when local)."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; absent is not an error."""
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """Keys under ``prefix`` with their modification time (epoch seconds)."""

@@ -1,0 +1,183 @@
+"""Object store on any S3 server (MinIO, Ceph RGW, AWS) through the minio SDK.
+
+Every call has connect/read timeouts; idempotent requests are retried by
+urllib3 with backoff. SDK and transport errors become StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import ENABLED, ComposeSource, CopySource
+from minio.error import MinioException, S3Error
+from minio.versioningconfig import VersioningConfig
+
+from evidence.errors import StoreUnavailable
+from evidence.objectstore import CHUNK
+
+PART_SIZE = 16 * 1024 * 1024
+MAX_SINGLE_COPY = 5 * 1024**3
+MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchVersion"}
+TRANSPORT_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError)
+
+
+def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
+    retry = urllib3.Retry(
+        total=4,
+        backoff_factor=0.5,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE"}),
+        raise_on_status=False,
+    )
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        retries=retry,
+        maxsize=8,
+    )
+
+
+class S3Store:
+    """Objects in one bucket of an S3 server."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        *,
+        secure: bool,
+        region: str | None,
+        staging: Path,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 120.0,
+    ):
+        self.bucket = bucket
+        self._staging = Path(staging)
+        self.description = f"s3://{endpoint}/{bucket}"
+        self.client = Minio(
+            endpoint=endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=_http_client(connect_timeout, read_timeout),
+        )
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except S3Error as exc:
+            raise StoreUnavailable(f"{what} on {self.description}: {exc.code}: {exc.message}") from exc
+        except TRANSPORT_ERRORS as exc:
+            raise StoreUnavailable(f"{what} on {self.description}: {exc}") from exc
+
+    def ensure_ready(self) -> None:
+        self._staging.mkdir(parents=True, exist_ok=True)
+        with self._errors("provisioning bucket"):
+            if not self.client.bucket_exists(bucket_name=self.bucket):
+                try:
+                    self.client.make_bucket(bucket_name=self.bucket)
+                except S3Error as exc:
+                    if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
+            self.client.set_bucket_versioning(bucket_name=self.bucket, config=VersioningConfig(ENABLED))
+
+    def versioning_enabled(self) -> bool:
+        with self._errors("reading versioning"):
+            return self.client.get_bucket_versioning(bucket_name=self.bucket).status == ENABLED
+
+    def staging_dir(self) -> Path:
+        return self._staging
+
+    def write(self, key: str, reader: BinaryIO, length: int) -> None:
+        with self._errors(f"writing {key}"):
+            self.client.put_object(
+                bucket_name=self.bucket, object_name=key, data=reader, length=length, part_size=PART_SIZE
+            )
+
+    def put_file(self, key: str, path: Path) -> None:
+        path = Path(path)
+        with open(path, "rb") as f:
+            self.write(key, f, path.stat().st_size)
+        if path.parent == self._staging:
+            path.unlink(missing_ok=True)
+
+    def move(self, src: str, dst: str) -> None:
+        if self.size(dst) is None:
+            with self._errors(f"copying {src} to {dst}"):
+                size = self.size(src)
+                if size is None:
+                    raise StoreUnavailable(f"{src} vanished before it could be moved to {dst}")
+                if size > MAX_SINGLE_COPY:
+                    self.client.compose_object(
+                        bucket_name=self.bucket,
+                        object_name=dst,
+                        sources=[ComposeSource(bucket_name=self.bucket, object_name=src)],
+                    )
+                else:
+                    self.client.copy_object(
+                        bucket_name=self.bucket,
+                        object_name=dst,
+                        source=CopySource(bucket_name=self.bucket, object_name=src),
+                    )
+        self.delete(src)
+
+    def size(self, key: str) -> int | None:
+        with self._errors(f"stat {key}"):
+            try:
+                return self.client.stat_object(bucket_name=self.bucket, object_name=key).size
+            except S3Error as exc:
+                if exc.code in MISSING:
+                    return None
+                raise
+
+    def iter_chunks(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        with self._errors(f"reading {key}"):
+            response = self.client.get_object(
+                bucket_name=self.bucket, object_name=key, offset=start, length=length or 0
+            )
+            try:
+                yield from response.stream(CHUNK)
+            finally:
+                response.close()
+                response.release_conn()
+
+    @contextlib.contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        self._staging.mkdir(parents=True, exist_ok=True)
+        path = self._staging / f"{uuid.uuid4().hex}.get"
+        try:
+            with self._errors(f"downloading {key}"):
+                self.client.fget_object(bucket_name=self.bucket, object_name=key, file_path=str(path))
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        # The bucket is versioned: removing only the latest would leave the bytes
+        # behind a delete marker, so every version of the key goes.
+        with self._errors(f"deleting {key}"):
+            versions = [
+                obj.version_id
+                for obj in self.client.list_objects(
+                    bucket_name=self.bucket, prefix=key, recursive=True, include_version=True
+                )
+                if obj.object_name == key
+            ]
+            for version_id in versions or [None]:
+                self.client.remove_object(bucket_name=self.bucket, object_name=key, version_id=version_id)
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, float]]:
+        with self._errors(f"listing {prefix}"):
+            for obj in self.client.list_objects(bucket_name=self.bucket, prefix=prefix, recursive=True):
+                modified = obj.last_modified.timestamp() if obj.last_modified else time.time()
+                yield obj.object_name, modified

@@ -1,0 +1,1 @@
+"""The ingest daemon and its workers: watching, settling, the pipeline, ffmpeg jobs."""

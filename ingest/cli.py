@@ -1,0 +1,326 @@
+"""The ``evidence`` command. It is the composition root: it wires settings, the
+daemon and the API together (the API is loaded by name, so ``ingest`` code
+never imports ``api``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from evidence import custody, devices, items
+from evidence.custody import EventKind
+from evidence.db import transaction, with_db_retry
+from evidence.errors import ConfigError, EvidenceError, InvalidInput
+from storage_config.settings import Settings, UploadPoint, get_settings
+from storage_config.urls import mask_url
+
+app = typer.Typer(help="Evidence management for enforcement recordings.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+custody_app = typer.Typer(help="Chain of custody: per-item log and whole-chain verification.", no_args_is_help=True)
+devices_app = typer.Typer(help="Which officer carries which recorder, over time.", no_args_is_help=True)
+app.add_typer(custody_app, name="custody")
+app.add_typer(devices_app, name="devices")
+out = Console(emoji=False, highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, emoji=False, highlight=False)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _runtime(process: str):
+    from ingest.runtime import open_runtime
+
+    return open_runtime(_settings(), process)
+
+
+def _emit(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"not an ISO 8601 time: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_settings().zone)
+    return moment.astimezone(UTC)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings, secrets masked."""
+    s = _settings()
+    shown = s.model_dump(mode="json")
+    shown["storage_url"] = mask_url(s.storage_url)
+    shown["database_url"] = mask_url(s.database_url)
+    shown["upload_points"] = [{"station_id": p.station_id, "path": str(p.path)} for p in s.points]
+    for key, value in shown.items():
+        out.print(f"[bold]EVIDENCE_{key.upper()}[/bold] = {json.dumps(value, ensure_ascii=False)}", highlight=False)
+
+
+@app.command()
+def samples(into: Annotated[Optional[Path], typer.Option(help="Upload point to fill (default: the first)")] = None,
+            assign: Annotated[bool, typer.Option(help="Also assign the sample recorders to officers")] = True) -> None:
+    """Place a few generated sample clips in an upload point, as a docking station would."""
+    from ingest.samples import make_samples
+
+    s = _settings()
+    target = into or s.points[0].path
+    made = make_samples(target, datetime.now(UTC), s.zone)
+    if assign:
+        rt = _runtime("cli")
+        try:
+            with transaction(rt.sessions) as session:
+                for serial, officer in (("ZFY0001", "110001"), ("ZFY0002", "110002")):
+                    if devices.assignment_at(session, serial, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+                        _assign(rt, session, serial, officer, datetime(2000, 1, 1, tzinfo=UTC))
+        finally:
+            rt.close()
+    for path in made:
+        err.print(f"sample: {path}")
+
+
+def _assign(rt, session, serial: str, officer: str, since: datetime):
+    row = devices.assign(session, serial, officer, since)
+    custody.append(session, EventKind.DEVICE_ASSIGNED, agent=rt.agent(),
+                   details={"serial": serial, "officer_id": officer, "since": items.iso(since)})
+    return row
+
+
+@app.command()
+def up(
+    api: Annotated[bool, typer.Option(help="Serve the API beside the daemon")] = True,
+) -> None:
+    """Run the ingest daemon, its worker and the API until Ctrl-C."""
+    from ingest.daemon import Daemon
+
+    s = _settings()
+    stop = threading.Event()
+    daemon = Daemon(s, stop)
+    thread = threading.Thread(target=daemon.run, name="evidence-daemon", daemon=True)
+    thread.start()
+    for point in s.points:
+        err.print(f"watching upload point [bold]{point.path}[/bold] (station {point.station_id})")
+    err.print(f"storage {mask_url(s.storage_url)}; database {mask_url(s.database_url)}")
+    try:
+        if api:
+            _serve(s, daemon.health.as_dict)
+        else:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        err.print("stopping…")
+        stop.set()
+        thread.join(timeout=60)
+
+
+def _serve(s: Settings, health) -> None:
+    import uvicorn
+
+    from api.app import create_app  # composition root: the only place both sides meet
+
+    config = uvicorn.Config(create_app(health), host=s.host, port=s.port, log_level="warning")
+    server = uvicorn.Server(config)
+    err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] (health: http://{s.host}:{s.port}/healthz)")
+    server.run()
+    if not server.started:
+        raise ConfigError(f"EVIDENCE_PORT: could not serve on {s.host}:{s.port} (in use?)")
+
+
+def _point_for(path: Path, station: str | None, device: str | None) -> tuple[UploadPoint, Settings]:
+    s = _settings()
+    resolved = path.resolve()
+    for point in s.points:
+        if resolved.is_relative_to(point.path.resolve()):
+            return UploadPoint(station_id=station or point.station_id, path=point.path.resolve()), s
+    # A file outside every upload point is never moved or deleted: it belongs to whoever ran us.
+    root = resolved.parent.parent if device else resolved.parent
+    return UploadPoint(station_id=station or s.station_id, path=root), s.model_copy(update={"source_policy": "keep"})
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Files to ingest")],
+    station: Annotated[Optional[str], typer.Option(help="Station id to record")] = None,
+    process: Annotated[bool, typer.Option(help="Also probe and make proxies before returning")] = True,
+) -> None:
+    """Ingest files once through the same pipeline as the daemon; one JSON line per file."""
+    from ingest import worker
+    from ingest.pipeline import ingest_file
+
+    rt = _runtime("cli")
+    failed = 0
+    done: list[tuple[int | None, dict]] = []
+    show_bar = err.is_terminal
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=err, disable=not show_bar) as bar:
+            for path in files:
+                if not path.is_file():
+                    failed += 1
+                    done.append((None, {"path": str(path), "outcome": "error", "error": "no such file"}))
+                    continue
+                point, settings = _point_for(path, station, None)
+                rt.settings = settings
+                task = bar.add_task(path.name, total=path.stat().st_size)
+                try:
+                    result = ingest_file(rt, point, path.resolve(), on_bytes=lambda n, t=task: bar.advance(t, n))
+                    done.append((result.item_id, result.as_dict()))
+                except EvidenceError as exc:
+                    failed += 1
+                    done.append((None, {"path": str(path), "outcome": "error", "error": str(exc)}))
+        if process:
+            ids = [i for i, _ in done if i is not None]
+            if ids:
+                worker.drain(rt, item_ids=ids)
+        with transaction(rt.sessions) as session:
+            for item_id, line in done:
+                if item_id is not None:
+                    line["item"] = items.item_view(items.get_item(session, item_id))
+                _emit(line)
+    finally:
+        rt.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False) -> None:
+    """Every item, and every file that was rejected with its reason."""
+    rt = _runtime("cli")
+    try:
+        with transaction(rt.sessions) as session:
+            rows = [items.item_view(i) for i in items.list_items(session)]
+            rejected = [items.receipt_view(r) for r in items.rejected_receipts(session)]
+    finally:
+        rt.close()
+    if as_json:
+        for row in rows + rejected:
+            _emit(row)
+        return
+    table = Table("id", "status", "device", "officer", "recorded (UTC)", "received (UTC)", "on time", "file",
+                  "sha256 / reason")
+    for r in rows:
+        on_time = "—" if r["on_time"] is None else ("yes" if r["on_time"] else f"late {r['late_by_s']:.0f}s")
+        table.add_row(str(r["id"]), r["status"], r["device_serial"] or "—", r["officer_id"] or "[yellow]none[/]",
+                      r["recorded_start"] or "—", r["received_at"], on_time, r["original_filename"],
+                      (r["error"] or r["sha256"][:16] + "…"))
+    for r in rejected:
+        table.add_row("—", "[red]rejected[/]", r["device_serial"] or "—", "—", "—", r["received_at"], "—",
+                      r["source_path"], r["reason"])
+    out.print(table)
+
+
+@app.command()
+def show(item_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One item's metadata."""
+    rt = _runtime("cli")
+    try:
+        with transaction(rt.sessions) as session:
+            view = items.item_view(items.get_item(session, item_id))
+    finally:
+        rt.close()
+    if as_json:
+        _emit(view)
+    else:
+        for key, value in view.items():
+            out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+
+
+@custody_app.command("log")
+def custody_log(item_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The custody events of one item, oldest first."""
+    rt = _runtime("cli")
+    try:
+        with transaction(rt.sessions) as session:
+            items.get_item(session, item_id)
+            events = [custody.as_dict(e) for e in custody.log_for(session, item_id)]
+    finally:
+        rt.close()
+    for ev in events:
+        if as_json:
+            _emit(ev)
+        else:
+            out.print(f"{ev['seq']:>6} {ev['occurred_at']} {ev['kind']:<18} {ev['outcome']:<8} "
+                      f"{ev['tool'] or ''} {json.dumps(ev['details'], ensure_ascii=False)}", markup=False)
+
+
+@custody_app.command("verify")
+def custody_verify() -> None:
+    """Check the whole hash chain; exit 0 when intact, else name the first bad event."""
+    rt = _runtime("cli")
+    try:
+        with transaction(rt.sessions) as session:
+            report = custody.verify(session)
+    finally:
+        rt.close()
+    if report.ok:
+        out.print(f"custody chain intact: {report.checked} events, head {report.head_hash}")
+        return
+    err.print(f"[red]custody chain BROKEN[/red] at event {report.bad_seq}: {report.reason} "
+              f"({report.checked} events verified before it)")
+    raise typer.Exit(1)
+
+
+@devices_app.command("assign")
+def devices_assign(
+    serial: str,
+    officer: Annotated[str, typer.Option(help="Officer number (警号)")],
+    since: Annotated[Optional[str], typer.Option(help="ISO time the officer took the device (default now)")] = None,
+) -> None:
+    """Record that OFFICER carries recorder SERIAL from SINCE on."""
+    when = _parse_time(since) if since else datetime.now(UTC)
+    rt = _runtime("cli")
+    try:
+        def write():
+            with transaction(rt.sessions) as session:
+                row = _assign(rt, session, serial, officer, when)
+                return row.serial, row.officer_id, row.since
+
+        serial_, officer_, since_ = with_db_retry(write)
+    finally:
+        rt.close()
+    out.print(f"{serial_} → officer {officer_} from {items.iso(since_)}")
+
+
+@devices_app.command("list")
+def devices_list(serial: Optional[str] = None) -> None:
+    """The assignment history."""
+    rt = _runtime("cli")
+    try:
+        with transaction(rt.sessions) as session:
+            rows = devices.assignments(session, serial)
+    finally:
+        rt.close()
+    table = Table("serial", "officer", "since (UTC)", "until (UTC)")
+    for r in rows:
+        table.add_row(r.serial, r.officer_id, items.iso(r.since), items.iso(r.until) or "—")
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: domain errors become a message and their exit code, once, here."""
+    logging.basicConfig(level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        app()
+    except EvidenceError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)

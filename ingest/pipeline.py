@@ -1,0 +1,236 @@
+"""Ingest of one settled file: hash and store in one read, verify, record, release the source.
+
+Order matters for crash safety: the source is released only after the stored
+copy is verified and the receipt committed; a receipt without a release is
+finished at the next start (``finish_releases``), and a file without a
+receipt is simply ingested again (its stored copy, if any, is found by hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.exc import IntegrityError
+
+from evidence import intake
+from evidence.db import transaction, with_db_retry
+from evidence.errors import IntegrityFailure, InvalidInput, SourceChanged
+from evidence.intake import Arrival, StoredCopy
+from evidence.models import Receipt, utcnow
+from evidence.objectstore import original_key
+from ingest.runtime import Runtime
+from ingest.scan import device_serial_for
+from storage_config.settings import UploadPoint
+
+HASH_TOOL = f"python hashlib sha256 ({ssl.OPENSSL_VERSION})"
+VERIFY_METHOD = "re-read the stored object from the store and recomputed its SHA-256 and size"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    path: str
+    outcome: str  # new | duplicate | rejected | resumed | skipped
+    item_id: int | None = None
+    sha256: str | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class HashingReader:
+    """Wraps a file so whatever reads it (the store) also feeds the hash: one pass over the bytes."""
+
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None):
+        self.raw = raw
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self.on_bytes = on_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.sha.update(data)
+        self.count += len(data)
+        if self.on_bytes and data:
+            self.on_bytes(len(data))
+        return data
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def arrival_for(point: UploadPoint, path: Path, st: os.stat_result, uploaded_by: str | None = None) -> Arrival:
+    """Describe a source file; it reached the upload point when its inode last changed (ctime)."""
+    rel = path.relative_to(point.path).as_posix()
+    return Arrival(
+        station_id=point.station_id,
+        upload_point=str(point.path),
+        rel_path=rel,
+        device_serial=device_serial_for(rel),
+        size_bytes=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        inode=st.st_ino,
+        # ctime, not first sight by the daemon: downtime and outages must not make footage late
+        received_at=datetime.fromtimestamp(st.st_ctime, tz=UTC),
+        uploaded_by=uploaded_by,
+    )
+
+
+def store_and_verify(
+    rt: Runtime, path: Path, before: os.stat_result, on_bytes: Callable[[int], None] | None = None
+) -> StoredCopy:
+    """Stream the file into the store while hashing it, move it under its hash, then verify."""
+    store = rt.ready_store()
+    temp_key = f"incoming/{uuid.uuid4().hex}"
+    with open(path, "rb") as raw:
+        reader = HashingReader(raw, on_bytes)
+        store.write(temp_key, reader, before.st_size)
+        tail = raw.read(1)
+        after = os.fstat(raw.fileno())
+    hashed_at = utcnow()
+    if tail or _identity(after) != _identity(before) or os.stat(path).st_ino != before.st_ino:
+        store.delete(temp_key)
+        raise SourceChanged(f"{path} changed while it was being stored; it will be taken again once settled")
+    sha = reader.sha.hexdigest()
+    key = original_key(sha)
+    store.move(temp_key, key)
+    stored_at = utcnow()
+    check = hashlib.sha256()
+    size = 0
+    for chunk in store.iter_chunks(key):
+        check.update(chunk)
+        size += len(chunk)
+    if check.hexdigest() != sha or size != before.st_size:
+        raise IntegrityFailure(
+            f"stored object {key} does not match its source ({size} bytes, sha256 {check.hexdigest()}); "
+            "the source is kept"
+        )
+    return StoredCopy(
+        sha256=sha,
+        size_bytes=size,
+        object_key=key,
+        store=store.description,
+        hash_tool=HASH_TOOL,
+        hashed_at=hashed_at,
+        stored_at=stored_at,
+        verified_at=utcnow(),
+        verify_method=VERIFY_METHOD,
+    )
+
+
+def _archive_target(rt: Runtime, point: UploadPoint, rel_path: str, receipt_id: int) -> Path:
+    target = point.path / rt.settings.archive_dirname / rel_path
+    if target.exists():
+        target = target.with_name(f"{target.name}.{receipt_id}")
+    return target
+
+
+def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
+    """Apply the source policy to a file whose copy is verified; record what was done."""
+    path = point.path / receipt.rel_path
+    policy = rt.settings.source_policy
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        disposition = "source already gone from the upload point (released before a restart)"
+    else:
+        if _identity(st) != (receipt.size_bytes, receipt.mtime_ns, receipt.inode):
+            disposition = "not released: the file at this path changed after it was stored"
+        elif policy == "keep":
+            disposition = "kept in place (EVIDENCE_SOURCE_POLICY=keep)"
+        elif policy == "delete":
+            path.unlink()
+            disposition = "deleted"
+        else:
+            target = _archive_target(rt, point, receipt.rel_path, receipt.id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(path, target)
+            disposition = f"moved to {target}"
+    agent = rt.agent(point.station_id)
+
+    def write() -> None:
+        with transaction(rt.sessions) as session:
+            intake.record_release(session, receipt, disposition, agent)
+
+    with_db_retry(write)
+    return disposition
+
+
+def _record(rt: Runtime, arrival: Arrival, copy: StoredCopy, agent: str):
+    def write():
+        with transaction(rt.sessions) as session:
+            return intake.record_stored(session, arrival, copy, agent)
+
+    try:
+        return with_db_retry(write)
+    except IntegrityError:
+        # Someone else recorded the same content a moment ago: ours becomes a duplicate.
+        return with_db_retry(write)
+
+
+def ingest_file(
+    rt: Runtime,
+    point: UploadPoint,
+    path: Path,
+    *,
+    uploaded_by: str | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Take one settled file from an upload point through hashing, storage, verification and release."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"no such file: {path}") from exc
+    if not path.is_file():
+        raise InvalidInput(f"not a regular file: {path}")
+    arrival = arrival_for(point, path, st, uploaded_by)
+    agent = rt.agent(point.station_id)
+
+    def lookup() -> Receipt | None:
+        with transaction(rt.sessions) as session:
+            return intake.find_receipt(session, arrival)
+
+    receipt = with_db_retry(lookup)
+    if receipt is not None:
+        if receipt.source_released_at is None and receipt.outcome != "rejected":
+            release_source(rt, point, receipt)
+            return IngestResult(str(path), "resumed", receipt.item_id, reason="finished releasing the source")
+        return IngestResult(str(path), "skipped", receipt.item_id, reason=receipt.reason or "already taken")
+
+    if st.st_size == 0:
+        reason = "zero-byte file: nothing to preserve; left in the upload point"
+
+        def reject() -> Receipt:
+            with transaction(rt.sessions) as session:
+                return intake.record_rejection(session, arrival, reason, agent)
+
+        with_db_retry(reject)
+        return IngestResult(str(path), "rejected", reason=reason)
+
+    copy = store_and_verify(rt, path, st, on_bytes)
+    item, receipt, new = _record(rt, arrival, copy, agent)
+    release_source(rt, point, receipt)
+    return IngestResult(str(path), "new" if new else "duplicate", item.id, copy.sha256)
+
+
+def finish_releases(rt: Runtime, point: UploadPoint) -> int:
+    """Release sources whose copies were recorded before a crash cut the release short."""
+
+    def pending() -> list[Receipt]:
+        with transaction(rt.sessions) as session:
+            return intake.unreleased_receipts(session, str(point.path))
+
+    receipts = with_db_retry(pending)
+    for receipt in receipts:
+        release_source(rt, point, receipt)
+    return len(receipts)

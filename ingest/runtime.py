@@ -1,0 +1,62 @@
+"""What a running ingest process holds: settings, database, object store, identity."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from evidence.db import make_engine, make_sessionmaker, migrate
+from evidence.objectstore import ObjectStore
+from storage_config.provision import open_store, provision
+from storage_config.settings import Settings
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    process: str
+    _store_ready: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def host(self) -> str:
+        return socket.gethostname()
+
+    @property
+    def owner(self) -> str:
+        """Job-lease owner: host and pid, so a restart can tell its dead predecessor's leases."""
+        return f"{self.host}:{os.getpid()}"
+
+    def agent(self, station_id: str | None = None) -> str:
+        """Who acts, for custody events: station and process identity."""
+        station = station_id or self.settings.station_id
+        return f"station={station}; process=evidence-{self.process}/{VERSION}@{self.host} pid {os.getpid()}"
+
+    def ready_store(self) -> ObjectStore:
+        """The store, provisioned once (bucket created, versioning on) before first use."""
+        with self._lock:
+            if not self._store_ready:
+                provision(self.store)
+                self._store_ready = True
+        return self.store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_runtime(settings: Settings, process: str) -> Runtime:
+    """Connect to the database (migrating it) and open the object store."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return Runtime(settings, engine, make_sessionmaker(engine), open_store(settings), process)

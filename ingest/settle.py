@@ -1,0 +1,93 @@
+"""Deciding when a file is complete: unchanged in size and mtime over the settle window, and closed.
+
+The settler only tracks observations; the daemon feeds it paths (from events
+and rescans) and asks which are ready.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    stable_since: float
+
+
+def open_for_writing(path: Path) -> bool:
+    """True when some process holds ``path`` open for writing (Linux /proc; False where unknown)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    try:
+        target = os.stat(path)
+    except FileNotFoundError:
+        return False
+    for pid_dir in proc.iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        fd_dir = pid_dir / "fd"
+        try:
+            fds = list(fd_dir.iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(fd)
+                if st.st_ino != target.st_ino or st.st_dev != target.st_dev:
+                    continue
+                flags = int((pid_dir / "fdinfo" / fd.name).read_text().split("flags:")[1].split()[0], 8)
+            except (OSError, IndexError, ValueError):
+                continue
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                return True
+    return False
+
+
+class Settler:
+    """Tracks candidate files and says which have stopped changing."""
+
+    def __init__(self, window_s: float, clock=time.monotonic, check_open=open_for_writing):
+        self.window_s = window_s
+        self.clock = clock
+        self.check_open = check_open
+        self._seen: dict[Path, _Seen] = {}
+
+    def observe(self, path: Path) -> None:
+        """Note the file's current size and mtime; a change restarts its window."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._seen.pop(path, None)
+            return
+        now = self.clock()
+        seen = self._seen.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            self._seen[path] = _Seen(st.st_size, st.st_mtime_ns, now)
+
+    def ready(self) -> list[Path]:
+        """Files unchanged for the whole window and not open for writing, oldest first."""
+        now = self.clock()
+        out = []
+        for path in list(self._seen):
+            self.observe(path)
+            seen = self._seen.get(path)
+            if seen is None or now - seen.stable_since < self.window_s:
+                continue
+            if self.check_open(path):
+                seen.stable_since = now
+                continue
+            out.append(path)
+        out.sort(key=lambda p: self._seen[p].stable_since)
+        return out
+
+    def forget(self, path: Path) -> None:
+        self._seen.pop(path, None)
+
+    def __len__(self) -> int:
+        return len(self._seen)

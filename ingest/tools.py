@@ -1,0 +1,57 @@
+"""Running ffmpeg/ffprobe: every call has a timeout and is killed when it expires."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+
+from evidence.errors import MediaError, ToolTimeout
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    args: list[str]
+    stdout: bytes
+    stderr: bytes
+
+
+def run_tool(args: list[str], timeout: float) -> ToolRun:
+    """Run ``args``; MediaError on failure, ToolTimeout (after killing it) on expiry."""
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # so a kill reaches any child it started
+        )
+    except FileNotFoundError as exc:
+        raise MediaError(f"{args[0]} is not installed or not on PATH") from exc
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise ToolTimeout(f"{os.path.basename(args[0])} ran over {timeout:g}s and was killed") from None
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise MediaError(f"{os.path.basename(args[0])} failed (exit {proc.returncode}): {' | '.join(tail)}")
+    return ToolRun(args, out, err)
+
+
+@functools.lru_cache(maxsize=8)
+def tool_version(binary: str) -> str:
+    """``ffmpeg 5.1.9-0+deb12u1`` style name and version, for custody records."""
+    try:
+        first = run_tool([binary, "-version"], timeout=15).stdout.decode().splitlines()[0]
+    except (MediaError, IndexError):
+        return f"{os.path.basename(binary)} (version unknown)"
+    parts = first.split()
+    return f"{parts[0]} {parts[2]}" if len(parts) > 2 and parts[1] == "version" else first

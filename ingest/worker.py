@@ -1,0 +1,259 @@
+"""The job worker: probe and proxy handlers, one registry, retries and lasting failure records.
+
+A media failure (corrupt, truncated, unsupported) is permanent and recorded on
+the item; a store or database outage or a tool timeout is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evidence import custody, devices, jobs
+from evidence.custody import EventKind, Outcome
+from evidence.db import transaction, with_db_retry
+from evidence.deadlines import check_deadline
+from evidence.errors import EvidenceError, MediaError, ToolTimeout, Unavailable
+from evidence.items import get_item, iso
+from evidence.models import Item, ItemStatus, Job
+from evidence.objectstore import derived_key
+from evidence.recording_times import parse_container_time, recording_times, time_from_filename
+from ingest import probe as probing
+from ingest.probe import MediaInfo
+from ingest.proxy import ProxyProfile, make_poster, make_proxy
+from ingest.runtime import Runtime
+from ingest.tools import tool_version
+
+log = logging.getLogger(__name__)
+LEASE_S = 4 * 3600
+
+
+def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
+    """Recording times, the upload deadline and the officer, recorded as custody events."""
+    s = rt.settings
+    times = recording_times(
+        container_time=parse_container_time(info.creation_time if info else None, s.zone, s.container_time == "local"),
+        filename_time=time_from_filename(item.original_filename, s.filename_patterns, s.zone),
+        mtime=item.source_mtime,
+        duration_s=info.duration_s if info else None,
+        received_at=item.received_at,
+    )
+    check = check_deadline(times.end, item.received_at, s.deadline_hours)
+    item.recorded_start, item.recorded_end, item.time_source = times.start, times.end, times.source.value
+    item.upload_deadline, item.on_time, item.late_by_s = check.deadline, check.on_time, check.late_by_s
+    agent = rt.agent(item.station_id)
+    custody.append(
+        session,
+        EventKind.TIMES_ASSESSED,
+        agent=agent,
+        item_id=item.id,
+        outcome=Outcome.SUCCESS if check.on_time else Outcome.WARNING,
+        details={
+            "recorded_start": iso(times.start),
+            "recorded_end": iso(times.end),
+            "time_source": times.source.value,
+            "received_at": iso(item.received_at),
+            "upload_deadline": iso(check.deadline),
+            "deadline_hours": s.deadline_hours,
+            "on_time": check.on_time,
+            "late_by_s": check.late_by_s,
+        },
+    )
+    assignment = devices.assignment_at(session, item.device_serial, times.start) if item.device_serial else None
+    item.officer_id = assignment.officer_id if assignment else None
+    if assignment:
+        details = {"officer_id": assignment.officer_id, "device_serial": item.device_serial,
+                   "assignment_since": iso(assignment.since)}
+    elif item.device_serial:
+        details = {"officer_id": None, "problem": f"no officer assigned to device {item.device_serial} "
+                   f"at {iso(times.start)}"}
+    else:
+        details = {"officer_id": None, "problem": "file not in a device folder: recorder serial unknown"}
+    custody.append(
+        session,
+        EventKind.ATTRIBUTED,
+        agent=agent,
+        item_id=item.id,
+        outcome=Outcome.SUCCESS if assignment else Outcome.WARNING,
+        details=details,
+    )
+
+
+def _info_of(item: Item) -> MediaInfo:
+    return MediaInfo(
+        container=item.container, video_codec=item.video_codec, audio_codec=item.audio_codec,
+        pix_fmt=item.pix_fmt, width=item.width, height=item.height, fps=item.fps,
+        duration_s=item.duration_s, creation_time=None,
+    )
+
+
+def handle_probe(rt: Runtime, job: Job) -> None:
+    s = rt.settings
+    item = with_db_retry(lambda: _load(rt, job.item_id))
+    error: MediaError | None = None
+    info: MediaInfo | None = None
+    with rt.ready_store().local_path(item.object_key) as path:
+        try:
+            info = probing.probe(path, s.ffprobe, s.probe_timeout_seconds)
+        except ToolTimeout:
+            raise
+        except MediaError as exc:
+            error = exc
+
+    def write() -> None:
+        with transaction(rt.sessions) as session:
+            row = get_item(session, job.item_id)
+            agent = rt.agent(row.station_id)
+            if info is not None:
+                row.container, row.video_codec, row.audio_codec = info.container, info.video_codec, info.audio_codec
+                row.pix_fmt, row.width, row.height, row.fps = info.pix_fmt, info.width, info.height, info.fps
+                row.duration_s = info.duration_s
+                row.creation_time = parse_container_time(info.creation_time, s.zone, s.container_time == "local")
+                custody.append(session, EventKind.PROBED, agent=agent, item_id=row.id,
+                               tool=tool_version(s.ffprobe), details=info.as_dict())
+            else:
+                row.status = ItemStatus.MEDIA_ERROR.value
+                row.error = f"probe: {error}"
+                custody.append(session, EventKind.PROBED, agent=agent, item_id=row.id, outcome=Outcome.FAILURE,
+                               tool=tool_version(s.ffprobe), details={"error": str(error),
+                               "note": "original kept as evidence; no proxy can be made"})
+            _assess(rt, session, row, info)
+            if info is not None and jobs.NEXT_JOB[jobs.JobKind.PROBE]:
+                jobs.enqueue(session, row.id, jobs.NEXT_JOB[jobs.JobKind.PROBE])
+            jobs.complete(session, session.merge(job))
+
+    with_db_retry(write)
+
+
+def handle_proxy(rt: Runtime, job: Job) -> None:
+    s = rt.settings
+    item = with_db_retry(lambda: _load(rt, job.item_id))
+    info = _info_of(item)
+    profile = ProxyProfile(max_height=s.proxy_max_height, transcode_height=s.transcode_height,
+                           preset=s.transcode_preset)
+    store = rt.ready_store()
+    staging = store.staging_dir()
+    staging.mkdir(parents=True, exist_ok=True)
+    proxy_file = staging / f"proxy-{job.id}-{job.attempts}.mp4"
+    poster_file = staging / f"poster-{job.id}-{job.attempts}.jpg"
+    error: MediaError | None = None
+    try:
+        with store.local_path(item.object_key) as src:
+            try:
+                result = make_proxy(src, proxy_file, info, profile, ffmpeg_bin=s.ffmpeg,
+                                    timeout=s.tool_timeout_seconds, transcode=s.transcoding)
+                poster_args = make_poster(src, poster_file, info, ffmpeg_bin=s.ffmpeg, timeout=s.probe_timeout_seconds)
+            except ToolTimeout:
+                raise
+            except MediaError as exc:
+                error = exc
+        if error is None:
+            proxy_key = derived_key(item.sha256, "proxy.mp4")
+            poster_key = derived_key(item.sha256, "poster.jpg")
+            store.put_file(proxy_key, proxy_file)
+            store.put_file(poster_key, poster_file)
+    finally:
+        proxy_file.unlink(missing_ok=True)
+        poster_file.unlink(missing_ok=True)
+
+    def write() -> None:
+        with transaction(rt.sessions) as session:
+            row = get_item(session, job.item_id)
+            agent = rt.agent(row.station_id)
+            if error is None:
+                row.proxy_key, row.poster_key, row.proxy_method = proxy_key, poster_key, result.method
+                row.status = ItemStatus.READY.value
+                custody.append(session, EventKind.PROXY_MADE, agent=agent, item_id=row.id, tool=tool_version(s.ffmpeg),
+                               details={"method": result.method, "proxy_key": proxy_key, "poster_key": poster_key,
+                                        "args": _portable(result.args), "poster_args": _portable(poster_args),
+                                        "fallback_from": result.fallback_from,
+                                        "note": "derived copy for viewing; the original is unchanged"})
+            else:
+                row.status = ItemStatus.MEDIA_ERROR.value
+                row.error = f"proxy: {error}"
+                custody.append(session, EventKind.PROXY_MADE, agent=agent, item_id=row.id, outcome=Outcome.FAILURE,
+                               tool=tool_version(s.ffmpeg), details={"error": str(error)})
+            jobs.complete(session, session.merge(job))
+
+    with_db_retry(write)
+
+
+def _portable(args: list[str]) -> list[str]:
+    """Tool arguments with local temp paths replaced by their role, for the custody record."""
+    return ["<input>" if a.endswith(".get") or "/originals/" in a else
+            "<output>" if "/.staging/" in a or "/s3-staging/" in a else a for a in args]
+
+
+def _load(rt: Runtime, item_id: int) -> Item:
+    with transaction(rt.sessions) as session:
+        return get_item(session, item_id)
+
+
+HANDLERS: dict[jobs.JobKind, Callable[[Runtime, Job], None]] = {
+    jobs.JobKind.PROBE: handle_probe,
+    jobs.JobKind.PROXY: handle_proxy,
+}
+assert set(HANDLERS) == set(jobs.JobKind), "every job kind needs exactly one handler"
+
+
+def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) -> None:
+    detail = f"{type(exc).__name__}: {exc}"
+
+    def write() -> None:
+        with transaction(rt.sessions) as session:
+            row = session.merge(job)
+            if permanent:
+                jobs.give_up(session, row, traceback.format_exc())
+                retrying = False
+            else:
+                retrying = jobs.retry_later(session, row, detail, rt.settings.job_max_attempts)
+            if not retrying:
+                item = get_item(session, job.item_id)
+                item.status = ItemStatus.MEDIA_ERROR.value
+                item.error = f"{job.kind}: {detail}"
+            custody.append(session, EventKind.FAILED, agent=rt.agent(), item_id=job.item_id,
+                           outcome=Outcome.WARNING if retrying else Outcome.FAILURE,
+                           details={"job": job.kind, "attempt": job.attempts, "error": detail,
+                                    "will_retry": retrying})
+
+    with_db_retry(write)
+
+
+def run_one(rt: Runtime, item_ids: list[int] | None = None) -> bool:
+    """Claim and run one job; False when none was runnable."""
+
+    def take() -> Job | None:
+        with transaction(rt.sessions) as session:
+            return jobs.claim(session, rt.owner, LEASE_S, item_ids)
+
+    job = with_db_retry(take)
+    if job is None:
+        return False
+    handler = HANDLERS[jobs.JobKind(job.kind)]
+    try:
+        handler(rt, job)
+    except (Unavailable, ToolTimeout) as exc:
+        log.warning("job %s for item %s will be retried: %s", job.kind, job.item_id, exc)
+        _record_failure(rt, job, exc, permanent=False)
+    except EvidenceError as exc:
+        log.error("job %s for item %s failed: %s", job.kind, job.item_id, exc)
+        _record_failure(rt, job, exc, permanent=True)
+    except Exception as exc:  # a bug must not stop the worker; it is recorded on the item
+        log.exception("job %s for item %s crashed", job.kind, job.item_id)
+        _record_failure(rt, job, exc, permanent=True)
+    return True
+
+
+def drain(rt: Runtime, item_ids: list[int] | None = None, stop: Callable[[], bool] = lambda: False) -> int:
+    """Run jobs until none is runnable now; returns how many ran."""
+    ran = 0
+    while not stop() and run_one(rt, item_ids):
+        ran += 1
+    return ran
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

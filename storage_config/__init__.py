@@ -1,0 +1,1 @@
+"""Typed settings, storage and database URLs, bucket provisioning."""
