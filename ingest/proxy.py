@@ -55,7 +55,7 @@ def remux_args(src: Path, dst: Path) -> list[str]:
 def transcode_args(src: Path, dst: Path, info: MediaInfo, profile: ProxyProfile) -> list[str]:
     """H.264 yuv420p at most ``transcode_height`` lines, AAC audio, +faststart."""
     inp = ffmpeg.input(str(src))
-    height = min(profile.transcode_height, info.height or profile.transcode_height)
+    height = min(profile.transcode_height, profile.max_height, info.height or profile.transcode_height)
     height -= height % 2
     video = inp["v:0"].filter("scale", -2, height).filter("format", "yuv420p")
     streams = [video] + ([inp["a:0"]] if info.audio_codec else [])

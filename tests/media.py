@@ -1,0 +1,39 @@
+"""Real clips for the tests, made by ffmpeg (through ingest.samples.make_clip)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.samples import make_clip
+
+CREATION = datetime(2026, 11, 1, 8, 0, 0, tzinfo=UTC)
+MJPEG_NAME = "ZFY0003_20261101_163000.avi"  # 16:30 in Asia/Shanghai = 08:30 UTC
+
+
+def build_library(root: Path) -> dict[str, Path]:
+    """Every kind of clip the suite needs, made once per session."""
+    root.mkdir(parents=True, exist_ok=True)
+    clips = {
+        "h264": make_clip(root / "h264.mp4", creation_time=CREATION, seconds=2),
+        "h265": make_clip(root / "h265.mp4", codec="h265", creation_time=CREATION, seconds=2),
+        "mjpeg": make_clip(root / MJPEG_NAME, codec="mjpeg", seconds=2),
+        "tall": make_clip(root / "tall.mp4", size="320x480", creation_time=CREATION, seconds=1),
+    }
+    # A truncated MP4: the index (moov) sits at the end and is cut off.
+    whole = make_clip(root / "whole-for-truncation.mp4", seconds=2, creation_time=CREATION)
+    data = whole.read_bytes()
+    clips["truncated"] = root / "truncated.mp4"
+    clips["truncated"].write_bytes(data[: len(data) // 2])
+    clips["zero"] = root / "zero.mp4"
+    clips["zero"].write_bytes(b"")
+    return clips
+
+
+def drop(src: Path, upload_point: Path, rel: str) -> Path:
+    """Put a copy of ``src`` into an upload point, as docking software would."""
+    dst = upload_point / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
