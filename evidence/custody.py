@@ -136,13 +136,18 @@ class VerifyReport:
 
 
 def _stream(session: Session) -> Iterator[CustodyEvent]:
-    return session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq).execution_options(yield_per=2000))
+    result = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq).execution_options(yield_per=2000))
+    try:
+        yield from result
+    finally:
+        result.close()  # a server-side cursor (PostgreSQL) must not outlive an early return
 
 
 def verify(session: Session) -> VerifyReport:
     """Walk the whole chain; report the first event that does not verify."""
     expected_seq, prev, checked = 1, GENESIS, 0
-    for ev in _stream(session):
+    events = _stream(session)
+    for ev in events:
         problem = None
         if ev.seq != expected_seq:
             problem = f"sequence gap: expected {expected_seq}, found {ev.seq} (events deleted or inserted)"
@@ -163,6 +168,7 @@ def verify(session: Session) -> VerifyReport:
             if recomputed != ev.hash:
                 problem = "content altered: the event's hash does not match its fields"
         if problem:
+            events.close()
             return VerifyReport(False, checked, prev, bad_seq=ev.seq, reason=problem)
         checked += 1
         expected_seq, prev = ev.seq + 1, ev.hash

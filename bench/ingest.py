@@ -1,0 +1,343 @@
+"""Throughput benchmark of ingest and proxy making against their bare baselines.
+
+Run from the project root::
+
+    .venv/bin/python bench/ingest.py [--gb 1.0] [--out DIR] [--reps 3] [--keep]
+
+It measures, in one run, alternating ours/baseline with a warm page cache:
+
+1. ``ingest.pipeline.ingest_file`` over >= ``--gb`` GB of real H.264 files (about
+   100 MB each, every one with a distinct SHA-256; transcoding off, source
+   policy "keep", a fresh home/SQLite DB/object store per repetition) against
+   the two-pass baseline ``sha256sum FILES`` then ``cp FILES DIR`` on the same
+   disk, timed together.
+2. ``ingest.proxy.make_proxy`` plus ``FileStore.put_file`` of the result (what
+   ``ingest.worker.handle_proxy`` does for the proxy) against running exactly the
+   same ffmpeg argument list with ``subprocess``: remux of a 60 s 1080p30
+   H.264+AAC clip, and transcode of a 10 s 1080p30 H.265+AAC clip.
+
+Times are medians of ``--reps`` runs; MB = 10^6 bytes. Before every timed run
+the page cache's dirty data is flushed (``sync``) so no run pays for the
+previous one's writeback; inputs stay cached. This is a benchmark, not a test:
+it prints a table and exits 0 unless something broke (exit 1 if a target is
+missed, so it can gate a CI job if wanted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as ``python bench/ingest.py``: Python puts bench/ first on sys.path, where
+# this very file would shadow the ``ingest`` package. Use the project root instead.
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+from evidence.filestore import FileStore  # noqa: E402
+from evidence.objectstore import derived_key  # noqa: E402
+from ingest.pipeline import ingest_file  # noqa: E402
+from ingest.probe import MediaInfo, probe  # noqa: E402
+from ingest.proxy import ProxyProfile, can_remux, make_proxy, remux_args, transcode_args  # noqa: E402
+from ingest.runtime import open_runtime  # noqa: E402
+from ingest.samples import make_clip  # noqa: E402
+from storage_config.settings import load_settings  # noqa: E402
+
+MB = 1_000_000
+REMUX_SECONDS = 60
+TRANSCODE_SECONDS = 10
+# ~13.5 Mbit/s: a 60 s 1080p30 clip of ~100 MB, a body-worn camera's high-quality rate.
+H264_EXTRA = ["-b:v", "13.5M", "-maxrate", "13.5M", "-bufsize", "27M"]
+TOOL_TIMEOUT = 600.0
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def sync() -> None:
+    os.sync()
+
+
+def timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - t0, value
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def rmtree(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def build_inputs(work: Path, gb: float) -> tuple[Path, Path, list[Path], dict[Path, str], Path]:
+    """The 60 s H.264 clip, the upload point with its copies, their hashes, the H.265 clip."""
+    clips = work / "clips"
+    t, base = timed(lambda: make_clip(clips / "base-h264-1080p30-60s.mp4", codec="h264", seconds=REMUX_SECONDS,
+                                      size="1920x1080", fps=30, extra=H264_EXTRA))
+    size = base.stat().st_size
+    log(f"  made {base.name}: {size / MB:.1f} MB in {t:.1f}s")
+    t, hevc = timed(lambda: make_clip(clips / "hevc-1080p30-10s.mp4", codec="h265", seconds=TRANSCODE_SECONDS,
+                                      size="1920x1080", fps=30))
+    log(f"  made {hevc.name}: {hevc.stat().st_size / MB:.1f} MB in {t:.1f}s")
+
+    upload = work / "upload"
+    device = upload / "BENCH01"
+    device.mkdir(parents=True)
+    count = max(1, math.ceil(gb * 1e9 / size))
+    files = []
+    for i in range(count):
+        dst = device / f"BENCH01_clip{i:02d}.mp4"
+        shutil.copyfile(base, dst)
+        with open(dst, "ab") as f:  # a few unique bytes: every file has its own SHA-256
+            f.write(os.urandom(16) + i.to_bytes(4, "big"))
+        files.append(dst)
+    # Hashing them here also warms the page cache for both sides.
+    hashes = {p: sha256_of(p) for p in files}
+    assert len(set(hashes.values())) == len(files), "input files must have distinct hashes"
+    total = sum(p.stat().st_size for p in files)
+    log(f"  {count} input files, {total / MB:.0f} MB in {upload}")
+    return base, upload, files, hashes, hevc
+
+
+# ---------------------------------------------------------------------------- 1. ingest
+
+
+def ingest_ours(work: Path, upload: Path, files: list[Path], hashes: dict[Path, str], rep: int) -> dict:
+    home = work / f"home-{rep}"
+    settings = load_settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'evidence.db'}",
+        storage_url=f"file://{home / 'objects'}",
+        upload_points=f"bench={upload}",
+        station_id="bench",
+        source_policy="keep",
+        transcoding=False,
+    )
+    t_open, rt = timed(lambda: open_runtime(settings, "bench"))
+    point = settings.points[0]
+    try:
+        sync()
+        t0 = time.perf_counter()
+        results = [ingest_file(rt, point, p) for p in files]
+        elapsed = time.perf_counter() - t0
+    finally:
+        rt.close()
+    for p, r in zip(files, results, strict=True):
+        if r.outcome != "new" or r.sha256 != hashes[p]:
+            raise SystemExit(f"ingest of {p} gave {r.as_dict()}, expected a new item with sha256 {hashes[p]}")
+    rmtree(home)
+    return {"seconds": elapsed, "open_runtime": t_open}
+
+
+def ingest_baseline(work: Path, files: list[Path], hashes: dict[Path, str], rep: int) -> dict:
+    dest = work / f"copy-{rep}"
+    dest.mkdir()
+    names = [str(p) for p in files]
+    sync()
+    t0 = time.perf_counter()
+    out = subprocess.run(["sha256sum", *names], check=True, stdout=subprocess.PIPE).stdout
+    subprocess.run(["cp", *names, str(dest)], check=True)
+    elapsed = time.perf_counter() - t0
+    t_sync, _ = timed(sync)  # informational: what cp's dirty data costs to make durable
+    got = dict(line.split("  ", 1)[::-1] for line in out.decode().splitlines())
+    if any(got[str(p)] != h for p, h in hashes.items()):
+        raise SystemExit("sha256sum disagrees with hashlib")
+    if sum(f.stat().st_size for f in dest.iterdir()) != sum(p.stat().st_size for p in files):
+        raise SystemExit("cp copied the wrong number of bytes")
+    rmtree(dest)
+    return {"seconds": elapsed, "sync": t_sync}
+
+
+# ---------------------------------------------------------------------------- 2. proxy
+
+
+def proxy_ours(store: FileStore, src: Path, info: MediaInfo, profile: ProxyProfile, key: str, expect: str,
+               expect_args: list[str]) -> dict:
+    """make_proxy into the store's staging folder, then put_file, as ingest.worker.handle_proxy does."""
+    proxy_file = store.staging_dir() / "proxy-bench.mp4"
+    store.delete(key)
+    sync()
+    t0 = time.perf_counter()
+    try:
+        result = make_proxy(src, proxy_file, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT, transcode=True)
+        store.put_file(key, proxy_file)
+    finally:
+        proxy_file.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - t0
+    if result.method != expect or result.fallback_from is not None:
+        raise SystemExit(f"make_proxy took the {result.method} path ({result.fallback_from}); expected {expect}")
+    if result.args != expect_args:
+        raise SystemExit(f"make_proxy ran {result.args}, not the bare argument list {expect_args}")
+    if not store.size(key):
+        raise SystemExit(f"no proxy stored at {key}")
+    return {"seconds": elapsed}
+
+
+def proxy_bare(args: list[str], out: Path) -> dict:
+    out.unlink(missing_ok=True)
+    sync()
+    t0 = time.perf_counter()
+    subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                   timeout=TOOL_TIMEOUT)
+    elapsed = time.perf_counter() - t0
+    t_sync, _ = timed(sync)
+    if not out.exists() or out.stat().st_size == 0:
+        raise SystemExit(f"bare ffmpeg wrote nothing to {out}")
+    out.unlink()
+    return {"seconds": elapsed, "sync": t_sync}
+
+
+def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tuple[list[dict], list[dict], MediaInfo]:
+    settings = load_settings(home=work / "proxy-home")  # defaults, for the profile only
+    profile = ProxyProfile(max_height=settings.proxy_max_height, transcode_height=settings.transcode_height,
+                           preset=settings.transcode_preset)
+    info = probe(src)
+    if (expect == "remux") != can_remux(info, profile):
+        raise SystemExit(f"{src.name} ({info.video_codec}/{info.pix_fmt}/{info.height}p) does not take the {expect} path")
+    store = FileStore(work / f"proxy-store-{name}")
+    store.ensure_ready()
+    # Same output path for both sides, so the argument lists are identical.
+    out = store.staging_dir() / "proxy-bench.mp4"
+    args = ["ffmpeg"] + (remux_args(src, out) if expect == "remux" else transcode_args(src, out, info, profile))
+    key = derived_key(sha256_of(src), "proxy.mp4")
+    ours, bare = [], []
+    for rep in range(reps):
+        ours.append(proxy_ours(store, src, info, profile, key, expect, args))
+        bare.append(proxy_bare(args, out))
+        log(f"  {name} rep {rep + 1}: ours {ours[-1]['seconds']:.3f}s, bare ffmpeg {bare[-1]['seconds']:.3f}s "
+            f"(+sync {bare[-1]['sync']:.3f}s)")
+    return ours, bare, info
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def med(runs: list[dict], field: str = "seconds") -> float:
+    return statistics.median(r[field] for r in runs)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ffmpeg_version = subprocess.run(["ffmpeg", "-version"], stdout=subprocess.PIPE, check=True).stdout.decode()
+    return (f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; "
+            f"{ffmpeg_version.splitlines()[0].split(' Copyright')[0]}; {platform.platform()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gb", type=float, default=1.0, help="at least this many GB (10^9 B) to ingest (default 1.0)")
+    parser.add_argument("--out", type=Path, help="folder for working files (default: system temp dir)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each side (default 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the working files")
+    args = parser.parse_args()
+    if args.reps < 1 or args.gb <= 0:
+        parser.error("--reps must be >= 1 and --gb > 0")
+    for tool in ("ffmpeg", "ffprobe", "sha256sum", "cp"):
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is not on PATH")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="evidence-bench-", dir=args.out))
+    started = time.perf_counter()
+    log(f"machine: {machine()}")
+    log(f"working folder: {work}")
+    try:
+        log("building inputs")
+        base, upload, files, hashes, hevc = build_inputs(work, args.gb)
+        total = sum(p.stat().st_size for p in files)
+
+        log(f"1. ingest of {len(files)} files ({total / MB:.0f} MB): ingest_file vs sha256sum + cp, alternating")
+        ours, base_runs = [], []
+        for rep in range(args.reps):
+            ours.append(ingest_ours(work, upload, files, hashes, rep))
+            base_runs.append(ingest_baseline(work, files, hashes, rep))
+            log(f"  rep {rep + 1}: ours {ours[-1]['seconds']:.2f}s, sha256sum+cp {base_runs[-1]['seconds']:.2f}s "
+                f"(+sync {base_runs[-1]['sync']:.2f}s); open_runtime {ours[-1]['open_runtime']:.2f}s (not counted)")
+
+        log(f"2a. proxy remux of {base.name}")
+        remux_ours, remux_bare, _ = bench_proxy(work, "remux", base, args.reps, "remux")
+        log(f"2b. proxy transcode of {hevc.name}")
+        tc_ours, tc_bare, _ = bench_proxy(work, "transcode", hevc, args.reps, "transcode")
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            rmtree(work)
+
+    rows = []
+
+    def row(name, ours_text, base_text, ratio_text, target, ok):
+        rows.append((name, ours_text, base_text, ratio_text, target, "" if ok is None else ("PASS" if ok else "FAIL")))
+
+    t_ours, t_base, t_sync = med(ours), med(base_runs), med(base_runs, "sync")
+    ratio = t_ours / t_base
+    row(f"ingest {len(files)} x {total / len(files) / MB:.0f} MB (ingest_file)",
+        f"{t_ours:.2f}s {total / MB / t_ours:.0f} MB/s", f"{t_base:.2f}s {total / MB / t_base:.0f} MB/s",
+        f"ratio {ratio:.2f}", "<= 1.00", ratio <= 1.0)
+    ratio_sync = t_ours / (t_base + t_sync)
+    row("  same, baseline + sync (info)", f"{t_ours:.2f}s", f"{t_base + t_sync:.2f}s "
+        f"{total / MB / (t_base + t_sync):.0f} MB/s", f"ratio {ratio_sync:.2f}", "-", None)
+
+    r_ours, r_bare = med(remux_ours), med(remux_bare)
+    over = r_ours / r_bare - 1
+    row(f"proxy remux {REMUX_SECONDS}s 1080p30 h264", f"{r_ours:.3f}s", f"{r_bare:.3f}s",
+        f"overhead {over * 100:+.1f}%", "<= +5%", over <= 0.05)
+    realtime = REMUX_SECONDS / r_ours
+    row("  remux speed (ours)", f"{realtime:.0f}x realtime", f"bare {REMUX_SECONDS / r_bare:.0f}x",
+        f"{realtime:.0f}x", ">= 100x", realtime >= 100)
+    r_sync = med(remux_bare, "sync")
+    row("  remux, bare + sync (info)", f"{r_ours:.3f}s", f"{r_bare + r_sync:.3f}s",
+        f"overhead {(r_ours / (r_bare + r_sync) - 1) * 100:+.1f}%", "-", None)
+
+    c_ours, c_bare = med(tc_ours), med(tc_bare)
+    over_tc = c_ours / c_bare - 1
+    row(f"proxy transcode {TRANSCODE_SECONDS}s 1080p30 hevc->720p", f"{c_ours:.2f}s", f"{c_bare:.2f}s",
+        f"overhead {over_tc * 100:+.1f}%", "<= +5%", over_tc <= 0.05)
+
+    headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    line = "+".join("-" * (w + 2) for w in widths)
+    log("")
+    log(f"results: medians of {args.reps} runs, MB = 10^6 B, warm page cache, "
+        f"total {time.perf_counter() - started:.0f}s")
+    log("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    log("|" + line.replace("+", "|") + "|")
+    for r in rows:
+        log("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    failed = [r[0].strip() for r in rows if r[5] == "FAIL"]
+    log("all targets met" if not failed else "targets missed: " + "; ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The custody chain detects any edit, deletion, insertion or reordering."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from evidence import custody
+from evidence.custody import EventKind, Outcome
+from evidence.db import make_engine, make_sessionmaker, migrate, transaction
+from evidence.models import CustodyEvent
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+def fill(sessions, n=5):
+    with transaction(sessions) as session:
+        for i in range(n):
+            custody.append(session, EventKind.RECEIVED, agent="station=T", details={"n": i, "名": "执法"})
+
+
+def verify(sessions):
+    with transaction(sessions) as session:
+        return custody.verify(session)
+
+
+def test_intact_chain_verifies(sessions):
+    fill(sessions)
+    report = verify(sessions)
+    assert report.ok and report.checked == 5 and len(report.head_hash) == 64
+
+
+def test_each_event_links_to_the_previous(sessions):
+    fill(sessions, 3)
+    with transaction(sessions) as session:
+        events = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
+    assert events[0].prev_hash == custody.GENESIS
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+
+
+def test_edited_event_is_detected(sessions):
+    fill(sessions)
+    with transaction(sessions) as session:
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == 3).values(details='{"n":99}'))
+    report = verify(sessions)
+    assert not report.ok and report.bad_seq == 3 and "altered" in report.reason
+
+
+def test_edited_outcome_is_detected(sessions):
+    fill(sessions)
+    with transaction(sessions) as session:
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == 2).values(outcome=Outcome.FAILURE.value))
+    assert verify(sessions).bad_seq == 2
+
+
+def test_deleted_event_is_detected(sessions):
+    fill(sessions)
+    with transaction(sessions) as session:
+        session.execute(delete(CustodyEvent).where(CustodyEvent.seq == 2))
+    report = verify(sessions)
+    assert not report.ok and report.bad_seq == 3 and "gap" in report.reason
+
+
+def test_reordered_events_are_detected(sessions):
+    fill(sessions)
+    with transaction(sessions) as session:
+        a, b = (session.get(CustodyEvent, 2), session.get(CustodyEvent, 3))
+        swap = {c: (getattr(a, c), getattr(b, c)) for c in ("details", "hash", "prev_hash", "occurred_at")}
+        session.execute(delete(CustodyEvent).where(CustodyEvent.seq.in_([2, 3])))
+        session.flush()
+        for seq, idx in ((2, 1), (3, 0)):
+            session.add(CustodyEvent(seq=seq, item_id=None, kind="received", outcome="success", agent="station=T",
+                                     tool=None, **{c: v[idx] for c, v in swap.items()}))
+    report = verify(sessions)
+    assert not report.ok and report.bad_seq == 2
+
+
+def test_inserted_event_is_detected(sessions):
+    fill(sessions)
+    with transaction(sessions) as session:
+        # renumber the tail to make room, then forge an event in the gap with a self-consistent hash
+        for seq in range(5, 2, -1):
+            session.execute(update(CustodyEvent).where(CustodyEvent.seq == seq).values(seq=seq + 1))
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == 4).values(prev_hash="f" * 64))
+        prev = session.get(CustodyEvent, 2).hash
+        fields = dict(seq=3, prev_hash=prev, item_id=None, kind="received", outcome="success",
+                      agent="forger", tool=None, occurred_at=session.get(CustodyEvent, 2).occurred_at,
+                      details="{}")
+        forged = custody.event_hash(**fields)
+        session.add(CustodyEvent(**fields, hash=forged))
+        session.flush()
+        # relink the next event to the forgery: its own hash no longer matches
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == 4).values(prev_hash=forged))
+    report = verify(sessions)
+    assert not report.ok and report.bad_seq == 4
+
+
+def test_the_database_refuses_a_fork(sessions):
+    from sqlalchemy.exc import IntegrityError
+
+    fill(sessions, 2)
+    with pytest.raises(IntegrityError), transaction(sessions) as session:
+        first = session.get(CustodyEvent, 1)
+        fields = dict(seq=3, prev_hash=first.hash, item_id=None, kind="received", outcome="success",
+                      agent="forger", tool=None, occurred_at=first.occurred_at, details="{}")
+        session.add(CustodyEvent(**fields, hash=custody.event_hash(**fields)))
+
+
+def test_appends_from_two_sessions_never_fork(sessions):
+    import threading
+
+    errors = []
+
+    def writer():
+        try:
+            for _ in range(10):
+                with transaction(sessions) as session:
+                    custody.append(session, EventKind.RECEIVED, agent="thread")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    report = verify(sessions)
+    assert report.ok and report.checked == 30

@@ -1,0 +1,199 @@
+"""The daemon: settling, rescans, outages, and SIGKILL at any instant."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from evidence import custody
+from evidence.db import make_engine, make_sessionmaker, transaction
+from evidence.models import CustodyEvent, Item, Job, Receipt
+from ingest.daemon import Daemon
+from tests.media import drop
+from tests.servers import MotoServer, free_port
+
+
+@contextlib.contextmanager
+def running(settings):
+    stop = threading.Event()
+    daemon = Daemon(settings, stop)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        yield daemon
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+
+
+def wait_for(predicate, timeout=60.0, every=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def db(settings):
+    engine = make_engine(settings.database_url)
+    return engine, make_sessionmaker(engine)
+
+
+def count(settings, model, *where):
+    engine, sessions = db(settings)
+    try:
+        with transaction(sessions) as session:
+            return session.scalar(select(func.count()).select_from(model).where(*where))
+    finally:
+        engine.dispose()
+
+
+def items(settings):
+    engine, sessions = db(settings)
+    try:
+        with transaction(sessions) as session:
+            return list(session.scalars(select(Item).order_by(Item.id)))
+    finally:
+        engine.dispose()
+
+
+def test_files_dropped_while_down_are_found_at_start_and_ready(make_settings, clips):
+    settings = make_settings()
+    upload = settings.points[0].path
+    drop(clips["h264"], upload, "ZFY0001/before-start.mp4")
+    drop(clips["mjpeg"], upload, "ZFY0002/deep/folder/ZFY0002_20261101_090000.avi")
+    drop(clips["h264"], upload, ".hidden.mp4")
+    drop(clips["mjpeg"], upload, "ZFY0001/copying.mp4.part")
+    with running(settings):
+        wait_for(lambda: [i.status for i in items(settings)] == ["ready", "ready"])
+        time.sleep(1.5)  # a rescan passes: ignored files stay ignored
+    assert count(settings, Item) == 2
+    assert (upload / ".hidden.mp4").exists() and (upload / "ZFY0001" / "copying.mp4.part").exists()
+    devices = sorted(i.device_serial for i in items(settings))
+    assert devices == ["ZFY0001", "ZFY0002"]
+
+
+def test_a_growing_file_is_taken_only_when_complete(make_settings, clips):
+    settings = make_settings(settle_seconds=1.0)
+    upload = settings.points[0].path
+    upload.mkdir(parents=True, exist_ok=True)
+    target = upload / "ZFY0001" / "growing.mp4"
+    target.parent.mkdir(parents=True)
+    content = clips["h264"].read_bytes()
+    pieces = [content[i : i + 20_000] for i in range(0, len(content), 20_000)]
+    with running(settings):
+        with open(target, "wb") as out:
+            for n, piece in enumerate(pieces):
+                out.write(piece)
+                out.flush()
+                # one stall longer than the settle window, with the file still open
+                time.sleep(2.5 if n == 2 else 0.3)
+                assert count(settings, Item) == 0, "taken while still being written"
+        wait_for(lambda: count(settings, Item) == 1)
+    (item,) = items(settings)
+    assert item.sha256 == hashlib.sha256(content).hexdigest()
+    assert item.size_bytes == len(content)
+
+
+def test_store_outage_loses_nothing_and_catches_up(make_settings, clips):
+    port = free_port()
+    settings = make_settings(storage_url=f"s3://k:s@127.0.0.1:{port}/evidence?secure=false&region=us-east-1")
+    upload = settings.points[0].path
+    src = drop(clips["h264"], upload, "ZFY0001/outage.mp4")
+    received_before = src.stat().st_ctime
+    server = MotoServer(port)
+    with running(settings) as daemon:
+        wait_for(lambda: daemon.health.last_error and "outage.mp4" in daemon.health.last_error)
+        assert src.exists() and count(settings, Item) == 0
+        server.start()
+        try:
+            wait_for(lambda: [i.status for i in items(settings)] == ["ready"], timeout=90)
+        finally:
+            server.stop()
+    assert not src.exists()
+    (item,) = items(settings)
+    # received_at is the arrival on the station's disk, not the end of the outage
+    assert abs(item.received_at.timestamp() - received_before) < 0.01
+
+
+def _variants(clips, n: int, root: Path) -> list[Path]:
+    """n distinct, playable files (a trailing tag after the MP4 boxes changes the hash only)."""
+    root.mkdir(parents=True, exist_ok=True)
+    data = clips["h264"].read_bytes()
+    out = []
+    for i in range(n):
+        path = root / f"v{i}.mp4"
+        path.write_bytes(data + f"variant-{i}".encode())
+        out.append(path)
+    return out
+
+
+def _up(settings_env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from ingest.cli import main; main()", "up", "--no-api"],
+        env=settings_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make_settings, clips, tmp_path):
+    settings = make_settings()
+    home = settings.home
+    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_SETTLE_SECONDS": "0.2",
+           "EVIDENCE_RESCAN_SECONDS": "1", "EVIDENCE_STATION_ID": "ST01", "EVIDENCE_LOG_LEVEL": "WARNING"}
+    upload = settings.points[0].path
+    files = _variants(clips, 12, tmp_path / "variants")
+    for n, f in enumerate(files):
+        drop(f, upload, f"ZFY{n % 3:04d}/{f.name}")
+    rng = random.Random(7)
+    interrupted = 0
+    for _ in range(5):
+        proc = _up(env)
+        time.sleep(rng.uniform(0.8, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if home.joinpath("evidence.db").exists():
+            unfinished = count(settings, Job, Job.state.in_(["queued", "running"]))
+            interrupted += unfinished > 0 or count(settings, Item) < len(files)
+    assert interrupted, "no kill landed while work was in progress"
+    proc = _up(env)
+    try:
+        wait_for(lambda: count(settings, Item) == len(files)
+                 and count(settings, Job, Job.state.in_(["queued", "running"])) == 0
+                 and not any(p.is_file() for p in upload.glob("ZFY*/*")), timeout=180)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    expected = {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    found = items(settings)
+    assert {i.sha256 for i in found} == expected
+    assert all(i.status == "ready" for i in found)
+    assert count(settings, Receipt) == len(files), "each file taken exactly once"
+    assert count(settings, Receipt, Receipt.source_released_at.is_(None)) == 0
+    assert count(settings, CustodyEvent, CustodyEvent.kind == "received") == len(files)
+    assert count(settings, CustodyEvent, CustodyEvent.kind == "proxy_made") == len(files)
+    assert count(settings, CustodyEvent, CustodyEvent.kind == "duplicate_received") == 0
+    engine, sessions = db(settings)
+    try:
+        with transaction(sessions) as session:
+            assert custody.verify(session).ok
+    finally:
+        engine.dispose()
+    archived = sorted(p.name for p in (upload / "_archive").rglob("*.mp4"))
+    assert archived == sorted(f.name for f in files)
