@@ -10,11 +10,14 @@ It measures, in one run, alternating ours/baseline with a warm page cache:
    100 MB each, every one with a distinct SHA-256; transcoding off, source
    policy "keep", a fresh home/SQLite DB/object store per repetition) against
    the two-pass baseline ``sha256sum FILES`` then ``cp FILES DIR`` on the same
-   disk, timed together.
+   disk, timed together. For information it also times ``openssl dgst -sha256``
+   + ``cp`` (the hasher hashlib uses) and the ``sync`` that would make ``cp``'s
+   copies as durable as ingest's fsynced objects.
 2. ``ingest.proxy.make_proxy`` plus ``FileStore.put_file`` of the result (what
    ``ingest.worker.handle_proxy`` does for the proxy) against running exactly the
    same ffmpeg argument list with ``subprocess``: remux of a 60 s 1080p30
-   H.264+AAC clip, and transcode of a 10 s 1080p30 H.265+AAC clip.
+   H.264+AAC clip, and transcode of a 10 s 1080p30 H.265+AAC clip. For
+   information, the ``sync`` after the bare run is timed too (put_file fsyncs).
 
 Times are medians of ``--reps`` runs; MB = 10^6 bytes. Before every timed run
 the page cache's dirty data is flushed (``sync``) so no run pays for the
@@ -152,19 +155,29 @@ def ingest_ours(work: Path, upload: Path, files: list[Path], hashes: dict[Path, 
     return {"seconds": elapsed, "open_runtime": t_open}
 
 
-def ingest_baseline(work: Path, files: list[Path], hashes: dict[Path, str], rep: int) -> dict:
-    dest = work / f"copy-{rep}"
+HASHERS = {
+    # coreutils sha256sum: the named baseline (Debian's build uses its own C SHA-256, no SHA-NI)
+    "sha256sum": ["sha256sum"],
+    # OpenSSL's hasher (SHA-NI when the CPU has it), the same code hashlib uses: informational
+    "openssl": ["openssl", "dgst", "-sha256", "-r"],
+}
+
+
+def ingest_baseline(work: Path, files: list[Path], hashes: dict[Path, str], rep: int, hasher: str) -> dict:
+    """Two passes: hash every file with one hasher call, then copy them all with one ``cp`` call."""
+    dest = work / f"copy-{hasher}-{rep}"
     dest.mkdir()
     names = [str(p) for p in files]
     sync()
     t0 = time.perf_counter()
-    out = subprocess.run(["sha256sum", *names], check=True, stdout=subprocess.PIPE).stdout
+    out = subprocess.run([*HASHERS[hasher], *names], check=True, stdout=subprocess.PIPE).stdout
     subprocess.run(["cp", *names, str(dest)], check=True)
     elapsed = time.perf_counter() - t0
     t_sync, _ = timed(sync)  # informational: what cp's dirty data costs to make durable
-    got = dict(line.split("  ", 1)[::-1] for line in out.decode().splitlines())
-    if any(got[str(p)] != h for p, h in hashes.items()):
-        raise SystemExit("sha256sum disagrees with hashlib")
+    # both print "HEX  NAME" (sha256sum) or "HEX *NAME" (openssl -r)
+    got = {line[66:]: line[:64] for line in out.decode().splitlines()}
+    if any(got.get(str(p)) != h for p, h in hashes.items()):
+        raise SystemExit(f"{hasher} disagrees with hashlib")
     if sum(f.stat().st_size for f in dest.iterdir()) != sum(p.stat().st_size for p in files):
         raise SystemExit("cp copied the wrong number of bytes")
     rmtree(dest)
@@ -265,11 +278,15 @@ def main() -> int:
     for tool in ("ffmpeg", "ffprobe", "sha256sum", "cp"):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is not on PATH")
+    has_openssl = shutil.which("openssl") is not None
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="evidence-bench-", dir=args.out))
     started = time.perf_counter()
     log(f"machine: {machine()}")
+    load_before = os.getloadavg()
+    log(f"load average before: {load_before[0]:.2f} (1 min)"
+        + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load_before[0] > 0.5 else ""))
     log(f"working folder: {work}")
     try:
         log("building inputs")
@@ -277,12 +294,16 @@ def main() -> int:
         total = sum(p.stat().st_size for p in files)
 
         log(f"1. ingest of {len(files)} files ({total / MB:.0f} MB): ingest_file vs sha256sum + cp, alternating")
-        ours, base_runs = [], []
+        ours, base_runs, ossl_runs = [], [], []
         for rep in range(args.reps):
             ours.append(ingest_ours(work, upload, files, hashes, rep))
-            base_runs.append(ingest_baseline(work, files, hashes, rep))
+            base_runs.append(ingest_baseline(work, files, hashes, rep, "sha256sum"))
+            if has_openssl:
+                ossl_runs.append(ingest_baseline(work, files, hashes, rep, "openssl"))
             log(f"  rep {rep + 1}: ours {ours[-1]['seconds']:.2f}s, sha256sum+cp {base_runs[-1]['seconds']:.2f}s "
-                f"(+sync {base_runs[-1]['sync']:.2f}s); open_runtime {ours[-1]['open_runtime']:.2f}s (not counted)")
+                f"(+sync {base_runs[-1]['sync']:.2f}s)"
+                + (f", openssl+cp {ossl_runs[-1]['seconds']:.2f}s" if has_openssl else "")
+                + f"; open_runtime {ours[-1]['open_runtime']:.2f}s (not counted)")
 
         log(f"2a. proxy remux of {base.name}")
         remux_ours, remux_bare, _ = bench_proxy(work, "remux", base, args.reps, "remux")
@@ -327,7 +348,9 @@ def main() -> int:
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = "+".join("-" * (w + 2) for w in widths)
+    load_after = os.getloadavg()
     log("")
+    log(f"load average 1 min: {load_before[0]:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~1-2)")
     log(f"results: medians of {args.reps} runs, MB = 10^6 B, warm page cache, "
         f"total {time.perf_counter() - started:.0f}s")
     log("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")

@@ -31,6 +31,7 @@ def running(settings):
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
+        wait_for(lambda: daemon.rt is not None or not thread.is_alive())  # connected and migrated
         yield daemon
     finally:
         stop.set()

@@ -1,0 +1,94 @@
+"""Proxy argument builders (pure) and the remux/transcode decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evidence.errors import MediaError, ToolTimeout
+from ingest.probe import MediaInfo, parse_probe
+from ingest.proxy import ProxyProfile, can_remux, poster_args, remux_args, transcode_args
+from ingest.tools import run_tool
+
+H264 = MediaInfo("mov,mp4", "h264", "aac", "yuv420p", 1920, 1080, 30.0, 60.0, None)
+
+
+@pytest.mark.parametrize(
+    "change, remux",
+    [
+        ({}, True),
+        ({"audio_codec": None}, True),
+        ({"video_codec": "hevc"}, False),
+        ({"pix_fmt": "yuvj420p"}, False),
+        ({"pix_fmt": "yuv422p"}, False),
+        ({"audio_codec": "pcm_s16le"}, False),
+        ({"height": 1512, "width": 2688}, False),
+    ],
+)
+def test_remux_only_when_browsers_already_play_it(change, remux):
+    info = MediaInfo(**{**H264.__dict__, **change})
+    assert can_remux(info, ProxyProfile()) is remux
+
+
+def test_remux_args_copy_streams_with_faststart():
+    args = remux_args(Path("in.mp4"), Path("out.mp4"))
+    assert args[:3] == ["-hide_banner", "-nostdin", "-y"]
+    assert ["-c", "copy"] == args[args.index("-c"): args.index("-c") + 2]
+    assert "+faststart" in args and args[-1] == "out.mp4"
+    assert "0:a:0?" in args  # audio optional
+
+
+def test_transcode_args_cap_height_and_force_yuv420p():
+    tall = MediaInfo(**{**H264.__dict__, "video_codec": "hevc", "height": 1512, "width": 2688})
+    args = transcode_args(Path("in.mp4"), Path("out.mp4"), tall, ProxyProfile())
+    graph = args[args.index("-filter_complex") + 1]
+    assert "scale=-2:720" in graph and "format=yuv420p" in graph
+    assert "libx264" in args and "aac" in args and "+faststart" in args
+
+
+def test_transcode_without_audio_maps_no_audio():
+    silent = MediaInfo(**{**H264.__dict__, "video_codec": "mjpeg", "audio_codec": None, "height": 480})
+    args = transcode_args(Path("in.avi"), Path("out.mp4"), silent, ProxyProfile())
+    assert "aac" not in args and "scale=-2:480" in args[args.index("-filter_complex") + 1]
+
+
+def test_poster_from_the_middle_of_short_clips():
+    short = MediaInfo(**{**H264.__dict__, "duration_s": 0.8})
+    assert "0.400" in poster_args(Path("i"), Path("o.jpg"), short)
+
+
+def test_parse_probe_picks_first_streams_and_rates():
+    info = parse_probe({
+        "format": {"format_name": "mov,mp4", "duration": "2.000", "tags": {"creation_time": "2026-11-01T08:00:00Z"}},
+        "streams": [
+            {"codec_type": "data"},
+            {"codec_type": "video", "codec_name": "h264", "pix_fmt": "yuv420p", "width": 1920, "height": 1080,
+             "avg_frame_rate": "30000/1001"},
+            {"codec_type": "audio", "codec_name": "aac"},
+        ],
+    })
+    assert (info.video_codec, info.audio_codec, info.fps, info.duration_s) == ("h264", "aac", 29.97, 2.0)
+    assert info.creation_time == "2026-11-01T08:00:00Z"
+
+
+def test_parse_probe_without_streams_is_a_media_error():
+    with pytest.raises(MediaError):
+        parse_probe({"format": {}, "streams": []})
+
+
+def test_tools_are_killed_on_timeout():
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(ToolTimeout):
+        run_tool(["ffmpeg", "-hide_banner", "-re", "-f", "lavfi", "-i", "testsrc2=duration=30", "-f", "null", "-"],
+                 timeout=1)
+    assert time.monotonic() - start < 5
+
+
+def test_tool_failure_is_a_media_error_with_the_reason(tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(MediaError, match="ffprobe failed"):
+        run_tool(["ffprobe", "-v", "error", str(bad)], timeout=10)

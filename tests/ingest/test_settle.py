@@ -1,0 +1,74 @@
+"""A file is taken only when unchanged over the settle window and closed."""
+
+from __future__ import annotations
+
+from ingest.settle import Settler, open_for_writing
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_unchanged_file_is_ready_after_the_window(tmp_path):
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x")
+    clock = Clock()
+    settler = Settler(10, clock=clock, check_open=lambda p: False)
+    settler.observe(f)
+    clock.t = 9.9
+    assert settler.ready() == []
+    clock.t = 10.0
+    assert settler.ready() == [f]
+
+
+def test_growth_restarts_the_window(tmp_path):
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x")
+    clock = Clock()
+    settler = Settler(10, clock=clock, check_open=lambda p: False)
+    settler.observe(f)
+    for t in range(5, 60, 5):  # grows every 5 s for a minute
+        clock.t = t
+        with open(f, "ab") as out:
+            out.write(b"more")
+        assert settler.ready() == []
+    clock.t = 64.9
+    assert settler.ready() == []
+    clock.t = 65
+    assert settler.ready() == [f]
+
+
+def test_a_file_open_for_writing_is_not_ready(tmp_path):
+    f = tmp_path / "a.mp4"
+    clock = Clock()
+    with open(f, "wb") as out:
+        out.write(b"x")
+        out.flush()
+        assert open_for_writing(f)
+        settler = Settler(1, clock=clock)
+        settler.observe(f)
+        clock.t = 5
+        assert settler.ready() == []
+    assert not open_for_writing(f)
+    clock.t = 6.1
+    assert settler.ready() == [f]
+
+
+def test_read_only_handles_do_not_count(tmp_path):
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x")
+    with open(f, "rb"):
+        assert not open_for_writing(f)
+
+
+def test_vanished_file_is_forgotten(tmp_path):
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x")
+    settler = Settler(0, check_open=lambda p: False)
+    settler.observe(f)
+    f.unlink()
+    assert settler.ready() == [] and len(settler) == 0

@@ -1,0 +1,52 @@
+import pytest
+
+from evidence.errors import ConfigError
+from storage_config.settings import load_settings
+from storage_config.urls import S3StoreURL, mask_url, parse_storage_url
+
+
+def test_defaults_derive_from_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("EVIDENCE_CONFIG", raising=False)
+    s = load_settings(home=tmp_path)
+    assert s.database_url == f"sqlite:///{tmp_path / 'evidence.db'}"
+    assert s.storage_url == f"file://{tmp_path / 'objects'}"
+    assert [p.path for p in s.points] == [tmp_path / "upload"]
+    assert s.deadline_hours == 24 and s.source_policy == "move" and s.proxy_max_height == 1080
+
+
+def test_environment_and_toml(tmp_path, monkeypatch):
+    toml = tmp_path / "evidence.toml"
+    toml.write_text('deadline_hours = 12\nsource_policy = "keep"\nupload_points = "A=/a,B=/b"\n')
+    monkeypatch.setenv("EVIDENCE_CONFIG", str(toml))
+    monkeypatch.setenv("EVIDENCE_DEADLINE_HOURS", "48")
+    s = load_settings(home=tmp_path)
+    assert s.deadline_hours == 48  # environment beats the file
+    assert s.source_policy == "keep"
+    assert [(p.station_id, str(p.path)) for p in s.points] == [("A", "/a"), ("B", "/b")]
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"EVIDENCE_SOURCE_POLICY": "shred"}, "EVIDENCE_SOURCE_POLICY"),
+        ({"EVIDENCE_DEADLINE_HOURS": "-1"}, "EVIDENCE_DEADLINE_HOURS"),
+        ({"EVIDENCE_TIMEZONE": "Mars/Olympus"}, "EVIDENCE_TIMEZONE"),
+        ({"EVIDENCE_STORAGE_URL": "ftp://x"}, "EVIDENCE_STORAGE_URL"),
+        ({"EVIDENCE_STORAGE_URL": "s3://host:9000/bucket"}, "EVIDENCE_STORAGE_URL"),
+        ({"EVIDENCE_DATABASE_URL": "mysql://x"}, "EVIDENCE_DATABASE_URL"),
+        ({"EVIDENCE_FILENAME_PATTERNS": '["(?P<Y>\\\\d{4})"]'}, "EVIDENCE_FILENAME_PATTERNS"),
+        ({"EVIDENCE_CONFIG": "/no/such.toml"}, "EVIDENCE_CONFIG"),
+    ],
+)
+def test_invalid_settings_name_the_setting(tmp_path, monkeypatch, env, named):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError, match=named):
+        load_settings(home=tmp_path)
+
+
+def test_s3_url_and_masking():
+    url = parse_storage_url("s3://AK:S%2Fecret@minio.local:9000/evidence?secure=false&region=cn-1")
+    assert url == S3StoreURL("minio.local:9000", "evidence", "AK", "S/ecret", False, "cn-1")
+    assert mask_url("s3://AK:S%2Fecret@minio.local:9000/evidence?secure=false") == (
+        "s3://AK:***@minio.local:9000/evidence?secure=false")
