@@ -20,7 +20,7 @@ from watchdog.observers.polling import PollingObserver
 
 from evidence import jobs
 from evidence.db import transaction, with_db_retry
-from evidence.errors import EvidenceError, InvalidInput, SourceChanged, Unavailable
+from evidence.errors import EvidenceError, InvalidInput, SourceChanged, StoreUnavailable, Unavailable
 from evidence.filestore import FileStore
 from ingest import worker
 from ingest.pipeline import finish_releases, ingest_file
@@ -103,6 +103,12 @@ class Daemon:
             log.info("requeued %d job(s) held by a process that died", freed)
         for point in self.points:
             finish_releases(rt, point)
+        try:
+            rt.ready_store()  # provision the bucket now; if the store is down, ingest retries it later
+            self.health.store_ok = True
+        except Unavailable as exc:
+            self.health.last_error = str(exc)
+            log.warning("object store not ready yet (will retry): %s", exc)
         if isinstance(rt.store, FileStore) and rt.store.staging_dir().exists():
             rt.store.sweep_staging(STAGING_MAX_AGE_S)
 
@@ -167,7 +173,8 @@ class Daemon:
                 self.failures[path] = tries
                 self.retry_at[path] = now + min(300.0, 2.0**tries)
                 self.health.last_error = f"{path}: {exc}"
-                self.health.store_ok = self.health.store_ok and not isinstance(exc, Unavailable)
+                if isinstance(exc, StoreUnavailable):
+                    self.health.store_ok = False
                 log.warning("could not ingest %s (attempt %d, retrying): %s", path, tries, exc)
                 continue
             self.health.store_ok = True

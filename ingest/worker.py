@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 
 from evidence import custody, devices, jobs
 from evidence.custody import EventKind, Outcome
@@ -253,7 +251,3 @@ def drain(rt: Runtime, item_ids: list[int] | None = None, stop: Callable[[], boo
     while not stop() and run_one(rt, item_ids):
         ran += 1
     return ran
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

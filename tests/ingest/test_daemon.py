@@ -198,3 +198,35 @@ def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make
         engine.dispose()
     archived = sorted(p.name for p in (upload / "_archive").rglob("*.mp4"))
     assert archived == sorted(f.name for f in files)
+
+
+def test_database_outage_loses_nothing_and_catches_up(make_settings, clips, pg_url):
+    from urllib.parse import urlsplit
+
+    from tests.servers import TcpForwarder
+
+    real = urlsplit(pg_url)
+    relay = TcpForwarder((real.hostname, real.port or 5432))
+    settings = make_settings(database_url=pg_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{relay.port}"))
+    upload = settings.points[0].path
+    first = drop(clips["h264"], upload, "ZFY0001/during-db-outage.mp4")
+    stop = threading.Event()
+    daemon = Daemon(settings, stop)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(3)  # the database is not there at start: the daemon waits, deleting nothing
+        assert thread.is_alive() and not daemon.health.database_ok and first.exists()
+        relay.start()
+        wait_for(lambda: not first.exists(), timeout=60)
+        relay.stop()  # down again, mid-run
+        second = drop(clips["mjpeg"], upload, "ZFY0002/ZFY0002_20261101_100000.avi")
+        time.sleep(4)
+        assert second.exists() and thread.is_alive()
+        relay.start()
+        wait_for(lambda: not second.exists(), timeout=90)
+        wait_for(lambda: [i.status for i in items(settings)] == ["ready", "ready"], timeout=90)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        relay.stop()
