@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -109,6 +110,7 @@ def up(
     from ingest.daemon import Daemon
 
     s = _settings()
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops as cleanly as Ctrl-C
     stop = threading.Event()
     daemon = Daemon(s, stop)
     thread = threading.Thread(target=daemon.run, name="evidence-daemon", daemon=True)
@@ -128,6 +130,10 @@ def up(
         err.print("stopping…")
         stop.set()
         thread.join(timeout=60)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _serve(s: Settings, health) -> None:
