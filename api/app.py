@@ -24,7 +24,7 @@ def create_app(health: HealthProvider | None = None) -> FastAPI:
         if health is not None:
             daemon = health()
             report["ingest"] = daemon
-            if not daemon.get("database_ok"):
+            if not daemon.get("database_ok") or daemon.get("running") is False:
                 report["status"] = "degraded"
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 

@@ -113,6 +113,9 @@ def record_rejection(session: Session, arrival: Arrival, reason: str, agent: str
 def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: str) -> tuple[Item, Receipt, bool]:
     """Record a verified stored original: a new item, or a duplicate receipt on the existing one."""
     item = session.scalars(select(Item).where(Item.sha256 == copy.sha256)).first()
+    already = find_receipt(session, arrival)
+    if item is not None and already is not None and already.item_id == item.id:
+        return item, already, False  # another ingester took this very file a moment ago
     if item is not None:
         receipt = _receipt(arrival, ReceiptOutcome.DUPLICATE, item.id, "content already held")
         session.add(receipt)

@@ -120,7 +120,7 @@ def up(
     err.print(f"storage {mask_url(s.storage_url)}; database {mask_url(s.database_url)}")
     try:
         if api:
-            _serve(s, daemon.health.as_dict)
+            _serve(s, lambda: {**daemon.health.as_dict(), "running": thread.is_alive()})
         else:
             while thread.is_alive():
                 thread.join(0.5)

@@ -167,8 +167,10 @@ class Daemon:
             except InvalidInput:
                 self.settler.forget(path)
                 continue
-            except (Unavailable, EvidenceError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the daemon
                 # Nothing is released on failure: the file stays and is tried again later.
+                if not isinstance(exc, (EvidenceError, OSError)):
+                    log.exception("unexpected error ingesting %s", path)
                 tries = self.failures.get(path, 0) + 1
                 self.failures[path] = tries
                 self.retry_at[path] = now + min(300.0, 2.0**tries)
@@ -191,7 +193,9 @@ class Daemon:
             try:
                 ran = worker.drain(rt, stop=self.stop.is_set)
                 delay = 1.0
-            except Unavailable as exc:
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any single failure
+                if not isinstance(exc, Unavailable):
+                    log.exception("worker error")
                 log.warning("worker paused, retrying in %.0fs: %s", delay, exc)
                 self.stop.wait(delay)
                 delay = min(delay * 2, 60)

@@ -14,3 +14,8 @@ def test_health_reports_the_daemon():
     assert r.status_code == 503 and r.json()["status"] == "degraded"
     state["database_ok"] = True
     assert client.get("/healthz").status_code == 200
+
+
+def test_health_degrades_when_the_daemon_thread_died():
+    client = TestClient(create_app(lambda: {"database_ok": True, "running": False}))
+    assert client.get("/healthz").status_code == 503

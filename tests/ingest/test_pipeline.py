@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from evidence import custody
 from evidence.db import transaction
-from evidence.errors import StoreUnavailable
+from evidence.errors import InvalidInput, StoreUnavailable
 from evidence.items import get_item, item_view
 from evidence.models import CustodyEvent, Item, Receipt
 from ingest import worker
@@ -227,3 +227,29 @@ def test_store_outage_keeps_the_source_and_records_nothing(make_settings, clips)
             assert session.scalar(select(func.count(Receipt.id))) == 0
     finally:
         rt.close()
+
+
+def test_two_ingesters_racing_on_one_file_make_one_item_and_one_receipt(rt, upload, clips):
+    import threading
+
+    src = drop(clips["h264"], upload, "ZFY0001/race.mp4")
+    results, errors = [], []
+
+    def go():
+        try:
+            results.append(ingest_file(rt, rt.settings.points[0], src))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # the loser may only find the file already gone from the upload point
+    assert all(isinstance(e, InvalidInput) for e in errors), errors
+    with transaction(rt.sessions) as session:
+        assert session.scalar(select(func.count(Item.id))) == 1
+        assert session.scalar(select(func.count(Receipt.id))) == 1
+        assert custody.verify(session).ok
+    assert (upload / "_archive" / "ZFY0001" / "race.mp4").exists()
