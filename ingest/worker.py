@@ -21,7 +21,7 @@ from evidence.objectstore import derived_key
 from evidence.recording_times import parse_container_time, recording_times, time_from_filename
 from ingest import probe as probing
 from ingest.probe import MediaInfo
-from ingest.proxy import ProxyProfile, make_poster, make_proxy
+from ingest.proxy import ProxyProfile, can_remux, make_poster, make_proxy
 from ingest.runtime import Runtime
 from ingest.tools import tool_version
 
@@ -132,6 +132,9 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
     info = _info_of(item)
     profile = ProxyProfile(max_height=s.proxy_max_height, transcode_height=s.transcode_height,
                            preset=s.transcode_preset)
+    if not s.transcoding and not can_remux(info, profile):
+        _skip_proxy(rt, job, "needs a transcode and transcoding is off (EVIDENCE_TRANSCODING=false)")
+        return
     store = rt.ready_store()
     staging = store.staging_dir()
     staging.mkdir(parents=True, exist_ok=True)
@@ -174,6 +177,20 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
                 row.error = f"proxy: {error}"
                 custody.append(session, EventKind.PROXY_MADE, agent=agent, item_id=row.id, outcome=Outcome.FAILURE,
                                tool=tool_version(s.ffmpeg), details={"error": str(error)})
+            jobs.complete(session, session.merge(job))
+
+    with_db_retry(write)
+
+
+def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
+    """No proxy by configuration: the item is complete, and the custody log says why."""
+
+    def write() -> None:
+        with transaction(rt.sessions) as session:
+            row = get_item(session, job.item_id)
+            row.status = ItemStatus.READY.value
+            custody.append(session, EventKind.PROXY_MADE, agent=rt.agent(row.station_id), item_id=row.id,
+                           outcome=Outcome.WARNING, details={"skipped": why})
             jobs.complete(session, session.merge(job))
 
     with_db_retry(write)

@@ -253,3 +253,18 @@ def test_two_ingesters_racing_on_one_file_make_one_item_and_one_receipt(rt, uplo
         assert session.scalar(select(func.count(Receipt.id))) == 1
         assert custody.verify(session).ok
     assert (upload / "_archive" / "ZFY0001" / "race.mp4").exists()
+
+
+def test_with_transcoding_off_an_hevc_item_is_complete_without_a_proxy(make_settings, clips):
+    settings = make_settings(transcoding=False)
+    rt = open_runtime(settings, "test")
+    try:
+        hevc = ingest_and_process(rt, drop(clips["h265"], settings.points[0].path, "ZFY0001/h.mp4"))
+        h264 = ingest_and_process(rt, drop(clips["h264"], settings.points[0].path, "ZFY0001/a.mp4"))
+        assert (view(rt, hevc.item_id)["status"], view(rt, hevc.item_id)["proxy_available"]) == ("ready", False)
+        assert view(rt, h264.item_id)["proxy_available"] is True  # a remux is not a transcode
+        with transaction(rt.sessions) as session:
+            (event,) = [e for e in custody.log_for(session, hevc.item_id) if e.kind == "proxy_made"]
+        assert event.outcome == "warning" and "transcoding is off" in event.details
+    finally:
+        rt.close()
