@@ -230,3 +230,15 @@ def test_database_outage_loses_nothing_and_catches_up(make_settings, clips, pg_u
         stop.set()
         thread.join(timeout=60)
         relay.stop()
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_file_events_alone_bring_new_files_in(make_settings, clips, polling):
+    settings = make_settings(rescan_seconds=3600, polling=polling)  # only the start-up scan
+    upload = settings.points[0].path
+    with running(settings) as daemon:
+        wait_for(lambda: daemon.health.last_scan_at is not None)
+        time.sleep(0.5)
+        src = drop(clips["h264"], upload, "ZFY0001/while-running.mp4")
+        wait_for(lambda: not src.exists(), timeout=30)
+    assert [i.original_filename for i in items(settings)] == ["while-running.mp4"]
