@@ -4,7 +4,7 @@ Run from the project root::
 
     .venv/bin/python bench/ingest.py [--gb 1.0] [--out DIR] [--reps 3] [--keep]
 
-It measures, in one run, alternating ours/baseline with a warm page cache:
+It measures, in one run, alternating ours and the baseline, inputs in a warm page cache:
 
 1. ``ingest.pipeline.ingest_file`` over >= ``--gb`` GB of real H.264 files (about
    100 MB each, every one with a distinct SHA-256; transcoding off, source
@@ -19,11 +19,20 @@ It measures, in one run, alternating ours/baseline with a warm page cache:
    H.264+AAC clip, and transcode of a 10 s 1080p30 H.265+AAC clip. For
    information, the ``sync`` after the bare run is timed too (put_file fsyncs).
 
-Times are medians of ``--reps`` runs; MB = 10^6 bytes. Before every timed run
-the page cache's dirty data is flushed (``sync``) so no run pays for the
-previous one's writeback; inputs stay cached. This is a benchmark, not a test:
-it prints a table and exits 0 unless something broke (exit 1 if a target is
-missed, so it can gate a CI job if wanted).
+Times are medians of ``--reps`` runs, after ``--warmup`` untimed ingest rounds
+of each side; MB = 10^6 bytes. Inputs are read from a warm page cache. Before
+every timed run the bench "settles" the machine: ``sync`` (no run pays for the
+previous one's writeback) and, on a VM whose kernel reports freed RAM back to
+the host (virtio-balloon free page reporting), a wait until that reporting is
+done. Otherwise a run that writes right after another run freed its files would
+reuse host-backed pages (cp of 1 GB: ~0.3 s) while a run that writes a few
+seconds later gets fresh pages the host must fault in (~2.5 s); which side got
+which depended on the order of the steps. Settled, every side writes into fresh
+RAM; section 1b measures that per-GB cost (cp into fresh vs just-recycled RAM)
+so the table can also show estimates without it.
+
+This is a benchmark, not a test: it prints a table and exits 1 if a target is
+missed (0 otherwise).
 """
 
 from __future__ import annotations
@@ -69,8 +78,63 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+REPORTED_KIB = Path("/sys/module/page_reporting/parameters/reported_kib")
+
+
+def _reported_kib() -> int | None:
+    try:
+        return int(REPORTED_KIB.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def sync() -> None:
     os.sync()
+
+
+def settle(wait: bool = True) -> None:
+    """Flush dirty pages; where the kernel reports free RAM to the host, wait until it has (see the docstring).
+
+    Reporting runs in batches about 2 s apart, so "done" means no change over one such period.
+    """
+    os.sync()
+    last = _reported_kib()
+    if last is None or not wait:
+        return
+    deadline = time.monotonic() + 15
+    time.sleep(2.2)
+    while time.monotonic() < deadline:
+        now = _reported_kib()
+        if now == last:
+            return
+        last = now
+        time.sleep(2.2)
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine spent busy (all CPUs; steal counts as busy) since boot."""
+    vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class Contention:
+    """CPU seconds used by anything but this process and its (waited-for) children during a block.
+
+    Kernel writeback threads count as "other" too, so a run that flushes to disk
+    shows a little; whole seconds mean another job shared the CPUs with the run.
+    """
+
+    def __enter__(self) -> "Contention":
+        self.busy, self.own = _busy_cpu_s(), _own_cpu_s()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.other = max(0.0, (_busy_cpu_s() - self.busy) - (_own_cpu_s() - self.own))
 
 
 def timed(fn) -> tuple[float, object]:
@@ -142,17 +206,18 @@ def ingest_ours(work: Path, upload: Path, files: list[Path], hashes: dict[Path, 
     t_open, rt = timed(lambda: open_runtime(settings, "bench"))
     point = settings.points[0]
     try:
-        sync()
-        t0 = time.perf_counter()
-        results = [ingest_file(rt, point, p) for p in files]
-        elapsed = time.perf_counter() - t0
+        settle()
+        with Contention() as c:
+            t0 = time.perf_counter()
+            results = [ingest_file(rt, point, p) for p in files]
+            elapsed = time.perf_counter() - t0
     finally:
         rt.close()
     for p, r in zip(files, results, strict=True):
         if r.outcome != "new" or r.sha256 != hashes[p]:
             raise SystemExit(f"ingest of {p} gave {r.as_dict()}, expected a new item with sha256 {hashes[p]}")
     rmtree(home)
-    return {"seconds": elapsed, "open_runtime": t_open}
+    return {"seconds": elapsed, "open_runtime": t_open, "other_cpu": c.other}
 
 
 HASHERS = {
@@ -168,11 +233,12 @@ def ingest_baseline(work: Path, files: list[Path], hashes: dict[Path, str], rep:
     dest = work / f"copy-{hasher}-{rep}"
     dest.mkdir()
     names = [str(p) for p in files]
-    sync()
-    t0 = time.perf_counter()
-    out = subprocess.run([*HASHERS[hasher], *names], check=True, stdout=subprocess.PIPE).stdout
-    subprocess.run(["cp", *names, str(dest)], check=True)
-    elapsed = time.perf_counter() - t0
+    settle()
+    with Contention() as c:
+        t0 = time.perf_counter()
+        out = subprocess.run([*HASHERS[hasher], *names], check=True, stdout=subprocess.PIPE).stdout
+        subprocess.run(["cp", *names, str(dest)], check=True)
+        elapsed = time.perf_counter() - t0
     t_sync, _ = timed(sync)  # informational: what cp's dirty data costs to make durable
     # both print "HEX  NAME" (sha256sum) or "HEX *NAME" (openssl -r)
     got = {line[66:]: line[:64] for line in out.decode().splitlines()}
@@ -181,46 +247,69 @@ def ingest_baseline(work: Path, files: list[Path], hashes: dict[Path, str], rep:
     if sum(f.stat().st_size for f in dest.iterdir()) != sum(p.stat().st_size for p in files):
         raise SystemExit("cp copied the wrong number of bytes")
     rmtree(dest)
-    return {"seconds": elapsed, "sync": t_sync}
+    return {"seconds": elapsed, "sync": t_sync, "other_cpu": c.other}
+
+
+# ---------------------------------------------------------------------------- 1b. VM page-cache cost
+
+
+def fresh_ram_cost(work: Path, files: list[Path], rep: int) -> dict:
+    """``cp`` of the inputs into fresh RAM (settled, as every timed run) and then into just-freed RAM."""
+    names = [str(p) for p in files]
+    first, second = work / f"cal-fresh-{rep}", work / f"cal-recycled-{rep}"
+    first.mkdir()
+    second.mkdir()
+    settle()
+    t_fresh, _ = timed(lambda: subprocess.run(["cp", *names, str(first)], check=True))
+    sync()
+    rmtree(first)  # its pages are free again, still backed by the host for about 2 s
+    t_recycled, _ = timed(lambda: subprocess.run(["cp", *names, str(second)], check=True))
+    sync()
+    rmtree(second)
+    return {"fresh": t_fresh, "recycled": t_recycled}
 
 
 # ---------------------------------------------------------------------------- 2. proxy
 
 
 def proxy_ours(store: FileStore, src: Path, info: MediaInfo, profile: ProxyProfile, key: str, expect: str,
-               expect_args: list[str]) -> dict:
+               expect_args: list[str], wait: bool) -> dict:
     """make_proxy into the store's staging folder, then put_file, as ingest.worker.handle_proxy does."""
     proxy_file = store.staging_dir() / "proxy-bench.mp4"
     store.delete(key)
-    sync()
-    t0 = time.perf_counter()
-    try:
-        result = make_proxy(src, proxy_file, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT, transcode=True)
-        store.put_file(key, proxy_file)
-    finally:
-        proxy_file.unlink(missing_ok=True)
-    elapsed = time.perf_counter() - t0
+    settle(wait)
+    with Contention() as c:
+        t0 = time.perf_counter()
+        try:
+            result = make_proxy(src, proxy_file, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT,
+                                transcode=True)
+            store.put_file(key, proxy_file)
+        finally:
+            proxy_file.unlink(missing_ok=True)
+        elapsed = time.perf_counter() - t0
     if result.method != expect or result.fallback_from is not None:
         raise SystemExit(f"make_proxy took the {result.method} path ({result.fallback_from}); expected {expect}")
     if result.args != expect_args:
         raise SystemExit(f"make_proxy ran {result.args}, not the bare argument list {expect_args}")
     if not store.size(key):
         raise SystemExit(f"no proxy stored at {key}")
-    return {"seconds": elapsed}
+    store.delete(key)  # free its pages now, as the bare side does, so both start from the same state
+    return {"seconds": elapsed, "other_cpu": c.other}
 
 
-def proxy_bare(args: list[str], out: Path) -> dict:
+def proxy_bare(args: list[str], out: Path, wait: bool) -> dict:
     out.unlink(missing_ok=True)
-    sync()
-    t0 = time.perf_counter()
-    subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
-                   timeout=TOOL_TIMEOUT)
-    elapsed = time.perf_counter() - t0
+    settle(wait)
+    with Contention() as c:
+        t0 = time.perf_counter()
+        subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                       timeout=TOOL_TIMEOUT)
+        elapsed = time.perf_counter() - t0
     t_sync, _ = timed(sync)
     if not out.exists() or out.stat().st_size == 0:
         raise SystemExit(f"bare ffmpeg wrote nothing to {out}")
     out.unlink()
-    return {"seconds": elapsed, "sync": t_sync}
+    return {"seconds": elapsed, "sync": t_sync, "other_cpu": c.other}
 
 
 def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tuple[list[dict], list[dict], MediaInfo]:
@@ -229,19 +318,22 @@ def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tup
                            preset=settings.transcode_preset)
     info = probe(src)
     if (expect == "remux") != can_remux(info, profile):
-        raise SystemExit(f"{src.name} ({info.video_codec}/{info.pix_fmt}/{info.height}p) does not take the {expect} path")
+        raise SystemExit(f"{src.name} ({info.video_codec}/{info.pix_fmt}/{info.height}p) "
+                         f"does not take the {expect} path")
     store = FileStore(work / f"proxy-store-{name}")
     store.ensure_ready()
     # Same output path for both sides, so the argument lists are identical.
     out = store.staging_dir() / "proxy-bench.mp4"
     args = ["ffmpeg"] + (remux_args(src, out) if expect == "remux" else transcode_args(src, out, info, profile))
     key = derived_key(sha256_of(src), "proxy.mp4")
+    # A transcode writes a few MB: no need to wait for freed RAM to go back to the host.
+    wait = expect == "remux"
     ours, bare = [], []
     for rep in range(reps):
-        ours.append(proxy_ours(store, src, info, profile, key, expect, args))
-        bare.append(proxy_bare(args, out))
+        ours.append(proxy_ours(store, src, info, profile, key, expect, args, wait))
+        bare.append(proxy_bare(args, out, wait))
         log(f"  {name} rep {rep + 1}: ours {ours[-1]['seconds']:.3f}s, bare ffmpeg {bare[-1]['seconds']:.3f}s "
-            f"(+sync {bare[-1]['sync']:.3f}s)")
+            f"(+sync {bare[-1]['sync']:.3f}s); other CPU {ours[-1]['other_cpu']:.2f}s / {bare[-1]['other_cpu']:.2f}s")
     return ours, bare, info
 
 
@@ -271,10 +363,11 @@ def main() -> int:
     parser.add_argument("--gb", type=float, default=1.0, help="at least this many GB (10^9 B) to ingest (default 1.0)")
     parser.add_argument("--out", type=Path, help="folder for working files (default: system temp dir)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each side (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed ingest rounds of each side first (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the working files")
     args = parser.parse_args()
-    if args.reps < 1 or args.gb <= 0:
-        parser.error("--reps must be >= 1 and --gb > 0")
+    if args.reps < 1 or args.warmup < 0 or args.gb <= 0:
+        parser.error("--reps must be >= 1, --warmup >= 0 and --gb > 0")
     for tool in ("ffmpeg", "ffprobe", "sha256sum", "cp"):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is not on PATH")
@@ -294,6 +387,12 @@ def main() -> int:
         total = sum(p.stat().st_size for p in files)
 
         log(f"1. ingest of {len(files)} files ({total / MB:.0f} MB): ingest_file vs sha256sum + cp, alternating")
+        for rep in range(args.warmup):
+            # Untimed: first-time costs (imports, SQLite and file-system first use).
+            w_ours = ingest_ours(work, upload, files, hashes, -1 - rep)
+            w_base = ingest_baseline(work, files, hashes, -1 - rep, "sha256sum")
+            log(f"  warm-up {rep + 1} (not counted): ours {w_ours['seconds']:.2f}s, "
+                f"sha256sum+cp {w_base['seconds']:.2f}s")
         ours, base_runs, ossl_runs = [], [], []
         for rep in range(args.reps):
             ours.append(ingest_ours(work, upload, files, hashes, rep))
@@ -303,7 +402,16 @@ def main() -> int:
             log(f"  rep {rep + 1}: ours {ours[-1]['seconds']:.2f}s, sha256sum+cp {base_runs[-1]['seconds']:.2f}s "
                 f"(+sync {base_runs[-1]['sync']:.2f}s)"
                 + (f", openssl+cp {ossl_runs[-1]['seconds']:.2f}s" if has_openssl else "")
-                + f"; open_runtime {ours[-1]['open_runtime']:.2f}s (not counted)")
+                + f"; open_runtime {ours[-1]['open_runtime']:.2f}s (not counted); other CPU "
+                + " / ".join(f"{r[-1]['other_cpu']:.2f}s" for r in (ours, base_runs, ossl_runs) if r))
+
+        cal = []
+        if _reported_kib() is not None:
+            log(f"1b. VM cost of writing {total / MB:.0f} MB into fresh RAM (free page reporting is on)")
+            for rep in range(args.reps):
+                cal.append(fresh_ram_cost(work, files, rep))
+                log(f"  rep {rep + 1}: cp into fresh RAM {cal[-1]['fresh']:.2f}s, "
+                    f"into just-freed RAM {cal[-1]['recycled']:.2f}s")
 
         log(f"2a. proxy remux of {base.name}")
         remux_ours, remux_bare, _ = bench_proxy(work, "remux", base, args.reps, "remux")
@@ -328,6 +436,16 @@ def main() -> int:
     ratio_sync = t_ours / (t_base + t_sync)
     row("  same, baseline + sync (info)", f"{t_ours:.2f}s", f"{t_base + t_sync:.2f}s "
         f"{total / MB / (t_base + t_sync):.0f} MB/s", f"ratio {ratio_sync:.2f}", "-", None)
+    if ossl_runs:
+        t_ossl = med(ossl_runs)
+        row("  same, baseline openssl dgst + cp (info)", f"{t_ours:.2f}s",
+            f"{t_ossl:.2f}s {total / MB / t_ossl:.0f} MB/s", f"ratio {t_ours / t_ossl:.2f}", "-", None)
+    if cal:
+        # Both sides write the same bytes into fresh RAM; take that (measured) VM cost off both.
+        p = max(0.0, med(cal, "fresh") - med(cal, "recycled"))
+        row("  same, less VM fresh-RAM cost (estimate)", f"{t_ours - p:.2f}s {total / MB / (t_ours - p):.0f} MB/s",
+            f"{t_base - p:.2f}s {total / MB / (t_base - p):.0f} MB/s", f"ratio {(t_ours - p) / (t_base - p):.2f}",
+            "-", None)
 
     r_ours, r_bare = med(remux_ours), med(remux_bare)
     over = r_ours / r_bare - 1
@@ -345,13 +463,22 @@ def main() -> int:
     row(f"proxy transcode {TRANSCODE_SECONDS}s 1080p30 hevc->720p", f"{c_ours:.2f}s", f"{c_bare:.2f}s",
         f"overhead {over_tc * 100:+.1f}%", "<= +5%", over_tc <= 0.05)
 
+    if cal:
+        fresh, recycled = med(cal, "fresh"), med(cal, "recycled")
+        row(f"VM: cp {total / MB:.0f} MB, fresh vs just-freed RAM (info)", f"fresh {fresh:.2f}s",
+            f"recycled {recycled:.2f}s", f"+{(fresh - recycled) / (total / 1e9):.2f} s/GB", "-", None)
+
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = "+".join("-" * (w + 2) for w in widths)
     load_after = os.getloadavg()
     log("")
     log(f"load average 1 min: {load_before[0]:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~1-2)")
-    log(f"results: medians of {args.reps} runs, MB = 10^6 B, warm page cache, "
+    every = ours + base_runs + ossl_runs + remux_ours + remux_bare + tc_ours + tc_bare
+    worst = max(r["other_cpu"] for r in every)
+    log(f"CPU used by other processes during a timed run: at most {worst:.2f}s"
+        + ("  -- WARNING: the machine was shared; rerun when idle for clean numbers" if worst > 0.5 else ""))
+    log(f"results: medians of {args.reps} runs, MB = 10^6 B, inputs in page cache, outputs into settled RAM, "
         f"total {time.perf_counter() - started:.0f}s")
     log("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
     log("|" + line.replace("+", "|") + "|")
