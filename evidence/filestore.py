@@ -50,7 +50,7 @@ class FileStore:
     def staging_dir(self) -> Path:
         return self.root / STAGING
 
-    def _place(self, tmp: Path, key: str) -> None:
+    def _place(self, tmp: Path, key: str, durable: bool = True) -> None:
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
@@ -58,7 +58,8 @@ class FileStore:
             return
         os.chmod(tmp, 0o444)
         os.rename(tmp, final)
-        _fsync_dir(final.parent)
+        if durable:
+            _fsync_dir(final.parent)
 
     def write(self, key: str, reader: BinaryIO, length: int) -> None:
         tmp = self.staging_dir() / f"{uuid.uuid4().hex}.part"
@@ -79,13 +80,14 @@ class FileStore:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, durable: bool = True) -> None:
         path = Path(path)
         try:
             if path.parent == self.staging_dir():
-                with open(path, "rb") as f:
-                    os.fsync(f.fileno())
-                self._place(path, key)
+                if durable:
+                    with open(path, "rb") as f:
+                        os.fsync(f.fileno())
+                self._place(path, key, durable)
             else:
                 with open(path, "rb") as f:
                     self.write(key, f, os.fstat(f.fileno()).st_size)

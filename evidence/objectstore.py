@@ -35,8 +35,12 @@ class ObjectStore(Protocol):
     def write(self, key: str, reader: BinaryIO, length: int) -> None:
         """Stream ``length`` bytes from ``reader`` to ``key`` (multipart when large)."""
 
-    def put_file(self, key: str, path: Path) -> None:
-        """Store a local file at ``key``; the file may be consumed (moved)."""
+    def put_file(self, key: str, path: Path, durable: bool = True) -> None:
+        """Store a local file at ``key``; the file may be consumed (moved).
+
+        ``durable=False`` skips fsync where the store has a choice: for derived files,
+        which can be made again from the original.
+        """
 
     def move(self, src: str, dst: str) -> None:
         """Rename ``src`` to ``dst``; when ``dst`` already exists, ``src`` is dropped."""

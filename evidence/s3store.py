@@ -104,7 +104,7 @@ class S3Store:
                 bucket_name=self.bucket, object_name=key, data=reader, length=length, part_size=PART_SIZE
             )
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, durable: bool = True) -> None:
         path = Path(path)
         with open(path, "rb") as f:
             self.write(key, f, path.stat().st_size)

@@ -8,7 +8,6 @@ receipt is simply ingested again (its stored copy, if any, is found by hash).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import ssl
 import uuid
@@ -16,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +24,7 @@ from evidence.errors import IntegrityFailure, InvalidInput, SourceChanged
 from evidence.intake import Arrival, StoredCopy
 from evidence.models import Receipt, utcnow
 from evidence.objectstore import original_key
+from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
 from ingest.scan import device_serial_for
 from storage_config.settings import UploadPoint
@@ -44,24 +43,6 @@ class IngestResult:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-class HashingReader:
-    """Wraps a file so whatever reads it (the store) also feeds the hash: one pass over the bytes."""
-
-    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None):
-        self.raw = raw
-        self.sha = hashlib.sha256()
-        self.count = 0
-        self.on_bytes = on_bytes
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.sha.update(data)
-        self.count += len(data)
-        if self.on_bytes and data:
-            self.on_bytes(len(data))
-        return data
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -93,26 +74,24 @@ def store_and_verify(
     temp_key = f"incoming/{uuid.uuid4().hex}"
     with open(path, "rb") as raw:
         reader = HashingReader(raw, on_bytes)
-        store.write(temp_key, reader, before.st_size)
+        try:
+            store.write(temp_key, reader, before.st_size)
+            sha = reader.sha.hexdigest()
+        finally:
+            reader.sha.close()
         tail = raw.read(1)
         after = os.fstat(raw.fileno())
     hashed_at = utcnow()
     if tail or _identity(after) != _identity(before) or os.stat(path).st_ino != before.st_ino:
         store.delete(temp_key)
         raise SourceChanged(f"{path} changed while it was being stored; it will be taken again once settled")
-    sha = reader.sha.hexdigest()
     key = original_key(sha)
     store.move(temp_key, key)
     stored_at = utcnow()
-    check = hashlib.sha256()
-    size = 0
-    for chunk in store.iter_chunks(key):
-        check.update(chunk)
-        size += len(chunk)
-    if check.hexdigest() != sha or size != before.st_size:
+    check, size = sha256_of(store.iter_chunks(key))
+    if check != sha or size != before.st_size:
         raise IntegrityFailure(
-            f"stored object {key} does not match its source ({size} bytes, sha256 {check.hexdigest()}); "
-            "the source is kept"
+            f"stored object {key} does not match its source ({size} bytes, sha256 {check}); the source is kept"
         )
     return StoredCopy(
         sha256=sha,

@@ -154,8 +154,9 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
         if error is None:
             proxy_key = derived_key(item.sha256, "proxy.mp4")
             poster_key = derived_key(item.sha256, "poster.jpg")
-            store.put_file(proxy_key, proxy_file)
-            store.put_file(poster_key, poster_file)
+            # derived files: no fsync (they can be remade from the original at any time)
+            store.put_file(proxy_key, proxy_file, durable=False)
+            store.put_file(poster_key, poster_file, durable=False)
     finally:
         proxy_file.unlink(missing_ok=True)
         poster_file.unlink(missing_ok=True)
