@@ -13,11 +13,11 @@ It measures, in one run, alternating ours and the baseline, inputs in a warm pag
    disk, timed together. For information it also times ``openssl dgst -sha256``
    + ``cp`` (the hasher hashlib uses) and the ``sync`` that would make ``cp``'s
    copies as durable as ingest's fsynced objects.
-2. ``ingest.proxy.make_proxy`` plus ``FileStore.put_file`` of the result (what
-   ``ingest.worker.handle_proxy`` does for the proxy) against running exactly the
+2. ``ingest.worker.store_proxy`` (make_proxy into the store's staging folder, then
+   store it; what ``ingest.worker.handle_proxy`` runs) against running exactly the
    same ffmpeg argument list with ``subprocess``: remux of a 60 s 1080p30
    H.264+AAC clip, and transcode of a 10 s 1080p30 H.265+AAC clip. For
-   information, the ``sync`` after the bare run is timed too (put_file fsyncs).
+   information, the ``sync`` after the bare run is timed too.
 
 Times are medians of ``--reps`` runs, after ``--warmup`` untimed ingest rounds
 of each side; MB = 10^6 bytes. Inputs are read from a warm page cache. Before
@@ -61,9 +61,10 @@ from evidence.filestore import FileStore  # noqa: E402
 from evidence.objectstore import derived_key  # noqa: E402
 from ingest.pipeline import ingest_file  # noqa: E402
 from ingest.probe import MediaInfo, probe  # noqa: E402
-from ingest.proxy import ProxyProfile, can_remux, make_proxy, remux_args, transcode_args  # noqa: E402
+from ingest.proxy import ProxyProfile, can_remux, remux_args, transcode_args  # noqa: E402
 from ingest.runtime import open_runtime  # noqa: E402
 from ingest.samples import make_clip  # noqa: E402
+from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
 
 MB = 1_000_000
@@ -272,21 +273,18 @@ def fresh_ram_cost(work: Path, files: list[Path], rep: int) -> dict:
 # ---------------------------------------------------------------------------- 2. proxy
 
 
-def proxy_ours(store: FileStore, src: Path, info: MediaInfo, profile: ProxyProfile, key: str, expect: str,
+def proxy_ours(store: FileStore, src: Path, sha: str, info: MediaInfo, profile: ProxyProfile, key: str, expect: str,
                expect_args: list[str], wait: bool) -> dict:
-    """make_proxy into the store's staging folder, then put_file, as ingest.worker.handle_proxy does."""
-    proxy_file = store.staging_dir() / "proxy-bench.mp4"
+    """ingest.worker.store_proxy: make_proxy into the store's staging folder, then store it (the worker's code)."""
     store.delete(key)
     settle(wait)
     with Contention() as c:
         t0 = time.perf_counter()
-        try:
-            result = make_proxy(src, proxy_file, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT,
-                                transcode=True)
-            store.put_file(key, proxy_file)
-        finally:
-            proxy_file.unlink(missing_ok=True)
+        result, stored_key = store_proxy(store, src, sha, info, profile, ffmpeg_bin="ffmpeg",
+                                         timeout=TOOL_TIMEOUT, transcode=True, tag="bench")
         elapsed = time.perf_counter() - t0
+    if stored_key != key:
+        raise SystemExit(f"proxy stored at {stored_key}, expected {key}")
     if result.method != expect or result.fallback_from is not None:
         raise SystemExit(f"make_proxy took the {result.method} path ({result.fallback_from}); expected {expect}")
     if result.args != expect_args:
@@ -325,12 +323,13 @@ def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tup
     # Same output path for both sides, so the argument lists are identical.
     out = store.staging_dir() / "proxy-bench.mp4"
     args = ["ffmpeg"] + (remux_args(src, out) if expect == "remux" else transcode_args(src, out, info, profile))
-    key = derived_key(sha256_of(src), "proxy.mp4")
+    sha = sha256_of(src)
+    key = derived_key(sha, "proxy.mp4")
     # A transcode writes a few MB: no need to wait for freed RAM to go back to the host.
     wait = expect == "remux"
     ours, bare = [], []
     for rep in range(reps):
-        ours.append(proxy_ours(store, src, info, profile, key, expect, args, wait))
+        ours.append(proxy_ours(store, src, sha, info, profile, key, expect, args, wait))
         bare.append(proxy_bare(args, out, wait))
         log(f"  {name} rep {rep + 1}: ours {ours[-1]['seconds']:.3f}s, bare ffmpeg {bare[-1]['seconds']:.3f}s "
             f"(+sync {bare[-1]['sync']:.3f}s); other CPU {ours[-1]['other_cpu']:.2f}s / {bare[-1]['other_cpu']:.2f}s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from evidence import custody, devices, jobs
 from evidence.custody import EventKind, Outcome
@@ -17,11 +18,11 @@ from evidence.deadlines import check_deadline
 from evidence.errors import EvidenceError, MediaError, ToolTimeout, Unavailable
 from evidence.items import get_item, iso
 from evidence.models import Item, ItemStatus, Job
-from evidence.objectstore import derived_key
+from evidence.objectstore import ObjectStore, derived_key
 from evidence.recording_times import parse_container_time, recording_times, time_from_filename
 from ingest import probe as probing
 from ingest.probe import MediaInfo
-from ingest.proxy import ProxyProfile, can_remux, make_poster, make_proxy
+from ingest.proxy import ProxyProfile, ProxyResult, can_remux, make_poster, make_proxy
 from ingest.runtime import Runtime
 from ingest.tools import tool_version
 
@@ -136,30 +137,18 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
         _skip_proxy(rt, job, "needs a transcode and transcoding is off (EVIDENCE_TRANSCODING=false)")
         return
     store = rt.ready_store()
-    staging = store.staging_dir()
-    staging.mkdir(parents=True, exist_ok=True)
-    proxy_file = staging / f"proxy-{job.id}-{job.attempts}.mp4"
-    poster_file = staging / f"poster-{job.id}-{job.attempts}.jpg"
+    tag = f"{job.id}-{job.attempts}"
     error: MediaError | None = None
-    try:
-        with store.local_path(item.object_key) as src:
-            try:
-                result = make_proxy(src, proxy_file, info, profile, ffmpeg_bin=s.ffmpeg,
-                                    timeout=s.tool_timeout_seconds, transcode=s.transcoding)
-                poster_args = make_poster(src, poster_file, info, ffmpeg_bin=s.ffmpeg, timeout=s.probe_timeout_seconds)
-            except ToolTimeout:
-                raise
-            except MediaError as exc:
-                error = exc
-        if error is None:
-            proxy_key = derived_key(item.sha256, "proxy.mp4")
-            poster_key = derived_key(item.sha256, "poster.jpg")
-            # derived files: no fsync (they can be remade from the original at any time)
-            store.put_file(proxy_key, proxy_file, durable=False)
-            store.put_file(poster_key, poster_file, durable=False)
-    finally:
-        proxy_file.unlink(missing_ok=True)
-        poster_file.unlink(missing_ok=True)
+    with store.local_path(item.object_key) as src:
+        try:
+            result, proxy_key = store_proxy(store, src, item.sha256, info, profile, ffmpeg_bin=s.ffmpeg,
+                                            timeout=s.tool_timeout_seconds, transcode=s.transcoding, tag=tag)
+            poster_args, poster_key = store_poster(store, src, item.sha256, info, ffmpeg_bin=s.ffmpeg,
+                                                   timeout=s.probe_timeout_seconds, tag=tag)
+        except ToolTimeout:
+            raise
+        except MediaError as exc:
+            error = exc
 
     def write() -> None:
         with transaction(rt.sessions) as session:
@@ -181,6 +170,34 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
             jobs.complete(session, session.merge(job))
 
     with_db_retry(write)
+
+
+def store_proxy(store: ObjectStore, src: Path, sha256: str, info: MediaInfo, profile: ProxyProfile, *,
+                ffmpeg_bin: str, timeout: float, transcode: bool, tag: str) -> tuple[ProxyResult, str]:
+    """Make the proxy in the store's staging folder and store it under its derived key."""
+    staging = store.staging_dir()
+    staging.mkdir(parents=True, exist_ok=True)
+    out = staging / f"proxy-{tag}.mp4"
+    try:
+        result = make_proxy(src, out, info, profile, ffmpeg_bin=ffmpeg_bin, timeout=timeout, transcode=transcode)
+        key = derived_key(sha256, "proxy.mp4")
+        store.put_file(key, out, durable=False)  # derived: no fsync, it can be remade from the original
+        return result, key
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def store_poster(store: ObjectStore, src: Path, sha256: str, info: MediaInfo, *,
+                 ffmpeg_bin: str, timeout: float, tag: str) -> tuple[list[str], str]:
+    """Grab the poster frame and store it under its derived key."""
+    out = store.staging_dir() / f"poster-{tag}.jpg"
+    try:
+        args = make_poster(src, out, info, ffmpeg_bin=ffmpeg_bin, timeout=timeout)
+        key = derived_key(sha256, "poster.jpg")
+        store.put_file(key, out, durable=False)
+        return args, key
+    finally:
+        out.unlink(missing_ok=True)
 
 
 def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
