@@ -9,18 +9,25 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
+from api.routes import auth, items
+from api.services import open_services
+from storage_config.settings import Settings, get_settings
 
 HealthProvider = Callable[[], dict[str, Any]]
 
 
-def create_app(health: HealthProvider | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, health: HealthProvider | None = None,
+               migrate_db: bool = True) -> FastAPI:
     """Build the service; ``health`` reports on the daemon running beside it, if any."""
     app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0")
+    app.state.services = open_services(settings or get_settings(), migrate_db)
     install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(items.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
-        report = {"status": "ok"}
+        report: dict[str, Any] = {"status": "ok"}
         if health is not None:
             daemon = health()
             report["ingest"] = daemon

@@ -1,27 +1,57 @@
-"""The one mapping from domain errors to HTTP responses: ``{"error": {"code", "message"}}``."""
+"""The one mapping from errors to HTTP responses: ``{"error": {"code", "message"}}``."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from api.ranges import RangeNotSatisfiable
 from evidence import errors
 
-STATUS = [
+STATUS: list[tuple[type[errors.EvidenceError], int, str]] = [
+    (RangeNotSatisfiable, 416, "range_not_satisfiable"),
     (errors.NotFound, 404, "not_found"),
+    (errors.AuthFailed, 401, "unauthorized"),
+    (errors.Forbidden, 403, "forbidden"),
     (errors.InvalidInput, 422, "invalid_input"),
-    (errors.ConfigError, 500, "config_error"),
-    (errors.Unavailable, 503, "unavailable"),
-    (errors.IntegrityFailure, 500, "integrity_failure"),
     (errors.MediaError, 422, "media_error"),
+    (errors.Unavailable, 503, "unavailable"),
+    (errors.ConfigError, 500, "config_error"),
+    (errors.IntegrityFailure, 500, "integrity_failure"),
     (errors.EvidenceError, 500, "error"),
 ]
 
 
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.EvidenceError)
-    async def _domain_error(_request: Request, exc: errors.EvidenceError) -> JSONResponse:
-        for cls, status, code in STATUS:
-            if isinstance(exc, cls):
-                return JSONResponse({"error": {"code": code, "message": str(exc)}}, status_code=status)
-        raise exc  # unreachable: EvidenceError is last in STATUS
+    async def _domain(_request: Request, exc: errors.EvidenceError) -> JSONResponse:
+        status, code = next((s, c) for cls, s, c in STATUS if isinstance(exc, cls))
+        headers = {}
+        if isinstance(exc, errors.AuthFailed):
+            headers["WWW-Authenticate"] = "Bearer"
+            if exc.retry_after:
+                status, code = 429, "too_many_attempts"
+                headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, RangeNotSatisfiable):
+            headers["Content-Range"] = f"bytes */{exc.size}"
+        return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse(error_body("invalid_input", problems), status_code=422)

@@ -40,6 +40,9 @@ class EventKind(str, enum.Enum):
     SOURCE_RELEASED = "source_released"
     FAILED = "failed"
     DEVICE_ASSIGNED = "device_assigned"
+    MEDIA_VIEWED = "media_viewed"
+    ORIGINAL_DOWNLOADED = "original_downloaded"
+    ACCESS_DENIED = "access_denied"
 
 
 class Outcome(str, enum.Enum):

@@ -11,8 +11,10 @@ from evidence.errors import InvalidInput
 from evidence.models import DeviceAssignment, utcnow
 
 
-def assign(session: Session, serial: str, officer_id: str, since: datetime | None = None) -> DeviceAssignment:
-    """Give ``serial`` to ``officer_id`` from ``since`` on, closing the assignment then in force."""
+def assign(
+    session: Session, serial: str, officer_id: str, since: datetime | None = None, unit: str | None = None
+) -> DeviceAssignment:
+    """Give ``serial`` to ``officer_id`` (of ``unit``) from ``since`` on, closing the assignment then in force."""
     serial, officer_id = serial.strip(), officer_id.strip()
     if not serial or not officer_id:
         raise InvalidInput("serial and officer id must not be empty")
@@ -32,7 +34,7 @@ def assign(session: Session, serial: str, officer_id: str, since: datetime | Non
     current = assignment_at(session, serial, since)
     if current is not None:
         current.until = since
-    row = DeviceAssignment(serial=serial, officer_id=officer_id, since=since, until=None)
+    row = DeviceAssignment(serial=serial, officer_id=officer_id, unit=unit, since=since, until=None)
     session.add(row)
     session.flush()
     return row

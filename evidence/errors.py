@@ -7,6 +7,8 @@ API to HTTP statuses, each in one table.
     EvidenceError
     ├── ConfigError            a setting is missing or invalid
     ├── NotFound               no such item, event or device
+    ├── AuthFailed             sign-in refused, or a token unknown, expired or revoked
+    ├── Forbidden              signed in, but this act is not allowed
     ├── InvalidInput           the caller gave something unusable
     │   └── RejectedFile       a file that cannot become evidence (zero bytes)
     ├── Unavailable            a dependency is down; retrying later is safe
@@ -34,6 +36,18 @@ class ConfigError(EvidenceError):
 
 class NotFound(EvidenceError):
     exit_code = 4
+
+
+class AuthFailed(EvidenceError):
+    exit_code = 77  # EX_NOPERM
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Forbidden(EvidenceError):
+    exit_code = 77
 
 
 class InvalidInput(EvidenceError):

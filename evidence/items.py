@@ -34,6 +34,7 @@ def item_view(item: Item) -> dict[str, Any]:
         "source_path": item.source_path,
         "device_serial": item.device_serial,
         "officer_id": item.officer_id,
+        "unit": item.unit,
         "station_id": item.station_id,
         "recorded_start": iso(item.recorded_start),
         "recorded_end": iso(item.recorded_end),

@@ -72,6 +72,7 @@ class Item(Base):
     source_mtime: Mapped[datetime] = mapped_column(UTCDateTime)
     device_serial: Mapped[str | None] = mapped_column(String(64), index=True)
     officer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    unit: Mapped[str | None] = mapped_column(String(64), index=True)
     station_id: Mapped[str] = mapped_column(String(64), index=True)
     uploaded_by: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -179,8 +180,39 @@ class DeviceAssignment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), index=True)
     officer_id: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("serial", "since", name="uq_device_assignment_start"),)
+
+
+class User(Base):
+    """A person who signs in: a unit, one or more roles, and (for officers) a 警号."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    roles: Mapped[str] = mapped_column(String(200))  # comma-separated Role values
+    officer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Token(Base):
+    """A bearer token; only its SHA-256 is kept, so the table leaks nothing usable."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from evidence import custody, devices, items
+from evidence import custody, devices, items, users
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import ConfigError, EvidenceError, InvalidInput
@@ -30,8 +30,10 @@ app = typer.Typer(help="Evidence management for enforcement recordings.", no_arg
                   pretty_exceptions_enable=False, add_completion=False)
 custody_app = typer.Typer(help="Chain of custody: per-item log and whole-chain verification.", no_args_is_help=True)
 devices_app = typer.Typer(help="Which officer carries which recorder, over time.", no_args_is_help=True)
+users_app = typer.Typer(help="People who sign in to the API, their unit and roles.", no_args_is_help=True)
 app.add_typer(custody_app, name="custody")
 app.add_typer(devices_app, name="devices")
+app.add_typer(users_app, name="users")
 out = Console(emoji=False, highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, emoji=False, highlight=False)
 
@@ -88,17 +90,17 @@ def samples(into: Annotated[Optional[Path], typer.Option(help="Upload point to f
             with transaction(rt.sessions) as session:
                 for serial, officer in (("ZFY0001", "110001"), ("ZFY0002", "110002")):
                     if devices.assignment_at(session, serial, datetime(2000, 1, 1, tzinfo=UTC)) is None:
-                        _assign(rt, session, serial, officer, datetime(2000, 1, 1, tzinfo=UTC))
+                        _assign(rt, session, serial, officer, datetime(2000, 1, 1, tzinfo=UTC), "U-DEMO")
         finally:
             rt.close()
     for path in made:
         err.print(f"sample: {path}")
 
 
-def _assign(rt, session, serial: str, officer: str, since: datetime):
-    row = devices.assign(session, serial, officer, since)
+def _assign(rt, session, serial: str, officer: str, since: datetime, unit: str | None = None):
+    row = devices.assign(session, serial, officer, since, unit)
     custody.append(session, EventKind.DEVICE_ASSIGNED, agent=rt.agent(),
-                   details={"serial": serial, "officer_id": officer, "since": items.iso(since)})
+                   details={"serial": serial, "officer_id": officer, "unit": unit, "since": items.iso(since)})
     return row
 
 
@@ -141,12 +143,23 @@ def _serve(s: Settings, health) -> None:
 
     from api.app import create_app  # composition root: the only place both sides meet
 
-    config = uvicorn.Config(create_app(health), host=s.host, port=s.port, log_level="warning")
+    config = uvicorn.Config(create_app(s, health, migrate_db=health is None), host=s.host, port=s.port,
+                            log_level="warning")
     server = uvicorn.Server(config)
     err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] (health: http://{s.host}:{s.port}/healthz)")
     server.run()
     if not server.started:
         raise ConfigError(f"EVIDENCE_PORT: could not serve on {s.host}:{s.port} (in use?)")
+
+
+@app.command()
+def serve() -> None:
+    """Run the API alone (no ingest daemon)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _serve(_settings(), None)
+    except KeyboardInterrupt:
+        pass
 
 
 def _point_for(path: Path, station: str | None, device: str | None) -> tuple[UploadPoint, Settings]:
@@ -289,6 +302,7 @@ def devices_assign(
     serial: str,
     officer: Annotated[str, typer.Option(help="Officer number (警号)")],
     since: Annotated[Optional[str], typer.Option(help="ISO time the officer took the device (default now)")] = None,
+    unit: Annotated[Optional[str], typer.Option(help="The officer's unit (decides who may review the footage)")] = None,
 ) -> None:
     """Record that OFFICER carries recorder SERIAL from SINCE on."""
     when = _parse_time(since) if since else datetime.now(UTC)
@@ -296,7 +310,7 @@ def devices_assign(
     try:
         def write():
             with transaction(rt.sessions) as session:
-                row = _assign(rt, session, serial, officer, when)
+                row = _assign(rt, session, serial, officer, when, unit)
                 return row.serial, row.officer_id, row.since
 
         serial_, officer_, since_ = with_db_retry(write)
@@ -318,6 +332,44 @@ def devices_list(serial: Optional[str] = None) -> None:
     for r in rows:
         table.add_row(r.serial, r.officer_id, items.iso(r.since), items.iso(r.until) or "—")
     out.print(table)
+
+
+def _users_tx(fn):
+    rt = _runtime("cli")
+    try:
+        def write():
+            with transaction(rt.sessions) as session:
+                return fn(session)
+
+        return with_db_retry(write)
+    finally:
+        rt.close()
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[list[str], typer.Option(help="officer, reviewer, supervisor, auditor or admin; repeatable")],
+    unit: Annotated[str, typer.Option(help="The user's unit (department)")],
+    officer_id: Annotated[Optional[str], typer.Option(help="警号, required for officers")] = None,
+) -> None:
+    """Create a user and print a one-time password."""
+    password = _users_tx(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
+    out.print(f"user {name} created; one-time password: {password}")
+
+
+@users_app.command("passwd")
+def users_passwd(name: str) -> None:
+    """Give a user a new one-time password (their tokens are revoked)."""
+    password = _users_tx(lambda session: users.reset_password(session, name))
+    out.print(f"new one-time password for {name}: {password}")
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Stop a user signing in; their tokens are revoked."""
+    _users_tx(lambda session: users.disable(session, name))
+    out.print(f"user {name} disabled")
 
 
 def main() -> None:

@@ -63,8 +63,9 @@ def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
     )
     assignment = devices.assignment_at(session, item.device_serial, times.start) if item.device_serial else None
     item.officer_id = assignment.officer_id if assignment else None
+    item.unit = assignment.unit if assignment else None
     if assignment:
-        details = {"officer_id": assignment.officer_id, "device_serial": item.device_serial,
+        details = {"officer_id": assignment.officer_id, "unit": assignment.unit, "device_serial": item.device_serial,
                    "assignment_since": iso(assignment.since)}
     elif item.device_serial:
         details = {"officer_id": None, "problem": f"no officer assigned to device {item.device_serial} "

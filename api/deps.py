@@ -1,0 +1,46 @@
+"""Request-scoped pieces every route reads the same way: services, the signed-in user, the client."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.services import Services
+from evidence import users
+from evidence.db import transaction, with_db_retry
+from evidence.errors import AuthFailed
+from evidence.users import Principal
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    """The signed-in user behind the bearer token (401 without a live one)."""
+    if not token:
+        raise AuthFailed("sign in first: no bearer token")
+
+    def lookup() -> Principal:
+        with transaction(svc.sessions) as session:
+            return users.principal(users.resolve_token(session, token))
+
+    return with_db_retry(lookup)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+BearerToken = Annotated[str | None, Depends(oauth2)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientDep = Annotated[str, Depends(client_address)]

@@ -1,0 +1,254 @@
+"""Items: metadata, custody log, poster, proxy streaming (Range) and original download."""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.deps import ClientDep, CurrentUser, ServicesDep
+from api.ranges import parse_range
+from api.services import Services
+from evidence import access, custody
+from evidence.access import Action
+from evidence.custody import EventKind, Outcome
+from evidence.db import transaction, with_db_retry
+from evidence.errors import Forbidden, InvalidInput, NotFound
+from evidence.items import item_view
+from evidence.models import Item
+from evidence.users import Principal
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+DENIED = {403: {}, 404: {}, 401: {}}
+
+
+class MediaOut(BaseModel):
+    container: str | None
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+
+
+class ItemOut(BaseModel):
+    id: int
+    sha256: str
+    size_bytes: int
+    original_filename: str
+    source_path: str
+    device_serial: str | None
+    officer_id: str | None
+    unit: str | None
+    station_id: str
+    recorded_start: str | None
+    recorded_end: str | None
+    duration_s: float | None
+    time_source: str | None
+    received_at: str
+    stored_at: str
+    upload_deadline: str | None
+    on_time: bool | None
+    late_by_s: float | None
+    status: str
+    media: MediaOut
+    proxy_available: bool
+    error: str | None
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class CustodyEventOut(BaseModel):
+    seq: int
+    item_id: int | None
+    kind: str
+    outcome: str
+    agent: str
+    tool: str | None
+    occurred_at: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def _agent(who: Principal, client: str) -> str:
+    return f"user={who.username}; roles={who.role_text}; unit={who.unit}; client={client}; via=api"
+
+
+def _record(svc: Services, kind: EventKind, item_id: int, who: Principal, client: str,
+            outcome: Outcome = Outcome.SUCCESS, **details) -> None:
+    """A custody event in its own transaction, so a refusal is logged even though the request fails."""
+
+    def write() -> None:
+        with transaction(svc.sessions) as session:
+            custody.append(session, kind, agent=_agent(who, client), item_id=item_id, outcome=outcome,
+                           details={k: v for k, v in details.items() if v is not None})
+
+    with_db_retry(write)
+
+
+def _authorised(svc: Services, who: Principal, client: str, item_id: int, action: Action) -> Item:
+    """Load the item and apply the policy; a refusal is logged and raised (404 where existence must not leak)."""
+
+    def load() -> Item | None:
+        with transaction(svc.sessions) as session:
+            return session.get(Item, item_id)
+
+    item = with_db_retry(load)
+    if item is None:
+        raise NotFound(f"no item {item_id}")
+    decision = access.decide(who, action, item)
+    if not decision.allowed:
+        _record(svc, EventKind.ACCESS_DENIED, item.id, who, client, Outcome.FAILURE,
+                action=action.value, reason=decision.reason)
+        if decision.hide:
+            raise NotFound(f"no item {item_id}")
+        raise Forbidden(decision.reason)
+    return item
+
+
+def _encode_cursor(item_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{item_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "id":
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor: not a cursor this API handed out") from exc
+
+
+@router.get("", response_model=ItemPage, responses={401: {}, 422: {}})
+def list_items(
+    svc: ServicesDep,
+    who: CurrentUser,
+    officer: str | None = None,
+    unit: str | None = None,
+    device: str | None = None,
+    station: str | None = None,
+    status: str | None = None,
+    on_time: bool | None = None,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ItemPage:
+    """Items the caller may see, oldest first; ``next_cursor`` fetches the next page."""
+    query = select(Item).where(access.visible(who)).order_by(Item.id).limit(limit + 1)
+    for column, value in ((Item.officer_id, officer), (Item.unit, unit), (Item.device_serial, device),
+                          (Item.station_id, station), (Item.status, status), (Item.on_time, on_time)):
+        if value is not None:
+            query = query.where(column == value)
+    for column, low, high in ((Item.recorded_start, recorded_from, recorded_to),
+                              (Item.received_at, received_from, received_to)):
+        for bound, keep in ((low, column.__ge__), (high, column.__lt__)):
+            if bound is not None:
+                if bound.tzinfo is None:
+                    raise InvalidInput("time filters need a zone, e.g. 2026-11-01T00:00:00Z")
+                query = query.where(keep(bound))
+    if cursor:
+        query = query.where(Item.id > _decode_cursor(cursor))
+
+    def read() -> list[Item]:
+        with transaction(svc.sessions) as session:
+            return list(session.scalars(query))
+
+    rows = with_db_retry(read)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ItemPage(items=[ItemOut(**item_view(r)) for r in rows],
+                    next_cursor=_encode_cursor(rows[-1].id) if more else None)
+
+
+@router.get("/{item_id}", response_model=ItemOut, responses=DENIED)
+def get_one(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> ItemOut:
+    return ItemOut(**item_view(_authorised(svc, who, client, item_id, Action.VIEW_METADATA)))
+
+
+@router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
+def custody_log(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
+    _authorised(svc, who, client, item_id, Action.VIEW_CUSTODY)
+    with transaction(svc.sessions) as session:
+        return [CustodyEventOut(**custody.as_dict(e)) for e in custody.log_for(session, item_id)]
+
+
+def _stream(svc: Services, request: Request, key: str, media_type: str, etag: str,
+            extra: dict[str, str] | None = None) -> tuple[Response, tuple[int, int] | None]:
+    size = svc.store.size(key)
+    if size is None:
+        raise NotFound("the stored object is missing")
+    span = parse_range(request.headers.get("range"), size)
+    headers = {"Accept-Ranges": "bytes", "ETag": etag, **(extra or {})}
+    if span is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(svc.store.iter_chunks(key), 200, headers, media_type), None
+    first, last = span
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    headers["Content-Length"] = str(last - first + 1)
+    return StreamingResponse(svc.store.iter_chunks(key, first, last - first + 1), 206, headers, media_type), span
+
+
+@router.get("/{item_id}/proxy", responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
+            response_class=StreamingResponse)
+def proxy(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Request, item_id: int) -> Response:
+    """The browser-playable proxy, with HTTP Range for seeking."""
+    item = _authorised(svc, who, client, item_id, Action.VIEW_MEDIA)
+    if item.proxy_key is None:
+        raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
+    response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"')
+    # A player fetches many ranges per viewing; the view is logged once, at its first byte.
+    if span is None or span[0] == 0:
+        _record(svc, EventKind.MEDIA_VIEWED, item.id, who, client, media="proxy")
+    return response
+
+
+@router.get("/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}},
+            response_class=StreamingResponse)
+def poster(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Request, item_id: int) -> Response:
+    item = _authorised(svc, who, client, item_id, Action.VIEW_MEDIA)
+    if item.poster_key is None:
+        raise NotFound(f"item {item_id} has no poster")
+    response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"')
+    _record(svc, EventKind.MEDIA_VIEWED, item.id, who, client, media="poster")
+    return response
+
+
+@router.get("/{item_id}/original", responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}},
+            response_class=StreamingResponse)
+def original(
+    svc: ServicesDep,
+    who: CurrentUser,
+    client: ClientDep,
+    request: Request,
+    item_id: int,
+    reason: Annotated[str, Query(min_length=3, max_length=500, description="Why the original is needed")],
+) -> Response:
+    """Exactly the stored bytes; the SHA-256 is in ``X-Evidence-SHA256`` and ``Repr-Digest``."""
+    if not reason.strip():
+        raise InvalidInput("reason: say why the original is needed")
+    item = _authorised(svc, who, client, item_id, Action.DOWNLOAD_ORIGINAL)
+    digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
+    name = urllib.parse.quote(item.original_filename)
+    response, span = _stream(svc, request, item.object_key, "application/octet-stream", f'"{item.sha256}"', {
+        "X-Evidence-SHA256": item.sha256,
+        "Repr-Digest": f"sha-256=:{digest}:",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+    })
+    _record(svc, EventKind.ORIGINAL_DOWNLOADED, item.id, who, client, reason=reason.strip(),
+            range=None if span is None else f"{span[0]}-{span[1]}")
+    return response

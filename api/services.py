@@ -1,0 +1,29 @@
+"""What the API holds: settings, a database engine, the object store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from evidence.db import make_engine, make_sessionmaker, migrate
+from evidence.objectstore import ObjectStore
+from storage_config.provision import open_store
+from storage_config.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+
+
+def open_services(settings: Settings, migrate_db: bool) -> Services:
+    """Engine and store for the API; ``migrate_db`` when no daemon beside it migrates."""
+    engine = make_engine(settings.database_url)
+    if migrate_db:
+        migrate(engine)
+    return Services(settings, engine, make_sessionmaker(engine), open_store(settings))

@@ -1,0 +1,155 @@
+"""Users, roles, sign-in with throttling, and bearer tokens."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence.errors import AuthFailed, InvalidInput, NotFound
+from evidence.models import Token, User, utcnow
+from evidence.passwords import dummy_hash, hash_password, one_time_password, verify_password
+
+TOKEN_TTL = timedelta(hours=8)
+FREE_FAILURES = 3  # then each further failure locks the account for 2^k seconds (at most 15 min)
+
+
+class Role(str, enum.Enum):
+    OFFICER = "officer"
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: what the access policy and the custody log need to know."""
+
+    user_id: int
+    username: str
+    unit: str
+    roles: frozenset[Role]
+    officer_id: str | None
+
+    @property
+    def role_text(self) -> str:
+        return ",".join(sorted(r.value for r in self.roles))
+
+
+def principal(user: User) -> Principal:
+    return Principal(user.id, user.username, user.unit, parse_roles(user.roles), user.officer_id)
+
+
+def parse_roles(text: str | list[str]) -> frozenset[Role]:
+    parts = text.split(",") if isinstance(text, str) else text
+    try:
+        roles = frozenset(Role(p.strip()) for p in parts if p.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"unknown role in {parts!r}; roles are {', '.join(r.value for r in Role)}") from exc
+    if not roles:
+        raise InvalidInput("a user needs at least one role")
+    return roles
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def add_user(
+    session: Session, username: str, roles: list[str], unit: str, officer_id: str | None = None
+) -> tuple[User, str]:
+    """Create a user; returns it with a one-time password to hand over."""
+    username, unit = username.strip(), unit.strip()
+    if not username or not unit:
+        raise InvalidInput("username and unit must not be empty")
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise InvalidInput(f"user {username!r} already exists")
+    role_set = parse_roles(roles)
+    if Role.OFFICER in role_set and not officer_id:
+        raise InvalidInput("an officer needs --officer-id (警号), which links them to their recordings")
+    password = one_time_password()
+    user = User(username=username, unit=unit, roles=",".join(sorted(r.value for r in role_set)),
+                officer_id=officer_id, password_hash=hash_password(password), disabled=False, failed_logins=0)
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+def reset_password(session: Session, username: str, password: str | None = None) -> str:
+    """Set a new password (a one-time one when none is given) and revoke the user's tokens."""
+    user = get_user(session, username)
+    password = password or one_time_password()
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    revoke_all(session, user.id)
+    return password
+
+
+def disable(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    user.disabled = True
+    revoke_all(session, user.id)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str, now: datetime | None = None) -> User:
+    """The user, if the password is right and the account usable; failures are counted and throttled."""
+    now = now or utcnow()
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        verify_password(password, dummy_hash())
+        raise AuthFailed("wrong username or password")
+    if user.locked_until and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        raise AuthFailed(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
+    if not verify_password(password, user.password_hash) or user.disabled:
+        user.failed_logins += 1
+        if user.failed_logins > FREE_FAILURES:
+            user.locked_until = now + timedelta(seconds=min(900, 2 ** (user.failed_logins - FREE_FAILURES)))
+        raise AuthFailed("wrong username or password" if not user.disabled else "account disabled")
+    user.failed_logins, user.locked_until = 0, None
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    expires = utcnow() + ttl
+    session.add(Token(token_sha256=_digest(token), user_id=user.id, issued_at=utcnow(), expires_at=expires))
+    session.flush()
+    return token, expires
+
+
+def resolve_token(session: Session, token: str) -> User:
+    """The user behind a live token; AuthFailed for unknown, expired or revoked ones."""
+    row = session.scalars(select(Token).where(Token.token_sha256 == _digest(token))).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise AuthFailed("token unknown, expired or revoked")
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        raise AuthFailed("account disabled")
+    return user
+
+
+def revoke(session: Session, token: str) -> None:
+    row = session.scalars(select(Token).where(Token.token_sha256 == _digest(token))).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+def revoke_all(session: Session, user_id: int) -> None:
+    for row in session.scalars(select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None))):
+        row.revoked_at = utcnow()

@@ -1,0 +1,258 @@
+"""The review API over real ingested clips: sign-in, the role table, Range streaming, downloads, custody."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from evidence import devices, users
+from evidence.db import transaction
+from evidence.models import CustodyEvent, Item
+from ingest import worker
+from ingest.pipeline import ingest_file
+from ingest.runtime import open_runtime
+from tests.media import drop
+
+PEOPLE = {
+    # name: (roles, unit, officer id)
+    "off1": (["officer"], "U1", "110001"),
+    "off2": (["officer"], "U2", "220002"),
+    "rev1": (["reviewer"], "U1", None),
+    "rev2": (["reviewer"], "U2", None),
+    "sup1": (["supervisor"], "U1", None),
+    "aud": (["auditor"], "U9", None),
+    "adm": (["admin"], "U1", None),
+}
+
+
+@pytest.fixture
+def world(request, make_settings, clips, tmp_path):
+    """Two clips from two units' officers, ingested for real, and one signed-in client per person.
+
+    The folder store by default; tests that stream bytes run on S3 too (indirect parametrization).
+    """
+    store = getattr(request, "param", "file")
+    extra = {"storage_url": request.getfixturevalue("moto").url()} if store == "s3" else {}
+    settings = make_settings(**extra)
+    rt = open_runtime(settings, "test")
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    passwords = {}
+    with transaction(rt.sessions) as session:
+        devices.assign(session, "ZFY0001", "110001", since, "U1")
+        devices.assign(session, "ZFY0002", "220002", since, "U2")
+        for name, (roles, unit, officer) in PEOPLE.items():
+            passwords[name] = users.add_user(session, name, roles, unit, officer)[1]
+    upload = settings.points[0].path
+    variant = tmp_path / "b.mp4"
+    variant.write_bytes(clips["h264"].read_bytes() + b"unit-2")
+    ids = {}
+    for key, src, rel in (("a", clips["h264"], "ZFY0001/a.mp4"), ("b", variant, "ZFY0002/b.mp4")):
+        result = ingest_file(rt, settings.points[0], drop(src, upload, rel))
+        worker.drain(rt, item_ids=[result.item_id])
+        ids[key] = result.item_id
+    app = create_app(settings)
+    clients = {}
+    for name, password in passwords.items():
+        client = TestClient(app)
+        r = client.post("/api/v1/auth/token", data={"username": name, "password": password})
+        assert r.status_code == 200, r.text
+        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        clients[name] = client
+    yield {"rt": rt, "app": app, "ids": ids, "clients": clients, "passwords": passwords, "clips": clips}
+    rt.close()
+
+
+def events(rt, item_id, kind):
+    with transaction(rt.sessions) as session:
+        return list(session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id,
+                                                               CustodyEvent.kind == kind)))
+
+
+def stored(rt, item_id, column):
+    with transaction(rt.sessions) as session:
+        key = getattr(session.get(Item, item_id), column)
+    return b"".join(rt.store.iter_chunks(key))
+
+
+ACTIONS = {
+    "metadata": lambda i: f"/api/v1/items/{i}",
+    "custody": lambda i: f"/api/v1/items/{i}/custody",
+    "proxy": lambda i: f"/api/v1/items/{i}/proxy",
+    "poster": lambda i: f"/api/v1/items/{i}/poster",
+    "original": lambda i: f"/api/v1/items/{i}/original?reason=case+review",
+}
+# item "a" belongs to officer 110001 of unit U1
+EXPECTED = {
+    "off1": {"metadata": 200, "custody": 403, "proxy": 200, "poster": 200, "original": 403},
+    "off2": dict.fromkeys(ACTIONS, 404),
+    "rev1": dict.fromkeys(ACTIONS, 200),
+    "rev2": dict.fromkeys(ACTIONS, 404),
+    "sup1": dict.fromkeys(ACTIONS, 200),
+    "aud": {"metadata": 200, "custody": 200, "proxy": 403, "poster": 403, "original": 403},
+    "adm": dict.fromkeys(ACTIONS, 404),
+}
+
+
+@pytest.mark.parametrize("person", sorted(EXPECTED))
+def test_role_table(world, person):
+    client, item = world["clients"][person], world["ids"]["a"]
+    got = {action: client.get(path(item)).status_code for action, path in ACTIONS.items()}
+    assert got == EXPECTED[person]
+    denials = len([c for c in got.values() if c in (403, 404)])
+    assert len(events(world["rt"], item, "access_denied")) == denials, "every refusal is logged"
+
+
+def test_denials_say_why_in_the_error_format(world):
+    r = world["clients"]["aud"].get(f"/api/v1/items/{world['ids']['a']}/proxy")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    (event,) = events(world["rt"], world["ids"]["a"], "access_denied")
+    assert "user=aud" in event.agent and json.loads(event.details)["action"] == "view_media"
+
+
+def test_lists_show_only_what_the_caller_may_see_and_page_with_cursors(world):
+    a, b = world["ids"]["a"], world["ids"]["b"]
+    assert [i["id"] for i in world["clients"]["off1"].get("/api/v1/items").json()["items"]] == [a]
+    assert [i["id"] for i in world["clients"]["rev2"].get("/api/v1/items").json()["items"]] == [b]
+    assert world["clients"]["adm"].get("/api/v1/items").json()["items"] == []
+    aud = world["clients"]["aud"]
+    first = aud.get("/api/v1/items", params={"limit": 1}).json()
+    assert [i["id"] for i in first["items"]] == [a] and first["next_cursor"]
+    second = aud.get("/api/v1/items", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert [i["id"] for i in second["items"]] == [b] and second["next_cursor"] is None
+    assert [i["id"] for i in aud.get("/api/v1/items", params={"device": "ZFY0002"}).json()["items"]] == [b]
+    assert [i["id"] for i in aud.get("/api/v1/items", params={"unit": "U1"}).json()["items"]] == [a]
+    assert aud.get("/api/v1/items", params={"on_time": True}).json()["items"] == []  # November 1st footage
+    window = {"recorded_from": "2026-11-01T07:00:00Z", "recorded_to": "2026-11-01T09:00:00Z"}
+    assert len(aud.get("/api/v1/items", params=window).json()["items"]) == 2
+
+
+@pytest.mark.parametrize("params", [{"cursor": "bm9wZQ"}, {"limit": 0}, {"limit": 1000},
+                                    {"recorded_from": "2026-11-01T07:00:00"}, {"on_time": "maybe"}])
+def test_bad_list_parameters_are_422_json(world, params):
+    r = world["clients"]["aud"].get("/api/v1/items", params=params)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize("world", ["file", "s3"], indirect=True)
+def test_range_requests(world):
+    client, item = world["clients"]["rev1"], world["ids"]["a"]
+    body = stored(world["rt"], item, "proxy_key")
+    size = len(body)
+    url = f"/api/v1/items/{item}/proxy"
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.content == body
+    assert whole.headers["accept-ranges"] == "bytes" and whole.headers["etag"]
+    assert whole.headers["content-type"] == "video/mp4"
+    cases = {
+        "bytes=0-99": (0, 99),
+        "bytes=100-": (100, size - 1),
+        "bytes=-50": (size - 50, size - 1),
+        f"bytes=10-{size * 10}": (10, size - 1),
+        f"bytes={size - 1}-{size - 1}": (size - 1, size - 1),
+    }
+    for header, (first, last) in cases.items():
+        r = client.get(url, headers={"Range": header})
+        assert r.status_code == 206, header
+        assert r.headers["content-range"] == f"bytes {first}-{last}/{size}", header
+        assert r.content == body[first:last + 1], header
+        assert int(r.headers["content-length"]) == last - first + 1
+    for header in (f"bytes={size}-", f"bytes={size + 5}-{size + 10}", "bytes=-0"):
+        r = client.get(url, headers={"Range": header})
+        assert r.status_code == 416, header
+        assert r.headers["content-range"] == f"bytes */{size}"
+        assert r.json()["error"]["code"] == "range_not_satisfiable"
+    for ignorable in ("bytes=0-1,5-9", "items=0-5", "bytes=9-3"):
+        assert client.get(url, headers={"Range": ignorable}).status_code == 200, ignorable
+
+
+@pytest.mark.parametrize("world", ["file", "s3"], indirect=True)
+def test_a_video_element_seek_sequence_is_served_and_logged_once(world):
+    """What a <video> element does: open at 0, read the index, then seek to the middle and near the end."""
+    client, item = world["clients"]["off1"], world["ids"]["a"]
+    body = stored(world["rt"], item, "proxy_key")
+    size, url = len(body), f"/api/v1/items/{item}/proxy"
+    opening = client.get(url, headers={"Range": "bytes=0-"})
+    assert opening.status_code == 206 and opening.content == body
+    for start in (size // 2, size - 4096, size // 3):
+        r = client.get(url, headers={"Range": f"bytes={start}-"})
+        assert r.status_code == 206 and r.content == body[start:]
+    viewed = events(world["rt"], item, "media_viewed")
+    assert len(viewed) == 1 and "user=off1" in viewed[0].agent and "client=testclient" in viewed[0].agent
+
+
+@pytest.mark.parametrize("world", ["file", "s3"], indirect=True)
+def test_original_download_is_exact_and_needs_a_reason(world):
+    client, item = world["clients"]["sup1"], world["ids"]["a"]
+    url = f"/api/v1/items/{item}/original"
+    missing = client.get(url)
+    assert missing.status_code == 422 and "reason" in missing.json()["error"]["message"]
+    assert client.get(url, params={"reason": "   "}).status_code == 422
+    r = client.get(url, params={"reason": "court bundle 2026-17"})
+    assert r.status_code == 200
+    assert r.content == world["clips"]["h264"].read_bytes()
+    assert r.headers["x-evidence-sha256"] == hashlib.sha256(r.content).hexdigest()
+    assert "attachment" in r.headers["content-disposition"]
+    (event,) = events(world["rt"], item, "original_downloaded")
+    assert json.loads(event.details)["reason"] == "court bundle 2026-17" and "user=sup1" in event.agent
+
+
+def test_poster_is_a_jpeg(world):
+    r = world["clients"]["rev1"].get(f"/api/v1/items/{world['ids']['a']}/poster")
+    assert r.status_code == 200 and r.content[:2] == b"\xff\xd8" and r.headers["content-type"] == "image/jpeg"
+
+
+def test_item_metadata_has_the_show_fields(world):
+    r = world["clients"]["rev1"].get(f"/api/v1/items/{world['ids']['a']}")
+    body = r.json()
+    assert body["unit"] == "U1" and body["officer_id"] == "110001" and body["proxy_available"] is True
+    assert body["sha256"] == hashlib.sha256(world["clips"]["h264"].read_bytes()).hexdigest()
+    log = world["clients"]["rev1"].get(f"/api/v1/items/{world['ids']['a']}/custody").json()
+    assert log[0]["kind"] == "received" and all(len(e["hash"]) == 64 for e in log)
+
+
+def test_unknown_item_and_route_are_404_json(world):
+    client = world["clients"]["aud"]
+    assert client.get("/api/v1/items/999999").json()["error"]["code"] == "not_found"
+    r = client.get("/api/v1/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/items/abc").status_code == 422
+
+
+def test_sign_in_failures_tokens_and_throttling(world):
+    app, rt = world["app"], world["rt"]
+    anon = TestClient(app)
+    assert anon.get("/api/v1/items").status_code == 401
+    assert anon.get("/api/v1/items", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    bad = anon.post("/api/v1/auth/token", data={"username": "rev1", "password": "wrong"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthorized"
+    assert anon.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401
+    statuses = [anon.post("/api/v1/auth/token", data={"username": "rev2", "password": "wrong"}).status_code
+                for _ in range(6)]
+    assert statuses[:4] == [401] * 4 and 429 in statuses[4:]
+    locked = anon.post("/api/v1/auth/token", data={"username": "rev2", "password": world["passwords"]["rev2"]})
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+
+    client = world["clients"]["rev1"]
+    assert client.get("/api/v1/me").json()["roles"] == ["reviewer"]
+    assert client.post("/api/v1/auth/revoke").status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+
+    with transaction(rt.sessions) as session:
+        token, _ = users.issue_token(session, users.get_user(session, "aud"), ttl=timedelta(seconds=-1))
+    assert anon.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+    with transaction(rt.sessions) as session:
+        users.disable(session, "sup1")
+    assert world["clients"]["sup1"].get("/api/v1/me").status_code == 401
+
+
+def test_passwords_are_stored_only_as_scrypt_hashes(world):
+    with transaction(world["rt"].sessions) as session:
+        user = users.get_user(session, "rev1")
+        assert user.password_hash.startswith("scrypt$") and world["passwords"]["rev1"] not in user.password_hash
