@@ -15,6 +15,7 @@ STATUS: list[tuple[type[errors.EvidenceError], int, str]] = [
     (errors.NotFound, 404, "not_found"),
     (errors.AuthFailed, 401, "unauthorized"),
     (errors.Forbidden, 403, "forbidden"),
+    (errors.Conflict, 409, "conflict"),
     (errors.InvalidInput, 422, "invalid_input"),
     (errors.MediaError, 422, "media_error"),
     (errors.Unavailable, 503, "unavailable"),

@@ -1,9 +1,11 @@
-"""Who may do what with an item: the whole access policy, in one place.
+"""Who may do what: the whole access policy, in one place.
 
     officer     own recordings (attributed to their 警号): metadata, proxy, poster
-    reviewer    recordings of their own unit: metadata, custody log, proxy, poster, originals (with a reason)
-    supervisor  as reviewer
-    auditor     metadata and custody logs of every unit; no media
+    reviewer    recordings of their own unit, of cases they are assigned to, and granted ones:
+                metadata, custody log, proxy, poster, originals (with a reason), link, mark, clip
+    supervisor  as reviewer; also assigns reviewers to the unit's cases, closes them, and grants
+                other users access to the unit's recordings (with a reason)
+    auditor     metadata and custody logs of every unit; media only where granted
     admin       users and devices; no access to recordings
 
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
@@ -15,9 +17,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session
 
-from evidence.models import Item
+from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item
 from evidence.users import Principal, Role
 
 UNIT_ROLES = {Role.REVIEWER, Role.SUPERVISOR}
@@ -28,6 +31,16 @@ class Action(str, enum.Enum):
     VIEW_CUSTODY = "view_custody"
     VIEW_MEDIA = "view_media"  # proxy stream and poster
     DOWNLOAD_ORIGINAL = "download_original"
+    CURATE = "curate"  # link to cases, mark, cut clips
+    GRANT = "grant"  # let another user see this recording
+
+
+@dataclass(frozen=True)
+class Links:
+    """How a user is tied to an item beyond unit and 警号."""
+
+    case_assigned: bool = False  # linked to a case the user reviews
+    granted: bool = False  # a supervisor granted the user access
 
 
 @dataclass(frozen=True)
@@ -37,40 +50,102 @@ class Decision:
     hide: bool = False
 
 
-def _relations(who: Principal, item: Item) -> tuple[bool, bool, bool]:
-    own = Role.OFFICER in who.roles and who.officer_id is not None and item.officer_id == who.officer_id
-    same_unit = bool(UNIT_ROLES & who.roles) and item.unit is not None and item.unit == who.unit
-    return own, same_unit, Role.AUDITOR in who.roles
-
-
-def decide(who: Principal, action: Action, item: Item) -> Decision:
+def decide(who: Principal, action: Action, item: Item, links: Links = Links()) -> Decision:
     """May ``who`` perform ``action`` on ``item``?"""
-    own, same_unit, auditor = _relations(who, item)
-    if not (own or same_unit or auditor):
-        return Decision(False, "not your recording, nor your unit's", hide=True)
+    reviewer = bool(UNIT_ROLES & who.roles)
+    own = Role.OFFICER in who.roles and who.officer_id is not None and item.officer_id == who.officer_id
+    same_unit = reviewer and item.unit is not None and item.unit == who.unit
+    by_case = reviewer and links.case_assigned
+    granted = links.granted
+    auditor = Role.AUDITOR in who.roles
+    if not (own or same_unit or by_case or granted or auditor):
+        return Decision(False, "not your recording, nor your unit's, nor granted to you", hide=True)
+    reviews = same_unit or by_case or (granted and reviewer)
     allowed = {
         Action.VIEW_METADATA: True,
-        Action.VIEW_CUSTODY: same_unit or auditor,
-        Action.VIEW_MEDIA: own or same_unit,
-        Action.DOWNLOAD_ORIGINAL: same_unit,
+        Action.VIEW_CUSTODY: reviews or auditor,
+        Action.VIEW_MEDIA: own or reviews or granted,
+        Action.DOWNLOAD_ORIGINAL: reviews,
+        Action.CURATE: reviews,
+        Action.GRANT: same_unit and Role.SUPERVISOR in who.roles,
     }[action]
     if allowed:
         return Decision(True, "allowed")
     why = {
-        Action.VIEW_CUSTODY: "custody logs are for reviewers of the unit and auditors",
-        Action.VIEW_MEDIA: "media is for the recording officer and reviewers of the unit",
-        Action.DOWNLOAD_ORIGINAL: "originals are for reviewers and supervisors of the unit",
+        Action.VIEW_CUSTODY: "custody logs are for reviewers of the recording and auditors",
+        Action.VIEW_MEDIA: "media is for the recording officer, its reviewers, and users granted access",
+        Action.DOWNLOAD_ORIGINAL: "originals are for reviewers and supervisors of the recording",
+        Action.CURATE: "linking, marking and clipping are for reviewers and supervisors of the recording",
+        Action.GRANT: "only a supervisor of the recording's unit may grant access to it",
     }[action]
     return Decision(False, why)
+
+
+def links_for(session: Session, who: Principal, item_id: int) -> Links:
+    """The case and grant ties between ``who`` and one item."""
+    assigned = session.scalar(
+        select(CaseItem.id)
+        .join(CaseReviewer, CaseReviewer.case_id == CaseItem.case_id)
+        .where(CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None), CaseReviewer.user_id == who.user_id)
+        .limit(1)
+    )
+    granted = session.scalar(
+        select(Grant.id).where(Grant.item_id == item_id, Grant.user_id == who.user_id, Grant.revoked_at.is_(None))
+        .limit(1)
+    )
+    return Links(case_assigned=assigned is not None, granted=granted is not None)
 
 
 def visible(who: Principal) -> ColumnElement[bool]:
     """SQL condition for the items whose metadata ``who`` may see (the same rule as ``decide``)."""
     if Role.AUDITOR in who.roles:
         return true()
-    clauses = []
+    clauses = [Item.id.in_(select(Grant.item_id).where(Grant.user_id == who.user_id, Grant.revoked_at.is_(None)))]
     if Role.OFFICER in who.roles and who.officer_id:
         clauses.append(Item.officer_id == who.officer_id)
     if UNIT_ROLES & who.roles:
         clauses.append(Item.unit == who.unit)
+        clauses.append(Item.id.in_(
+            select(CaseItem.item_id)
+            .join(CaseReviewer, CaseReviewer.case_id == CaseItem.case_id)
+            .where(CaseItem.unlinked_at.is_(None), CaseReviewer.user_id == who.user_id)
+        ))
     return or_(*clauses) if clauses else false()
+
+
+# -- cases ---------------------------------------------------------------
+
+
+class CaseAction(str, enum.Enum):
+    VIEW = "view"
+    LINK = "link"  # link and unlink footage
+    MANAGE = "manage"  # assign reviewers, change status and title
+
+
+def decide_case(who: Principal, action: CaseAction, case: Case, assigned: bool) -> Decision:
+    """May ``who`` do ``action`` on ``case``? ``assigned``: they are one of its reviewers."""
+    unit = bool(UNIT_ROLES & who.roles) and case.unit == who.unit
+    supervisor = Role.SUPERVISOR in who.roles and case.unit == who.unit
+    works_on = unit or (assigned and bool(UNIT_ROLES & who.roles))
+    if not (works_on or Role.AUDITOR in who.roles):
+        return Decision(False, "not a case of your unit, nor one you are assigned to", hide=True)
+    allowed = {
+        CaseAction.VIEW: True,
+        CaseAction.LINK: works_on and case.status == "open",
+        CaseAction.MANAGE: supervisor,
+    }[action]
+    if allowed:
+        return Decision(True, "allowed")
+    if action is CaseAction.LINK and works_on:
+        return Decision(False, "the case is closed")
+    return Decision(False, {CaseAction.LINK: "only the case's reviewers may link footage",
+                            CaseAction.MANAGE: "only a supervisor of the case's unit may do that"}[action])
+
+
+def visible_cases(who: Principal) -> ColumnElement[bool]:
+    if Role.AUDITOR in who.roles:
+        return true()
+    if not UNIT_ROLES & who.roles:
+        return false()
+    return or_(Case.unit == who.unit,
+               Case.id.in_(select(CaseReviewer.case_id).where(CaseReviewer.user_id == who.user_id)))

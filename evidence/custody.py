@@ -43,6 +43,14 @@ class EventKind(str, enum.Enum):
     MEDIA_VIEWED = "media_viewed"
     ORIGINAL_DOWNLOADED = "original_downloaded"
     ACCESS_DENIED = "access_denied"
+    CASE_OPENED = "case_opened"
+    CASE_UPDATED = "case_updated"
+    REVIEWER_ASSIGNED = "reviewer_assigned"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    MARKED = "marked"
+    UNMARKED = "unmarked"
+    ACCESS_GRANTED = "access_granted"
 
 
 class Outcome(str, enum.Enum):
@@ -70,22 +78,23 @@ def event_hash(
     tool: str | None,
     occurred_at: datetime,
     details: str,
+    case_id: int | None = None,
 ) -> str:
     """SHA-256 over the canonical form of one event and its predecessor's hash."""
-    body = canonical_json(
-        {
-            "seq": seq,
-            "prev": prev_hash,
-            "item": item_id,
-            "kind": kind,
-            "outcome": outcome,
-            "agent": agent,
-            "tool": tool,
-            "at": _iso(occurred_at),
-            "details": details,
-        }
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    fields = {
+        "seq": seq,
+        "prev": prev_hash,
+        "item": item_id,
+        "kind": kind,
+        "outcome": outcome,
+        "agent": agent,
+        "tool": tool,
+        "at": _iso(occurred_at),
+        "details": details,
+    }
+    if case_id is not None:  # added in schema 0003; events without a case hash as before
+        fields["case"] = case_id
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
 
 
 def _lock_chain(session: Session) -> None:
@@ -99,6 +108,7 @@ def append(
     *,
     agent: str,
     item_id: int | None = None,
+    case_id: int | None = None,
     outcome: Outcome = Outcome.SUCCESS,
     tool: str | None = None,
     details: dict[str, Any] | None = None,
@@ -116,6 +126,7 @@ def append(
         seq=seq,
         prev_hash=prev,
         item_id=item_id,
+        case_id=case_id,
         kind=EventKind(kind).value,
         outcome=Outcome(outcome).value,
         agent=agent,
@@ -167,6 +178,7 @@ def verify(session: Session) -> VerifyReport:
                 tool=ev.tool,
                 occurred_at=ev.occurred_at,
                 details=ev.details,
+                case_id=ev.case_id,
             )
             if recomputed != ev.hash:
                 problem = "content altered: the event's hash does not match its fields"
@@ -185,10 +197,18 @@ def log_for(session: Session, item_id: int) -> list[CustodyEvent]:
     )
 
 
+def log_for_case(session: Session, case_id: int) -> list[CustodyEvent]:
+    """The events of one case file, oldest first."""
+    return list(
+        session.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.seq))
+    )
+
+
 def as_dict(ev: CustodyEvent) -> dict[str, Any]:
     return {
         "seq": ev.seq,
         "item_id": ev.item_id,
+        "case_id": ev.case_id,
         "kind": ev.kind,
         "outcome": ev.outcome,
         "agent": ev.agent,

@@ -10,7 +10,8 @@ API to HTTP statuses, each in one table.
     ├── AuthFailed             sign-in refused, or a token unknown, expired or revoked
     ├── Forbidden              signed in, but this act is not allowed
     ├── InvalidInput           the caller gave something unusable
-    │   └── RejectedFile       a file that cannot become evidence (zero bytes)
+    │   ├── RejectedFile       a file that cannot become evidence (zero bytes)
+    │   └── Conflict           the act clashes with the current state (already linked, duplicate number)
     ├── Unavailable            a dependency is down; retrying later is safe
     │   ├── StoreUnavailable   object store unreachable or erroring
     │   └── DatabaseUnavailable
@@ -56,6 +57,10 @@ class InvalidInput(EvidenceError):
 
 class RejectedFile(InvalidInput):
     exit_code = 3
+
+
+class Conflict(InvalidInput):
+    exit_code = 2
 
 
 class Unavailable(EvidenceError):

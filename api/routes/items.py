@@ -5,24 +5,24 @@ from __future__ import annotations
 import base64
 import urllib.parse
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from api import guard
 from api.deps import ClientDep, CurrentUser, ServicesDep
 from api.ranges import parse_range
 from api.services import Services
-from evidence import access, custody
+from evidence import access, cases, custody
 from evidence.access import Action
-from evidence.custody import EventKind, Outcome
+from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
-from evidence.errors import Forbidden, InvalidInput, NotFound
+from evidence.errors import InvalidInput, NotFound
 from evidence.items import item_view
-from evidence.models import Item
-from evidence.users import Principal
+from evidence.models import Case, CaseItem, Item, Mark
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 DENIED = {403: {}, 404: {}, 401: {}}
@@ -35,6 +35,30 @@ class MediaOut(BaseModel):
     width: int | None
     height: int | None
     fps: float | None
+
+
+class MarkOut(BaseModel):
+    id: int
+    kind: str
+    value: str | None
+    created_by: str
+    created_at: str
+
+
+class MarkIn(BaseModel):
+    kind: Literal["important", "tag"]
+    value: str | None = Field(None, max_length=100)
+
+
+class GrantIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class GrantOut(BaseModel):
+    id: int
+    username: str
+    reason: str
 
 
 class ItemOut(BaseModel):
@@ -60,6 +84,8 @@ class ItemOut(BaseModel):
     media: MediaOut
     proxy_available: bool
     error: str | None
+    marks: list[MarkOut] = []
+    cases: list[str] = []
 
 
 class ItemPage(BaseModel):
@@ -70,6 +96,7 @@ class ItemPage(BaseModel):
 class CustodyEventOut(BaseModel):
     seq: int
     item_id: int | None
+    case_id: int | None
     kind: str
     outcome: str
     agent: str
@@ -78,42 +105,6 @@ class CustodyEventOut(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str
-
-
-def _agent(who: Principal, client: str) -> str:
-    return f"user={who.username}; roles={who.role_text}; unit={who.unit}; client={client}; via=api"
-
-
-def _record(svc: Services, kind: EventKind, item_id: int, who: Principal, client: str,
-            outcome: Outcome = Outcome.SUCCESS, **details) -> None:
-    """A custody event in its own transaction, so a refusal is logged even though the request fails."""
-
-    def write() -> None:
-        with transaction(svc.sessions) as session:
-            custody.append(session, kind, agent=_agent(who, client), item_id=item_id, outcome=outcome,
-                           details={k: v for k, v in details.items() if v is not None})
-
-    with_db_retry(write)
-
-
-def _authorised(svc: Services, who: Principal, client: str, item_id: int, action: Action) -> Item:
-    """Load the item and apply the policy; a refusal is logged and raised (404 where existence must not leak)."""
-
-    def load() -> Item | None:
-        with transaction(svc.sessions) as session:
-            return session.get(Item, item_id)
-
-    item = with_db_retry(load)
-    if item is None:
-        raise NotFound(f"no item {item_id}")
-    decision = access.decide(who, action, item)
-    if not decision.allowed:
-        _record(svc, EventKind.ACCESS_DENIED, item.id, who, client, Outcome.FAILURE,
-                action=action.value, reason=decision.reason)
-        if decision.hide:
-            raise NotFound(f"no item {item_id}")
-        raise Forbidden(decision.reason)
-    return item
 
 
 def _encode_cursor(item_id: int) -> str:
@@ -145,6 +136,8 @@ def list_items(
     recorded_to: datetime | None = None,
     received_from: datetime | None = None,
     received_to: datetime | None = None,
+    case: Annotated[str | None, Query(description="case number")] = None,
+    mark: Annotated[str | None, Query(description="'important' or a tag")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> ItemPage:
@@ -161,6 +154,12 @@ def list_items(
                 if bound.tzinfo is None:
                     raise InvalidInput("time filters need a zone, e.g. 2026-11-01T00:00:00Z")
                 query = query.where(keep(bound))
+    if case is not None:
+        query = query.where(Item.id.in_(select(CaseItem.item_id).join(Case, Case.id == CaseItem.case_id)
+                                        .where(Case.number == case, CaseItem.unlinked_at.is_(None))))
+    if mark is not None:
+        wanted = Mark.kind == "important" if mark == "important" else (Mark.kind == "tag") & (Mark.value == mark)
+        query = query.where(Item.id.in_(select(Mark.item_id).where(wanted, Mark.removed_at.is_(None))))
     if cursor:
         query = query.where(Item.id > _decode_cursor(cursor))
 
@@ -177,12 +176,41 @@ def list_items(
 
 @router.get("/{item_id}", response_model=ItemOut, responses=DENIED)
 def get_one(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> ItemOut:
-    return ItemOut(**item_view(_authorised(svc, who, client, item_id, Action.VIEW_METADATA)))
+    row = guard.item(svc, who, client, item_id, Action.VIEW_METADATA)
+    with transaction(svc.sessions) as session:
+        return ItemOut(**item_view(row), marks=[MarkOut(**m) for m in cases.marks_of(session, item_id)],
+                       cases=cases.cases_of_item(session, item_id))
+
+
+@router.post("/{item_id}/marks", response_model=MarkOut, status_code=201, responses={**DENIED, 409: {}, 422: {}})
+def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: MarkIn) -> MarkOut:
+    """Mark an item ``important`` (重要) or tag it; a custody event."""
+    row = guard.item(svc, who, client, item_id, Action.CURATE)
+    with transaction(svc.sessions) as session:
+        mark = cases.add_mark(session, row, body.kind, body.value, who.username, guard.agent_of(who, client))
+        return MarkOut(**next(m for m in cases.marks_of(session, item_id) if m["id"] == mark.id))
+
+
+@router.delete("/{item_id}/marks/{mark_id}", status_code=204, responses={**DENIED, 404: {}})
+def remove_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, mark_id: int) -> Response:
+    row = guard.item(svc, who, client, item_id, Action.CURATE)
+    with transaction(svc.sessions) as session:
+        cases.remove_mark(session, row, mark_id, guard.agent_of(who, client))
+    return Response(status_code=204)
+
+
+@router.post("/{item_id}/grants", response_model=GrantOut, status_code=201, responses={**DENIED, 422: {}})
+def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: GrantIn) -> GrantOut:
+    """A supervisor lets a user of another unit (or an auditor) see this recording, with a reason."""
+    row = guard.item(svc, who, client, item_id, Action.GRANT)
+    with transaction(svc.sessions) as session:
+        made = cases.grant(session, row, body.username, body.reason, who.username, guard.agent_of(who, client))
+        return GrantOut(id=made.id, username=body.username, reason=made.reason)
 
 
 @router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
 def custody_log(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
-    _authorised(svc, who, client, item_id, Action.VIEW_CUSTODY)
+    guard.item(svc, who, client, item_id, Action.VIEW_CUSTODY)
     with transaction(svc.sessions) as session:
         return [CustodyEventOut(**custody.as_dict(e)) for e in custody.log_for(session, item_id)]
 
@@ -207,24 +235,24 @@ def _stream(svc: Services, request: Request, key: str, media_type: str, etag: st
             response_class=StreamingResponse)
 def proxy(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Request, item_id: int) -> Response:
     """The browser-playable proxy, with HTTP Range for seeking."""
-    item = _authorised(svc, who, client, item_id, Action.VIEW_MEDIA)
+    item = guard.item(svc, who, client, item_id, Action.VIEW_MEDIA)
     if item.proxy_key is None:
         raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
     response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"')
     # A player fetches many ranges per viewing; the view is logged once, at its first byte.
     if span is None or span[0] == 0:
-        _record(svc, EventKind.MEDIA_VIEWED, item.id, who, client, media="proxy")
+        guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="proxy")
     return response
 
 
 @router.get("/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}},
             response_class=StreamingResponse)
 def poster(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Request, item_id: int) -> Response:
-    item = _authorised(svc, who, client, item_id, Action.VIEW_MEDIA)
+    item = guard.item(svc, who, client, item_id, Action.VIEW_MEDIA)
     if item.poster_key is None:
         raise NotFound(f"item {item_id} has no poster")
     response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"')
-    _record(svc, EventKind.MEDIA_VIEWED, item.id, who, client, media="poster")
+    guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="poster")
     return response
 
 
@@ -241,7 +269,7 @@ def original(
     """Exactly the stored bytes; the SHA-256 is in ``X-Evidence-SHA256`` and ``Repr-Digest``."""
     if not reason.strip():
         raise InvalidInput("reason: say why the original is needed")
-    item = _authorised(svc, who, client, item_id, Action.DOWNLOAD_ORIGINAL)
+    item = guard.item(svc, who, client, item_id, Action.DOWNLOAD_ORIGINAL)
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     name = urllib.parse.quote(item.original_filename)
     response, span = _stream(svc, request, item.object_key, "application/octet-stream", f'"{item.sha256}"', {
@@ -249,6 +277,6 @@ def original(
         "Repr-Digest": f"sha-256=:{digest}:",
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
     })
-    _record(svc, EventKind.ORIGINAL_DOWNLOADED, item.id, who, client, reason=reason.strip(),
+    guard.record(svc, EventKind.ORIGINAL_DOWNLOADED, who, client, item_id=item.id, reason=reason.strip(),
             range=None if span is None else f"{span[0]}-{span[1]}")
     return response

@@ -1,0 +1,186 @@
+"""Case files, their reviewers and footage, marks on items, and access grants.
+
+Each change is one custody event written in the caller's transaction; a link
+names both the item and the case, so it shows in both logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence import custody
+from evidence.custody import EventKind
+from evidence.errors import Conflict, InvalidInput, NotFound
+from evidence.items import iso
+from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item, Mark, User, utcnow
+from evidence.users import Role, parse_roles
+
+MARK_KINDS = {"important", "tag"}
+
+
+def _text(value: str | None, what: str, limit: int = 500) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
+    return value
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def open_case(session: Session, number: str, title: str, unit: str, by: str, agent: str) -> Case:
+    number, title = _text(number, "case number", 64), _text(title, "title")
+    if session.scalar(select(Case.id).where(Case.number == number)) is not None:
+        raise Conflict(f"case number {number!r} already exists")
+    case = Case(number=number, title=title, unit=unit, status="open", created_by=by)
+    session.add(case)
+    session.flush()
+    custody.append(session, EventKind.CASE_OPENED, agent=agent, case_id=case.id,
+                   details={"number": number, "title": title, "unit": unit})
+    return case
+
+
+def update_case(session: Session, case: Case, agent: str, status: str | None = None, title: str | None = None) -> Case:
+    changes: dict[str, Any] = {}
+    if status is not None:
+        if status not in {"open", "closed"}:
+            raise InvalidInput("status must be open or closed")
+        changes["status"] = status
+    if title is not None:
+        changes["title"] = _text(title, "title")
+    if not changes:
+        raise InvalidInput("nothing to change: give status and/or title")
+    for key, value in changes.items():
+        setattr(case, key, value)
+    custody.append(session, EventKind.CASE_UPDATED, agent=agent, case_id=case.id, details=changes)
+    return case
+
+
+def reviewers(session: Session, case_id: int) -> list[str]:
+    return list(session.scalars(
+        select(User.username).join(CaseReviewer, CaseReviewer.user_id == User.id)
+        .where(CaseReviewer.case_id == case_id).order_by(User.username)
+    ))
+
+
+def is_assigned(session: Session, case_id: int, user_id: int) -> bool:
+    return session.get(CaseReviewer, (case_id, user_id)) is not None
+
+
+def assign_reviewer(session: Session, case: Case, username: str, by: str, agent: str) -> None:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    if not {Role.REVIEWER, Role.SUPERVISOR} & parse_roles(user.roles):
+        raise InvalidInput(f"{username} is not a reviewer or supervisor")
+    if is_assigned(session, case.id, user.id):
+        raise Conflict(f"{username} is already assigned to case {case.number}")
+    session.add(CaseReviewer(case_id=case.id, user_id=user.id, assigned_by=by))
+    custody.append(session, EventKind.REVIEWER_ASSIGNED, agent=agent, case_id=case.id,
+                   details={"reviewer": username, "reviewer_unit": user.unit})
+
+
+def active_link(session: Session, case_id: int, item_id: int) -> CaseItem | None:
+    return session.scalars(select(CaseItem).where(
+        CaseItem.case_id == case_id, CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None))).first()
+
+
+def link(session: Session, case: Case, item: Item, reason: str, by: str, agent: str) -> CaseItem:
+    reason = _text(reason, "reason")
+    if active_link(session, case.id, item.id) is not None:
+        raise Conflict(f"item {item.id} is already linked to case {case.number}")
+    row = CaseItem(case_id=case.id, item_id=item.id, linked_by=by, reason=reason)
+    session.add(row)
+    session.flush()
+    custody.append(session, EventKind.LINKED, agent=agent, item_id=item.id, case_id=case.id,
+                   details={"case_number": case.number, "reason": reason})
+    return row
+
+
+def unlink(session: Session, case: Case, item: Item, reason: str, by: str, agent: str) -> None:
+    reason = _text(reason, "reason")
+    row = active_link(session, case.id, item.id)
+    if row is None:
+        raise NotFound(f"item {item.id} is not linked to case {case.number}")
+    row.unlinked_at, row.unlinked_by, row.unlink_reason = utcnow(), by, reason
+    custody.append(session, EventKind.UNLINKED, agent=agent, item_id=item.id, case_id=case.id,
+                   details={"case_number": case.number, "reason": reason})
+
+
+def linked_items(session: Session, case_id: int) -> list[int]:
+    return list(session.scalars(select(CaseItem.item_id).where(
+        CaseItem.case_id == case_id, CaseItem.unlinked_at.is_(None)).order_by(CaseItem.item_id)))
+
+
+def cases_of_item(session: Session, item_id: int) -> list[str]:
+    return list(session.scalars(select(Case.number).join(CaseItem, CaseItem.case_id == Case.id).where(
+        CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None)).order_by(Case.number)))
+
+
+def case_view(session: Session, case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "number": case.number,
+        "title": case.title,
+        "unit": case.unit,
+        "status": case.status,
+        "created_by": case.created_by,
+        "created_at": iso(case.created_at),
+        "reviewers": reviewers(session, case.id),
+        "item_ids": linked_items(session, case.id),
+    }
+
+
+def add_mark(session: Session, item: Item, kind: str, value: str | None, by: str, agent: str) -> Mark:
+    if kind not in MARK_KINDS:
+        raise InvalidInput(f"mark kind must be one of {sorted(MARK_KINDS)}")
+    value = _text(value, "tag", 100) if kind == "tag" else None
+    existing = session.scalars(select(Mark).where(
+        Mark.item_id == item.id, Mark.kind == kind, Mark.value.is_(None) if value is None else Mark.value == value,
+        Mark.removed_at.is_(None))).first()
+    if existing is not None:
+        raise Conflict(f"item {item.id} already has that mark")
+    mark = Mark(item_id=item.id, kind=kind, value=value, created_by=by)
+    session.add(mark)
+    session.flush()
+    custody.append(session, EventKind.MARKED, agent=agent, item_id=item.id,
+                   details={"mark_id": mark.id, "kind": kind, "value": value})
+    return mark
+
+
+def remove_mark(session: Session, item: Item, mark_id: int, agent: str) -> None:
+    mark = session.get(Mark, mark_id)
+    if mark is None or mark.item_id != item.id or mark.removed_at is not None:
+        raise NotFound(f"item {item.id} has no mark {mark_id}")
+    mark.removed_at = utcnow()
+    custody.append(session, EventKind.UNMARKED, agent=agent, item_id=item.id,
+                   details={"mark_id": mark.id, "kind": mark.kind, "value": mark.value})
+
+
+def marks_of(session: Session, item_id: int) -> list[dict[str, Any]]:
+    return [{"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by,
+             "created_at": iso(m.created_at)}
+            for m in session.scalars(select(Mark).where(Mark.item_id == item_id, Mark.removed_at.is_(None))
+                                     .order_by(Mark.id))]
+
+
+def grant(session: Session, item: Item, username: str, reason: str, by: str, agent: str) -> Grant:
+    reason = _text(reason, "reason")
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    row = Grant(user_id=user.id, item_id=item.id, reason=reason, granted_by=by)
+    session.add(row)
+    session.flush()
+    custody.append(session, EventKind.ACCESS_GRANTED, agent=agent, item_id=item.id,
+                   details={"grant_id": row.id, "to": username, "to_unit": user.unit, "reason": reason})
+    return row
