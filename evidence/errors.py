@@ -11,7 +11,8 @@ API to HTTP statuses, each in one table.
     ├── Forbidden              signed in, but this act is not allowed
     ├── InvalidInput           the caller gave something unusable
     │   ├── RejectedFile       a file that cannot become evidence (zero bytes)
-    │   └── Conflict           the act clashes with the current state (already linked, duplicate number)
+    │   ├── Conflict           the act clashes with the current state (already linked, duplicate number)
+    │   └── TooLarge           more bytes than the configured limit
     ├── Unavailable            a dependency is down; retrying later is safe
     │   ├── StoreUnavailable   object store unreachable or erroring
     │   └── DatabaseUnavailable
@@ -60,6 +61,10 @@ class RejectedFile(InvalidInput):
 
 
 class Conflict(InvalidInput):
+    exit_code = 2
+
+
+class TooLarge(InvalidInput):
     exit_code = 2
 
 

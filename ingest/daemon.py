@@ -111,6 +111,17 @@ class Daemon:
             log.warning("object store not ready yet (will retry): %s", exc)
         if isinstance(rt.store, FileStore) and rt.store.staging_dir().exists():
             rt.store.sweep_staging(STAGING_MAX_AGE_S)
+        if self.health.store_ok:
+            self._sweep_incoming(rt)
+
+    def _sweep_incoming(self, rt: Runtime) -> None:
+        """Drop half-ingested uploads a crash left under ``incoming/`` (old enough to be nobody's)."""
+        cutoff = time.time() - STAGING_MAX_AGE_S
+        stale = [key for key, modified in rt.store.list_keys("incoming/") if modified < cutoff]
+        for key in stale:
+            rt.store.delete(key)
+        if stale:
+            log.info("removed %d stale incoming object(s)", len(stale))
 
     def _observer(self):
         observer = PollingObserver(timeout=2) if self.settings.polling else Observer()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from evidence import intake
+from evidence import intake, uploads
 from evidence.db import transaction, with_db_retry
 from evidence.errors import IntegrityFailure, InvalidInput, SourceChanged
 from evidence.intake import Arrival, StoredCopy
@@ -27,7 +27,7 @@ from evidence.objectstore import original_key
 from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
 from ingest.scan import device_serial_for
-from storage_config.settings import UploadPoint
+from storage_config.settings import WEB_STATION, UploadPoint
 
 HASH_TOOL = f"python hashlib sha256 ({ssl.OPENSSL_VERSION})"
 VERIFY_METHOD = "re-read the stored object from the store and recomputed its SHA-256 and size"
@@ -52,16 +52,22 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
 def arrival_for(point: UploadPoint, path: Path, st: os.stat_result, uploaded_by: str | None = None) -> Arrival:
     """Describe a source file; it reached the upload point when its inode last changed (ctime)."""
     rel = path.relative_to(point.path).as_posix()
+    # ctime, not first sight by the daemon: downtime and outages must not make footage late
+    received_at = datetime.fromtimestamp(st.st_ctime, tz=UTC)
+    device = device_serial_for(rel)
+    if point.station_id == WEB_STATION:
+        ticket = uploads.read_ticket(point.path, rel.split("/", 1)[0])
+        if ticket is not None:  # a browser upload: who sent it, for which recorder, when it completed
+            device, uploaded_by, received_at = ticket.device_serial, ticket.uploaded_by, ticket.received
     return Arrival(
         station_id=point.station_id,
         upload_point=str(point.path),
         rel_path=rel,
-        device_serial=device_serial_for(rel),
+        device_serial=device,
         size_bytes=st.st_size,
         mtime_ns=st.st_mtime_ns,
         inode=st.st_ino,
-        # ctime, not first sight by the daemon: downtime and outages must not make footage late
-        received_at=datetime.fromtimestamp(st.st_ctime, tz=UTC),
+        received_at=received_at,
         uploaded_by=uploaded_by,
     )
 
@@ -82,7 +88,11 @@ def store_and_verify(
         tail = raw.read(1)
         after = os.fstat(raw.fileno())
     hashed_at = utcnow()
-    if tail or _identity(after) != _identity(before) or os.stat(path).st_ino != before.st_ino:
+    try:
+        replaced = os.stat(path).st_ino != before.st_ino
+    except FileNotFoundError:
+        replaced = True
+    if tail or _identity(after) != _identity(before) or replaced:
         store.delete(temp_key)
         raise SourceChanged(f"{path} changed while it was being stored; it will be taken again once settled")
     key = original_key(sha)
@@ -196,7 +206,10 @@ def ingest_file(
         with_db_retry(reject)
         return IngestResult(str(path), "rejected", reason=reason)
 
-    copy = store_and_verify(rt, path, st, on_bytes)
+    try:
+        copy = store_and_verify(rt, path, st, on_bytes)
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{path} vanished before it could be stored (taken by another ingester?)") from exc
     item, receipt, new = _record(rt, arrival, copy, agent)
     release_source(rt, point, receipt)
     return IngestResult(str(path), "new" if new else "duplicate", item.id, copy.sha256)

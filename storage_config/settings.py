@@ -30,6 +30,9 @@ DEFAULT_FILENAME_PATTERNS = [
 ]
 
 
+WEB_STATION = "web"
+
+
 class UploadPoint(BaseModel):
     """A folder the docking software copies into, and the station that owns it."""
 
@@ -62,6 +65,8 @@ class Settings(BaseSettings):
     storage_url: str = ""
     station_id: str = Field(default_factory=socket.gethostname)
     upload_points: str = ""
+    web_upload_dir: Path | None = None
+    max_upload_bytes: int = Field(20 * 1024**3, gt=0)
     archive_dirname: str = "_archive"
     source_policy: Literal["delete", "move", "keep"] = "move"
     deadline_hours: float = Field(24.0, gt=0)
@@ -131,6 +136,9 @@ class Settings(BaseSettings):
             self.storage_url = f"file://{self.home / 'objects'}"
         if not self.upload_points:
             self.upload_points = str(self.home / "upload")
+        if self.web_upload_dir is None:
+            self.web_upload_dir = self.home / "web-upload"
+        self.web_upload_dir = self.web_upload_dir.expanduser().absolute()
         _parse_upload_points(self.upload_points, self.station_id)
         from storage_config.urls import parse_database_url, parse_storage_url
 
@@ -140,7 +148,12 @@ class Settings(BaseSettings):
 
     @property
     def points(self) -> list[UploadPoint]:
-        return _parse_upload_points(self.upload_points, self.station_id)
+        """The docking upload points, then the one browser uploads land in (station ``web``)."""
+        return _parse_upload_points(self.upload_points, self.station_id) + [self.web_point]
+
+    @property
+    def web_point(self) -> UploadPoint:
+        return UploadPoint(station_id=WEB_STATION, path=self.web_upload_dir)
 
     @property
     def zone(self) -> ZoneInfo:

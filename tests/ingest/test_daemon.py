@@ -242,3 +242,22 @@ def test_file_events_alone_bring_new_files_in(make_settings, clips, polling):
         src = drop(clips["h264"], upload, "ZFY0001/while-running.mp4")
         wait_for(lambda: not src.exists(), timeout=30)
     assert [i.original_filename for i in items(settings)] == ["while-running.mp4"]
+
+
+def test_stale_incoming_objects_from_a_crash_are_swept(make_settings):
+    import io
+
+    from ingest.runtime import open_runtime
+
+    settings = make_settings()
+    rt = open_runtime(settings, "test")
+    try:
+        store = rt.ready_store()
+        store.write("incoming/old", io.BytesIO(b"half"), 4)
+        store.write("incoming/fresh", io.BytesIO(b"busy"), 4)
+        old = time.time() - 7 * 3600
+        os.utime(store.root / "incoming/old", (old, old))
+        Daemon(settings)._sweep_incoming(rt)
+        assert store.size("incoming/old") is None and store.size("incoming/fresh") == 4
+    finally:
+        rt.close()

@@ -1,0 +1,110 @@
+"""Upload without a dock: the body is streamed to disk into the web upload point, then ingested
+by exactly the same pipeline as docked footage (the daemon watches that folder)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.deps import CurrentUser, ServicesDep
+from evidence import uploads
+from evidence.db import transaction
+from evidence.errors import EvidenceError, Forbidden, InvalidInput, NotFound, TooLarge
+from evidence.items import iso
+from evidence.models import Receipt, utcnow
+from evidence.users import Role
+
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+UPLOADERS = {Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR}
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    filename: str
+    size_bytes: int
+    sha256: str
+    received_at: str
+    device_serial: str | None
+    status: str  # queued | ingested | duplicate | rejected
+    item_id: int | None = None
+    reason: str | None = None
+
+
+@router.post("", status_code=202, response_model=UploadOut,
+             responses={401: {}, 403: {}, 413: {}, 422: {}},
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/octet-stream": {"schema": {
+                                                "type": "string", "format": "binary"}}}}})
+async def upload(
+    svc: ServicesDep,
+    who: CurrentUser,
+    request: Request,
+    filename: Annotated[str, Query(min_length=1, max_length=200)],
+    device: Annotated[str | None, Query(max_length=64, description="serial of the recorder it came from")] = None,
+) -> UploadOut:
+    """Send the file as the raw request body. It is written to disk as it arrives (never held in memory)."""
+    if not UPLOADERS & who.roles:
+        raise Forbidden("only officers, reviewers and supervisors upload footage")
+    name = uploads.safe_filename(filename)
+    limit = svc.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the file is larger than the {limit}-byte upload limit")
+    web = svc.settings.web_upload_dir
+    upload_id = uuid.uuid4().hex
+    incoming = web / uploads.INCOMING
+    incoming.mkdir(parents=True, exist_ok=True)
+    part = incoming / f"{upload_id}.part"
+    sha, size = hashlib.sha256(), 0
+    try:
+        with open(part, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"the file is larger than the {limit}-byte upload limit")
+                sha.update(chunk)
+                out.write(chunk)
+            out.flush()
+            await run_in_threadpool(os.fsync, out.fileno())
+        if size == 0:
+            raise InvalidInput("the request body is empty: nothing to preserve")
+        ticket = uploads.Ticket(upload_id=upload_id, filename=name, uploaded_by=who.username,
+                                device_serial=(device or "").strip() or None, received_at=iso(utcnow()),
+                                size_bytes=size, sha256=sha.hexdigest())
+        uploads.write_ticket(web, ticket)
+        (web / upload_id).mkdir()
+        os.rename(part, web / upload_id / name)
+    except (EvidenceError, OSError):
+        part.unlink(missing_ok=True)
+        raise
+    return UploadOut(**_ticket_fields(ticket), status="queued")
+
+
+def _ticket_fields(ticket: uploads.Ticket) -> dict:
+    return {"upload_id": ticket.upload_id, "filename": ticket.filename, "size_bytes": ticket.size_bytes,
+            "sha256": ticket.sha256, "received_at": ticket.received_at, "device_serial": ticket.device_serial}
+
+
+@router.get("/{upload_id}", response_model=UploadOut, responses={401: {}, 404: {}})
+def upload_status(svc: ServicesDep, who: CurrentUser, upload_id: str) -> UploadOut:
+    """Where an upload is: queued for ingest, ingested (with its item), or rejected (with the reason)."""
+    web = svc.settings.web_upload_dir
+    ticket = uploads.read_ticket(web, upload_id)
+    if ticket is None or (ticket.uploaded_by != who.username and Role.AUDITOR not in who.roles):
+        raise NotFound(f"no upload {upload_id}")
+    with transaction(svc.sessions) as session:
+        receipt = session.scalars(select(Receipt).where(
+            Receipt.upload_point == str(web), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True)
+        ).order_by(Receipt.id.desc())).first()
+    if receipt is None:
+        return UploadOut(**_ticket_fields(ticket), status="queued")
+    status = {"new": "ingested", "duplicate": "duplicate", "rejected": "rejected"}[receipt.outcome]
+    return UploadOut(**_ticket_fields(ticket), status=status, item_id=receipt.item_id,
+                     reason=receipt.reason if receipt.outcome != "new" else None)

@@ -1,0 +1,69 @@
+"""Browser uploads: the ticket that travels beside an uploaded file into the ingest pipeline.
+
+The API streams the body into the web upload point (``<web>/<upload_id>/<name>``)
+and writes a ticket (``<web>/.uploads/<upload_id>.json``) saying who uploaded it,
+for which recorder, and when the upload completed; ingest reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from evidence.errors import InvalidInput
+
+TICKETS = ".uploads"
+INCOMING = ".incoming"
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    upload_id: str
+    filename: str
+    uploaded_by: str
+    device_serial: str | None
+    received_at: str  # ISO 8601 UTC: when the upload completed
+    size_bytes: int
+    sha256: str
+
+    @property
+    def received(self) -> datetime:
+        return datetime.fromisoformat(self.received_at.replace("Z", "+00:00"))
+
+
+def safe_filename(name: str) -> str:
+    """The name a browser upload is stored under; refuses paths, hidden and temporary names."""
+    name = (name or "").strip()
+    if not name or "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
+        raise InvalidInput("filename: give a plain file name, without folders")
+    if name.startswith(".") or name.lower().endswith((".part", ".tmp", "~")):
+        raise InvalidInput("filename: hidden and temporary names are never ingested")
+    if len(name.encode()) > 200:
+        raise InvalidInput("filename: longer than 200 bytes")
+    return name
+
+
+def write_ticket(web_root: Path, ticket: Ticket) -> None:
+    folder = web_root / TICKETS
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{ticket.upload_id}.json.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(asdict(ticket), f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, folder / f"{ticket.upload_id}.json")
+
+
+def read_ticket(web_root: Path, upload_id: str) -> Ticket | None:
+    if not _UPLOAD_ID.match(upload_id):
+        return None
+    try:
+        data = json.loads((web_root / TICKETS / f"{upload_id}.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return Ticket(**data)

@@ -1,0 +1,78 @@
+"""Upload without a dock: streamed to disk, then the same pipeline as docked footage."""
+
+from __future__ import annotations
+
+import hashlib
+
+from evidence.db import transaction
+from evidence.models import Item
+from ingest import worker
+from ingest.pipeline import ingest_file
+from ingest.scan import scan
+
+
+def ingest_web_uploads(world):
+    rt = world["rt"]
+    point = rt.settings.web_point
+    results = [ingest_file(rt, point, path) for path in scan(point.path, rt.settings.archive_dirname)]
+    worker.drain(rt)
+    return results
+
+
+def test_upload_goes_through_the_pipeline_with_the_uploader_recorded(world, tmp_path):
+    data = world["clips"]["h264"].read_bytes() + b"web-upload"
+    off1 = world["clients"]["off1"]
+    r = off1.post("/api/v1/uploads", params={"filename": "现场 01.mp4", "device": "ZFY0001"}, content=data,
+                  headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 202, r.text
+    ticket = r.json()
+    assert ticket["status"] == "queued" and ticket["size_bytes"] == len(data)
+    assert ticket["sha256"] == hashlib.sha256(data).hexdigest()
+    assert off1.get(f"/api/v1/uploads/{ticket['upload_id']}").json()["status"] == "queued"
+
+    (result,) = ingest_web_uploads(world)
+    assert result.outcome == "new"
+    status = off1.get(f"/api/v1/uploads/{ticket['upload_id']}").json()
+    assert status["status"] == "ingested" and status["item_id"] == result.item_id
+    with transaction(world["rt"].sessions) as session:
+        item = session.get(Item, result.item_id)
+        assert (item.uploaded_by, item.device_serial, item.officer_id, item.station_id) == (
+            "off1", "ZFY0001", "110001", "web")
+        assert item.sha256 == ticket["sha256"] and item.original_filename == "现场 01.mp4"
+        assert item.received_at.strftime("%Y-%m-%dT%H:%M:%S") == ticket["received_at"][:19]
+        assert item.status == "ready"
+    # the officer now sees their upload like any other recording of theirs
+    assert off1.get(f"/api/v1/items/{result.item_id}/proxy").status_code == 200
+
+
+def test_upload_refusals(world):
+    c = world["clients"]
+    mp4 = world["clips"]["h264"].read_bytes()
+    assert c["aud"].post("/api/v1/uploads", params={"filename": "a.mp4"}, content=mp4).status_code == 403
+    for bad in ("../etc/passwd", "a/b.mp4", ".hidden.mp4", "x.mp4.part", ""):
+        r = c["off1"].post("/api/v1/uploads", params={"filename": bad}, content=mp4)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", bad
+    empty = c["off1"].post("/api/v1/uploads", params={"filename": "empty.mp4"}, content=b"")
+    assert empty.status_code == 422 and "empty" in empty.json()["error"]["message"]
+    services = world["app"].state.services
+    services.settings = services.settings.model_copy(update={"max_upload_bytes": 1000})
+    big = c["off1"].post("/api/v1/uploads", params={"filename": "big.mp4"}, content=mp4)
+    assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
+
+    def chunks():  # no Content-Length: the limit is enforced while streaming
+        for i in range(0, len(mp4), 300):
+            yield mp4[i:i + 300]
+
+    streamed = c["off1"].post("/api/v1/uploads", params={"filename": "big.mp4"}, content=chunks())
+    assert streamed.status_code == 413
+    web = services.settings.web_upload_dir
+    assert not any(web.rglob("*.mp4")) and not any((web / ".incoming").iterdir()), "nothing half-written left"
+    assert c["rev1"].get("/api/v1/uploads/" + "0" * 32).status_code == 404
+    assert c["rev1"].get("/api/v1/uploads/not-an-id").status_code == 404
+
+
+def test_only_the_uploader_sees_the_upload_status(world):
+    r = world["clients"]["off1"].post("/api/v1/uploads", params={"filename": "a.mp4"}, content=b"abc")
+    upload_id = r.json()["upload_id"]
+    assert world["clients"]["off2"].get(f"/api/v1/uploads/{upload_id}").status_code == 404
+    assert world["clients"]["aud"].get(f"/api/v1/uploads/{upload_id}").status_code == 200
