@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
-from api.routes import auth, cases, items, uploads
+from api.routes import auth, cases, clips, items, uploads
 from api.services import open_services
 from storage_config.settings import Settings, get_settings
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     app.include_router(items.router)
     app.include_router(cases.router)
     app.include_router(uploads.router)
+    app.include_router(clips.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

@@ -51,6 +51,8 @@ class EventKind(str, enum.Enum):
     MARKED = "marked"
     UNMARKED = "unmarked"
     ACCESS_GRANTED = "access_granted"
+    CLIP_REQUESTED = "clip_requested"
+    CLIP_MADE = "clip_made"
 
 
 class Outcome(str, enum.Enum):

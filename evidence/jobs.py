@@ -7,7 +7,9 @@ live in ``ingest/``. A job key ``{item}:{kind}`` makes enqueueing idempotent.
 from __future__ import annotations
 
 import enum
+import json
 import os
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -19,10 +21,11 @@ from evidence.models import Job, JobState, utcnow
 class JobKind(str, enum.Enum):
     PROBE = "probe"
     PROXY = "proxy"
+    CLIP = "clip"  # cut an evidence clip from an item's original (payload: range, case, requester)
 
 
 FIRST_JOB = JobKind.PROBE
-NEXT_JOB: dict[JobKind, JobKind | None] = {JobKind.PROBE: JobKind.PROXY, JobKind.PROXY: None}
+NEXT_JOB: dict[JobKind, JobKind | None] = {JobKind.PROBE: JobKind.PROXY, JobKind.PROXY: None, JobKind.CLIP: None}
 
 
 def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
@@ -32,6 +35,15 @@ def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
     if existing is not None:
         return existing
     job = Job(key=key, kind=kind.value, item_id=item_id, state=JobState.QUEUED.value, attempts=0, run_after=utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload: dict) -> Job:
+    """Queue a job that carries its own parameters; each request is its own job."""
+    job = Job(key=f"{item_id}:{kind.value}:{uuid.uuid4().hex}", kind=kind.value, item_id=item_id,
+              state=JobState.QUEUED.value, attempts=0, run_after=utcnow(), payload=json.dumps(payload))
     session.add(job)
     session.flush()
     return job

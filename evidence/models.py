@@ -97,6 +97,9 @@ class Item(Base):
     proxy_key: Mapped[str | None] = mapped_column(String(200))
     proxy_method: Mapped[str | None] = mapped_column(String(16))
     poster_key: Mapped[str | None] = mapped_column(String(200))
+    derived_from: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    clip_start_s: Mapped[float | None] = mapped_column(Float)
+    clip_end_s: Mapped[float | None] = mapped_column(Float)
 
 
 class ReceiptOutcome(str, enum.Enum):
@@ -169,6 +172,7 @@ class Job(Base):
     owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(Text)  # JSON, for jobs that need more than an item
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -6,12 +6,14 @@ the item; a store or database outage or a tool timeout is retried with backoff.
 
 from __future__ import annotations
 
+import json
 import logging
-import traceback
+import os
+from datetime import timedelta
 from collections.abc import Callable
 from pathlib import Path
 
-from evidence import custody, devices, jobs
+from evidence import cases, clips, custody, devices, jobs
 from evidence.custody import EventKind, Outcome
 from evidence.db import transaction, with_db_retry
 from evidence.deadlines import check_deadline
@@ -21,6 +23,8 @@ from evidence.models import Item, ItemStatus, Job
 from evidence.objectstore import ObjectStore, derived_key
 from evidence.recording_times import parse_container_time, recording_times, time_from_filename
 from ingest import probe as probing
+from ingest.clips import cut
+from ingest.pipeline import store_and_verify
 from ingest.probe import MediaInfo
 from ingest.proxy import ProxyProfile, ProxyResult, can_remux, make_poster, make_proxy
 from ingest.runtime import Runtime
@@ -30,8 +34,27 @@ log = logging.getLogger(__name__)
 LEASE_S = 4 * 3600
 
 
+def _assess_clip(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
+    """A clip's times follow its source; the upload deadline is for originals, not for later clips."""
+    source = get_item(session, item.derived_from)
+    start = end = None
+    if source.recorded_start is not None:
+        start = source.recorded_start + timedelta(seconds=item.clip_start_s or 0)
+        length = info.duration_s if info and info.duration_s else (item.clip_end_s or 0) - (item.clip_start_s or 0)
+        end = start + timedelta(seconds=length)
+    item.recorded_start, item.recorded_end, item.time_source = start, end, source.time_source
+    item.upload_deadline, item.on_time, item.late_by_s = None, None, None
+    custody.append(session, EventKind.TIMES_ASSESSED, agent=rt.agent(item.station_id), item_id=item.id,
+                   details={"derived_from": source.id, "recorded_start": iso(start), "recorded_end": iso(end),
+                            "time_source": source.time_source,
+                            "note": "clip of an item already stored; the upload deadline does not apply"})
+
+
 def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
     """Recording times, the upload deadline and the officer, recorded as custody events."""
+    if item.derived_from is not None:
+        _assess_clip(rt, session, item, info)
+        return
     s = rt.settings
     times = recording_times(
         container_time=parse_container_time(info.creation_time if info else None, s.zone, s.container_time == "local"),
@@ -226,10 +249,49 @@ def _load(rt: Runtime, item_id: int) -> Item:
         return get_item(session, item_id)
 
 
+def handle_clip(rt: Runtime, job: Job) -> None:
+    """Cut the requested range from the original, store it as a new item, link it to the case."""
+    s = rt.settings
+    request = json.loads(job.payload or "{}")
+    start, end = float(request["start_s"]), float(request["end_s"])
+    source = with_db_retry(lambda: _load(rt, job.item_id))
+    store = rt.ready_store()
+    store.staging_dir().mkdir(parents=True, exist_ok=True)
+    with store.local_path(source.object_key) as src:
+        made, path = cut(src, store.staging_dir(), f"clip-{job.id}-{job.attempts}", start, end, source.container,
+                         source.audio_codec is not None, ffmpeg_bin=s.ffmpeg, timeout=s.tool_timeout_seconds)
+    try:
+        copy = store_and_verify(rt, path, os.stat(path))
+    finally:
+        path.unlink(missing_ok=True)
+    filename = f"{Path(source.original_filename).stem}_clip_{start:.3f}-{end:.3f}.{made.extension}"
+    agent = f"{request['agent']}; executed by evidence worker {rt.owner}"
+
+    def write() -> None:
+        with transaction(rt.sessions) as session:
+            clip, _ = clips.record_clip(
+                session, get_item(session, source.id), copy, filename=filename, start_s=start, end_s=end,
+                requested_by=request["requested_by"], agent=agent, tool=tool_version(s.ffmpeg),
+                provenance={"method": made.method, "args": _portable(made.args), "fallback_from": made.fallback_from},
+            )
+            case = cases.get_case(session, request["case_id"])
+            if cases.active_link(session, case.id, clip.id) is None:
+                cases.link(session, case, clip, f"evidence clip of item {source.id}, {start:.3f}-{end:.3f} s",
+                           request["requested_by"], agent)
+            row = session.merge(job)
+            row.payload = json.dumps({**request, "result_item_id": clip.id})
+            jobs.complete(session, row)
+
+    with_db_retry(write)
+
+
 HANDLERS: dict[jobs.JobKind, Callable[[Runtime, Job], None]] = {
     jobs.JobKind.PROBE: handle_probe,
     jobs.JobKind.PROXY: handle_proxy,
+    jobs.JobKind.CLIP: handle_clip,
 }
+# a failed clip says nothing about its source item; failed probes and proxies do
+MARKS_ITEM_ON_FAILURE = {jobs.JobKind.PROBE, jobs.JobKind.PROXY}
 assert set(HANDLERS) == set(jobs.JobKind), "every job kind needs exactly one handler"
 
 
@@ -240,11 +302,11 @@ def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) 
         with transaction(rt.sessions) as session:
             row = session.merge(job)
             if permanent:
-                jobs.give_up(session, row, traceback.format_exc())
+                jobs.give_up(session, row, detail)
                 retrying = False
             else:
                 retrying = jobs.retry_later(session, row, detail, rt.settings.job_max_attempts)
-            if not retrying:
+            if not retrying and jobs.JobKind(job.kind) in MARKS_ITEM_ON_FAILURE:
                 item = get_item(session, job.item_id)
                 item.status = ItemStatus.MEDIA_ERROR.value
                 item.error = f"{job.kind}: {detail}"

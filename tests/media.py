@@ -20,6 +20,9 @@ def build_library(root: Path) -> dict[str, Path]:
         "h265": make_clip(root / "h265.mp4", codec="h265", creation_time=CREATION, seconds=2),
         "mjpeg": make_clip(root / MJPEG_NAME, codec="mjpeg", seconds=2),
         "tall": make_clip(root / "tall.mp4", size="320x480", creation_time=CREATION, seconds=1),
+        # a keyframe every second, so clip boundaries can be checked against the GOP
+        "gop": make_clip(root / "gop.mp4", seconds=6, creation_time=CREATION,
+                         extra=["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"]),
     }
     # A truncated MP4: the index (moov) sits at the end and is cut off.
     whole = make_clip(root / "whole-for-truncation.mp4", seconds=2, creation_time=CREATION)

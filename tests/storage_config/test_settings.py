@@ -10,7 +10,8 @@ def test_defaults_derive_from_home(tmp_path, monkeypatch):
     s = load_settings(home=tmp_path)
     assert s.database_url == f"sqlite:///{tmp_path / 'evidence.db'}"
     assert s.storage_url == f"file://{tmp_path / 'objects'}"
-    assert [p.path for p in s.points] == [tmp_path / "upload"]
+    assert [(p.station_id, p.path) for p in s.points] == [
+        (s.station_id, tmp_path / "upload"), ("web", tmp_path / "web-upload")]
     assert s.deadline_hours == 24 and s.source_policy == "move" and s.proxy_max_height == 1080
 
 
@@ -22,7 +23,7 @@ def test_environment_and_toml(tmp_path, monkeypatch):
     s = load_settings(home=tmp_path)
     assert s.deadline_hours == 48  # environment beats the file
     assert s.source_policy == "keep"
-    assert [(p.station_id, str(p.path)) for p in s.points] == [("A", "/a"), ("B", "/b")]
+    assert [(p.station_id, str(p.path)) for p in s.points][:2] == [("A", "/a"), ("B", "/b")]
 
 
 @pytest.mark.parametrize(

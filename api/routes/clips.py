@@ -1,0 +1,73 @@
+"""Evidence clips: request a time range of an item; the worker cuts it from the original."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api import guard
+from api.deps import ClientDep, CurrentUser, ServicesDep
+from evidence import clips, custody, jobs
+from evidence.access import Action, CaseAction
+from evidence.custody import EventKind
+from evidence.db import transaction
+from evidence.errors import NotFound
+from evidence.models import Job
+from evidence.users import Role
+
+router = APIRouter(prefix="/api/v1", tags=["clips"])
+
+
+class ClipIn(BaseModel):
+    start_s: float = Field(ge=0, description="in point, seconds from the start of the recording")
+    end_s: float = Field(gt=0, description="out point, seconds from the start of the recording")
+    case_id: int = Field(description="the case the clip is linked to")
+
+
+class ClipOut(BaseModel):
+    clip_request_id: int
+    source_item_id: int
+    start_s: float
+    end_s: float
+    case_id: int
+    status: str  # queued | running | done | failed
+    item_id: int | None = None
+    error: str | None = None
+
+
+def _out(job: Job) -> ClipOut:
+    request = json.loads(job.payload or "{}")
+    return ClipOut(clip_request_id=job.id, source_item_id=job.item_id, start_s=request["start_s"],
+                   end_s=request["end_s"], case_id=request["case_id"], status=job.state,
+                   item_id=request.get("result_item_id"), error=job.last_error if job.state == "failed" else None)
+
+
+@router.post("/items/{item_id}/clips", response_model=ClipOut, status_code=202,
+             responses={401: {}, 403: {}, 404: {}, 422: {}})
+def request_clip(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: ClipIn) -> ClipOut:
+    """Queue a clip of [start_s, end_s) cut from the original; it becomes a new item linked to the case."""
+    item = guard.item(svc, who, client, item_id, Action.CURATE)
+    clips.check_request(item, body.start_s, body.end_s)
+    guard.case(svc, who, client, body.case_id, CaseAction.LINK)
+    agent = guard.agent_of(who, client)
+    payload = {"start_s": body.start_s, "end_s": body.end_s, "case_id": body.case_id,
+               "requested_by": who.username, "agent": agent}
+    with transaction(svc.sessions) as session:
+        job = jobs.enqueue_with_payload(session, item.id, jobs.JobKind.CLIP, payload)
+        custody.append(session, EventKind.CLIP_REQUESTED, agent=agent, item_id=item.id, case_id=body.case_id,
+                       details={"clip_request_id": job.id, "start_s": body.start_s, "end_s": body.end_s})
+        return _out(job)
+
+
+@router.get("/clips/{clip_request_id}", response_model=ClipOut, responses={401: {}, 404: {}})
+def clip_status(svc: ServicesDep, who: CurrentUser, clip_request_id: int) -> ClipOut:
+    with transaction(svc.sessions) as session:
+        job = session.get(Job, clip_request_id)
+        if job is None or job.kind != jobs.JobKind.CLIP.value:
+            raise NotFound(f"no clip request {clip_request_id}")
+        request = json.loads(job.payload or "{}")
+        if request.get("requested_by") != who.username and Role.AUDITOR not in who.roles:
+            raise NotFound(f"no clip request {clip_request_id}")
+        return _out(job)

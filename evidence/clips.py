@@ -1,0 +1,92 @@
+"""Evidence clips: a time range of an item, cut from the original, kept as a new item with provenance.
+
+The API checks a request (``check_request``) and queues a clip job; the worker
+cuts it with ffmpeg and records it here (``record_clip``). The original is never
+touched: the clip is a new file with its own SHA-256 (SWGDE: processed copies are
+new items with their own integrity record).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence import custody, jobs
+from evidence.custody import EventKind
+from evidence.errors import InvalidInput
+from evidence.intake import StoredCopy
+from evidence.items import iso
+from evidence.models import Item, ItemStatus
+
+TOLERANCE_S = 0.001
+
+
+def check_request(item: Item, start_s: float, end_s: float) -> None:
+    """Refuse ranges that cannot be cut, saying why."""
+    if item.status == ItemStatus.MEDIA_ERROR.value or item.video_codec is None or not item.duration_s:
+        raise InvalidInput(f"item {item.id} has no decodable video to clip ({item.error or item.status})")
+    if start_s < 0:
+        raise InvalidInput("start_s must not be negative")
+    if end_s <= start_s:
+        raise InvalidInput("end_s must be after start_s")
+    if end_s > item.duration_s + TOLERANCE_S:
+        raise InvalidInput(f"end_s {end_s} is past the end of the recording ({item.duration_s} s)")
+
+
+def record_clip(
+    session: Session,
+    source: Item,
+    copy: StoredCopy,
+    *,
+    filename: str,
+    start_s: float,
+    end_s: float,
+    requested_by: str,
+    agent: str,
+    tool: str,
+    provenance: dict[str, Any],
+) -> tuple[Item, bool]:
+    """The clip as an item (a new one, or the same bytes cut before), with events on both items."""
+    existing = session.scalars(select(Item).where(Item.sha256 == copy.sha256)).first()
+    details = {"derived_from": source.id, "source_sha256": source.sha256, "start_s": start_s, "end_s": end_s,
+               "requested_by": requested_by, **provenance}
+    if existing is not None:
+        custody.append(session, EventKind.CLIP_MADE, agent=agent, item_id=existing.id, tool=tool,
+                       details={**details, "note": "the same bytes were cut before; no new item"})
+        return existing, False
+    clip = Item(
+        sha256=copy.sha256,
+        size_bytes=copy.size_bytes,
+        object_key=copy.object_key,
+        original_filename=filename,
+        source_path=f"clips/{source.id}/{filename}",
+        source_mtime=copy.stored_at,
+        device_serial=source.device_serial,
+        officer_id=source.officer_id,
+        unit=source.unit,
+        station_id="clip",
+        uploaded_by=requested_by,
+        received_at=copy.stored_at,
+        stored_at=copy.stored_at,
+        status=ItemStatus.STORED.value,
+        derived_from=source.id,
+        clip_start_s=start_s,
+        clip_end_s=end_s,
+    )
+    session.add(clip)
+    session.flush()
+    for kind, item_id, tool_name, extra in (
+        (EventKind.HASHED, clip.id, copy.hash_tool, {"algorithm": "sha256", "sha256": copy.sha256,
+                                                      "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)}),
+        (EventKind.STORED, clip.id, None, {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)}),
+        (EventKind.VERIFIED, clip.id, copy.hash_tool, {"method": copy.verify_method, "sha256": copy.sha256,
+                                                        "at": iso(copy.verified_at)}),
+        (EventKind.CLIP_MADE, clip.id, tool, details),
+        (EventKind.CLIP_MADE, source.id, tool, {**details, "clip_item_id": clip.id, "clip_sha256": copy.sha256,
+                                                "note": "the original was read, not changed"}),
+    ):
+        custody.append(session, kind, agent=agent, item_id=item_id, tool=tool_name, details=extra)
+    jobs.enqueue(session, clip.id, jobs.FIRST_JOB)
+    return clip, True
