@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.routes import auth, cases, clips, items, uploads
 from api.services import open_services
 from storage_config.settings import Settings, get_settings
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0")
     app.state.services = open_services(settings or get_settings(), migrate_db)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(auth.router)
     app.include_router(items.router)
     app.include_router(cases.router)
