@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api import guard
 from api.deps import ClientDep, CurrentUser, ServicesDep
+from api.routes.items import CustodyEventOut
 from evidence import access, cases, custody
 from evidence.access import Action, CaseAction
 from evidence.db import transaction
@@ -50,17 +51,6 @@ class ReviewerIn(BaseModel):
 class LinkIn(BaseModel):
     item_id: int
     reason: str = Field(min_length=3, max_length=500)
-
-
-class CaseEventOut(BaseModel):
-    seq: int
-    item_id: int | None
-    case_id: int | None
-    kind: str
-    outcome: str
-    agent: str
-    occurred_at: str
-    details: dict[str, Any]
 
 
 def _out(case_id: int, svc) -> CaseOut:
@@ -109,11 +99,11 @@ def update_case(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: 
     return _out(case_id, svc)
 
 
-@router.get("/{case_id}/custody", response_model=list[CaseEventOut], responses=DENIED)
-def case_custody(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: int) -> list[CaseEventOut]:
+@router.get("/{case_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
+def case_custody(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: int) -> list[CustodyEventOut]:
     guard.case(svc, who, client, case_id, CaseAction.VIEW)
     with transaction(svc.sessions) as session:
-        return [CaseEventOut(**custody.as_dict(e)) for e in custody.log_for_case(session, case_id)]
+        return [CustodyEventOut(**custody.as_dict(e)) for e in custody.log_for_case(session, case_id)]
 
 
 @router.post("/{case_id}/reviewers", response_model=CaseOut, responses={**DENIED, 409: {}, 422: {}})
