@@ -91,6 +91,12 @@ def samples(into: Annotated[Optional[Path], typer.Option(help="Upload point to f
                 for serial, officer in (("ZFY0001", "110001"), ("ZFY0002", "110002")):
                     if devices.assignment_at(session, serial, datetime(2000, 1, 1, tzinfo=UTC)) is None:
                         _assign(rt, session, serial, officer, datetime(2000, 1, 1, tzinfo=UTC), "U-DEMO")
+                try:
+                    _, password = users.add_user(session, "demo", ["supervisor"], "U-DEMO")
+                    err.print(f"sign in to the API as [bold]demo[/bold] (supervisor of U-DEMO), "
+                              f"one-time password [bold]{password}[/bold]", soft_wrap=True)
+                except InvalidInput:
+                    err.print("user demo exists already (`evidence users passwd demo` gives a new password)")
         finally:
             rt.close()
     for path in made:
