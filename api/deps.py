@@ -29,7 +29,7 @@ def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]
         raise AuthFailed("sign in first: no bearer token")
 
     def lookup() -> Principal:
-        with transaction(svc.sessions) as session:
+        with transaction(svc.reads) as session:
             return users.principal(users.resolve_token(session, token))
 
     return with_db_retry(lookup)

@@ -49,7 +49,7 @@ def item(svc: Services, who: Principal, client: str, item_id: int, action: Actio
     """The item, if ``who`` may do ``action`` on it; else a logged 404/403."""
 
     def load() -> tuple[Item | None, access.Links]:
-        with transaction(svc.sessions) as session:
+        with transaction(svc.reads) as session:
             row = session.get(Item, item_id)
             return row, access.links_for(session, who, item_id) if row else access.Links()
 
@@ -65,7 +65,7 @@ def case(svc: Services, who: Principal, client: str, case_id: int, action: CaseA
     """The case, if ``who`` may do ``action`` on it; else a logged 404/403."""
 
     def load() -> tuple[Case | None, bool]:
-        with transaction(svc.sessions) as session:
+        with transaction(svc.reads) as session:
             row = session.get(Case, case_id)
             return row, bool(row) and cases.is_assigned(session, case_id, who.user_id)
 

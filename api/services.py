@@ -18,6 +18,7 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    reads: sessionmaker[Session]  # read-only transactions: no write lock on SQLite
     store: ObjectStore
 
 
@@ -26,4 +27,5 @@ def open_services(settings: Settings, migrate_db: bool) -> Services:
     engine = make_engine(settings.database_url)
     if migrate_db:
         migrate(engine)
-    return Services(settings, engine, make_sessionmaker(engine), open_store(settings))
+    return Services(settings, engine, make_sessionmaker(engine), make_sessionmaker(engine, read_only=True),
+                    open_store(settings))

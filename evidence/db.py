@@ -18,6 +18,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from evidence.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "evidence_read_only"
 T = TypeVar("T")
 
 
@@ -42,9 +43,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # Take the write lock at the start, so two writers never both read
-            # the custody chain's tail and then collide.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at the start, so two never both read the
+            # custody chain's tail and then collide; readers (WAL) need no lock at all.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
@@ -54,8 +56,10 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``read_only`` ones never wait for SQLite's write lock."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 def migrate(engine: Engine) -> None:

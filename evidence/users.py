@@ -134,14 +134,14 @@ def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tup
 
 def resolve_token(session: Session, token: str) -> User:
     """The user behind a live token; AuthFailed for unknown, expired or revoked ones."""
-    row = session.scalars(select(Token).where(Token.token_sha256 == _digest(token))).first()
-    now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    found = session.execute(
+        select(Token, User).join(User, User.id == Token.user_id).where(Token.token_sha256 == _digest(token))
+    ).first()
+    if found is None or found.Token.revoked_at is not None or found.Token.expires_at <= utcnow():
         raise AuthFailed("token unknown, expired or revoked")
-    user = session.get(User, row.user_id)
-    if user is None or user.disabled:
+    if found.User.disabled:
         raise AuthFailed("account disabled")
-    return user
+    return found.User
 
 
 def revoke(session: Session, token: str) -> None:

@@ -54,7 +54,7 @@ class LinkIn(BaseModel):
 
 
 def _out(case_id: int, svc) -> CaseOut:
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         return CaseOut(**cases.case_view(session, cases.get_case(session, case_id)))
 
 
@@ -79,7 +79,7 @@ def list_cases(svc: ServicesDep, who: CurrentUser, status: Literal["open", "clos
         query = query.where(Case.status == status)
     if after is not None:
         query = query.where(Case.id > after)
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         return [CaseOut(**cases.case_view(session, c)) for c in session.scalars(query)]
 
 
@@ -102,7 +102,7 @@ def update_case(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: 
 @router.get("/{case_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
 def case_custody(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: int) -> list[CustodyEventOut]:
     guard.case(svc, who, client, case_id, CaseAction.VIEW)
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         return [CustodyEventOut(**custody.as_dict(e)) for e in custody.log_for_case(session, case_id)]
 
 

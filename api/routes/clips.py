@@ -63,7 +63,7 @@ def request_clip(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 
 @router.get("/clips/{clip_request_id}", response_model=ClipOut, responses={401: {}, 404: {}})
 def clip_status(svc: ServicesDep, who: CurrentUser, clip_request_id: int) -> ClipOut:
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         job = session.get(Job, clip_request_id)
         if job is None or job.kind != jobs.JobKind.CLIP.value:
             raise NotFound(f"no clip request {clip_request_id}")

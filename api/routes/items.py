@@ -164,7 +164,7 @@ def list_items(
         query = query.where(Item.id > _decode_cursor(cursor))
 
     def read() -> list[Item]:
-        with transaction(svc.sessions) as session:
+        with transaction(svc.reads) as session:
             return list(session.scalars(query))
 
     rows = with_db_retry(read)
@@ -177,7 +177,7 @@ def list_items(
 @router.get("/{item_id}", response_model=ItemOut, responses=DENIED)
 def get_one(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> ItemOut:
     row = guard.item(svc, who, client, item_id, Action.VIEW_METADATA)
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         return ItemOut(**item_view(row), marks=[MarkOut(**m) for m in cases.marks_of(session, item_id)],
                        cases=cases.cases_of_item(session, item_id))
 
@@ -211,7 +211,7 @@ def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 @router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
 def custody_log(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
     guard.item(svc, who, client, item_id, Action.VIEW_CUSTODY)
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         return [CustodyEventOut(**custody.as_dict(e)) for e in custody.log_for(session, item_id)]
 
 

@@ -99,7 +99,7 @@ def upload_status(svc: ServicesDep, who: CurrentUser, upload_id: str) -> UploadO
     ticket = uploads.read_ticket(web, upload_id)
     if ticket is None or (ticket.uploaded_by != who.username and Role.AUDITOR not in who.roles):
         raise NotFound(f"no upload {upload_id}")
-    with transaction(svc.sessions) as session:
+    with transaction(svc.reads) as session:
         receipt = session.scalars(select(Receipt).where(
             Receipt.upload_point == str(web), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True)
         ).order_by(Receipt.id.desc())).first()
