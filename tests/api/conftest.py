@@ -34,10 +34,15 @@ PEOPLE = {
 def world(request, make_settings, clips, tmp_path):
     """Two clips from two units' officers, ingested for real, and one signed-in client per person.
 
-    The folder store by default; tests that stream bytes run on S3 too (indirect parametrization).
+    The folder store and SQLite by default; some tests also run on S3 or PostgreSQL
+    (indirect parametrization: "s3", "pg").
     """
-    store = getattr(request, "param", "file")
-    extra = {"storage_url": request.getfixturevalue("moto").url()} if store == "s3" else {}
+    backend = getattr(request, "param", "file")
+    extra = {}
+    if backend == "s3":
+        extra["storage_url"] = request.getfixturevalue("moto").url()
+    if backend == "pg":
+        extra["database_url"] = request.getfixturevalue("pg_url")
     settings = make_settings(**extra)
     rt = open_runtime(settings, "test")
     since = datetime(2026, 1, 1, tzinfo=UTC)
@@ -64,6 +69,9 @@ def world(request, make_settings, clips, tmp_path):
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         clients[name] = client
     yield {"rt": rt, "app": app, "ids": ids, "clients": clients, "passwords": passwords, "clips": clips}
+    for client in clients.values():
+        client.close()
+    app.state.services.engine.dispose()
     rt.close()
 
 

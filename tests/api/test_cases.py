@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.api.conftest import events
 
 
@@ -22,6 +24,7 @@ def test_open_case_rules(world):
     assert world["clients"]["rev1"].post("/api/v1/cases", json={"number": "", "title": "x"}).status_code == 422
 
 
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
 def test_link_is_a_custody_event_on_item_and_case(world):
     a, b = world["ids"]["a"], world["ids"]["b"]
     rev1 = world["clients"]["rev1"]
@@ -47,6 +50,7 @@ def test_link_is_a_custody_event_on_item_and_case(world):
     assert [e.kind for e in events(world["rt"], a, "unlinked")] == ["unlinked"]
 
 
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
 def test_assigned_reviewer_of_another_unit_reviews_the_case_footage(world):
     a = world["ids"]["a"]
     c = world["clients"]

@@ -49,6 +49,7 @@ def test_denials_say_why_in_the_error_format(world):
     assert "user=aud" in event.agent and json.loads(event.details)["action"] == "view_media"
 
 
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
 def test_lists_show_only_what_the_caller_may_see_and_page_with_cursors(world):
     a, b = world["ids"]["a"], world["ids"]["b"]
     assert [i["id"] for i in world["clients"]["off1"].get("/api/v1/items").json()["items"]] == [a]
@@ -158,6 +159,7 @@ def test_unknown_item_and_route_are_404_json(world):
     assert client.get("/api/v1/items/abc").status_code == 422
 
 
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
 def test_sign_in_failures_tokens_and_throttling(world):
     app, rt = world["app"], world["rt"]
     anon = TestClient(app)
