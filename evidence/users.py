@@ -111,11 +111,13 @@ def authenticate(session: Session, username: str, password: str, now: datetime |
     if user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         raise AuthFailed(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
-    if not verify_password(password, user.password_hash) or user.disabled:
+    right = verify_password(password, user.password_hash)
+    if not right or user.disabled:
         user.failed_logins += 1
         if user.failed_logins > FREE_FAILURES:
             user.locked_until = now + timedelta(seconds=min(900, 2 ** (user.failed_logins - FREE_FAILURES)))
-        raise AuthFailed("wrong username or password" if not user.disabled else "account disabled")
+        # only someone who knows the password learns that the account is disabled
+        raise AuthFailed("account disabled" if right else "wrong username or password")
     user.failed_logins, user.locked_until = 0, None
     return user
 
