@@ -16,7 +16,7 @@ from sqlalchemy import select
 from api.deps import CurrentUser, ServicesDep
 from evidence import uploads
 from evidence.db import transaction
-from evidence.errors import EvidenceError, Forbidden, InvalidInput, NotFound, TooLarge
+from evidence.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from evidence.items import iso
 from evidence.models import Receipt, utcnow
 from evidence.users import Role
@@ -81,7 +81,7 @@ async def upload(
         uploads.write_ticket(web, ticket)
         (web / upload_id).mkdir()
         os.rename(part, web / upload_id / name)
-    except (EvidenceError, OSError):
+    except BaseException:  # refused, failed or the client went away: leave nothing half-written
         part.unlink(missing_ok=True)
         raise
     return UploadOut(**_ticket_fields(ticket), status="queued")
