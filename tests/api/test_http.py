@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -41,6 +43,21 @@ def test_serve_over_loopback(world, tmp_path):
             assert hashlib.sha256(original.content).hexdigest() == original.headers["x-evidence-sha256"]
             assert http.get("/openapi.json").json()["paths"]["/api/v1/items/{item_id}/proxy"]
             assert http.get("/docs").status_code == 200
+            # an upload whose client goes away mid-body leaves nothing half-written
+            incoming = rt.settings.web_upload_dir / ".incoming"
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                raw.sendall(f"POST /api/v1/uploads?filename=cut.mp4 HTTP/1.1\r\nHost: x\r\n"
+                            f"Authorization: Bearer {token['access_token']}\r\n"
+                            "Content-Length: 1000000\r\n\r\n".encode() + b"x" * 5000)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not (incoming.exists() and any(incoming.iterdir())):
+                    time.sleep(0.05)
+                assert any(incoming.iterdir()), "the upload had started"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and incoming.exists() and any(incoming.iterdir()):
+                time.sleep(0.1)
+            assert not incoming.exists() or not any(incoming.iterdir())
+            assert not list(rt.settings.web_upload_dir.rglob("cut.mp4"))
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0, log.read_text()
