@@ -74,5 +74,9 @@ def cut(src: Path, out_dir: Path, stem: str, start_s: float, end_s: float, conta
     dst.unlink(missing_ok=True)
     dst = out_dir / f"{stem}.mp4"
     args = [ffmpeg_bin] + reencode_args(src, dst, start_s, end_s, has_audio)
-    run_tool(args, timeout)
+    try:
+        run_tool(args, timeout)
+    except BaseException:
+        dst.unlink(missing_ok=True)
+        raise
     return Cut("reencode", args, "mp4", failure), dst
