@@ -165,7 +165,9 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
 
 def record_release(session: Session, receipt: Receipt, disposition: str, agent: str) -> None:
     """The source file was deleted, moved or kept after its copy was verified."""
-    receipt = session.merge(receipt)
+    receipt = session.get(Receipt, receipt.id, with_for_update=True) or session.merge(receipt)
+    if receipt.source_released_at is not None:
+        return  # released already (a racing ingester got there first)
     receipt.source_released_at = utcnow()
     receipt.source_disposition = disposition
     custody.append(

@@ -127,11 +127,9 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
     """Apply the source policy to a file whose copy is verified; record what was done."""
     path = point.path / receipt.rel_path
     policy = rt.settings.source_policy
+    gone = "source already gone from the upload point (released before a restart, or by another ingester)"
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        disposition = "source already gone from the upload point (released before a restart)"
-    else:
         if _identity(st) != (receipt.size_bytes, receipt.mtime_ns, receipt.inode):
             disposition = "not released: the file at this path changed after it was stored"
         elif policy == "keep":
@@ -144,6 +142,8 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(path, target)
             disposition = f"moved to {target}"
+    except FileNotFoundError:
+        disposition = gone
     agent = rt.agent(point.station_id)
 
     def write() -> None:

@@ -251,6 +251,7 @@ def test_two_ingesters_racing_on_one_file_make_one_item_and_one_receipt(rt, uplo
     with transaction(rt.sessions) as session:
         assert session.scalar(select(func.count(Item.id))) == 1
         assert session.scalar(select(func.count(Receipt.id))) == 1
+        assert session.scalar(select(func.count()).where(CustodyEvent.kind == "source_released")) == 1
         assert custody.verify(session).ok
     assert (upload / "_archive" / "ZFY0001" / "race.mp4").exists()
 
