@@ -74,6 +74,8 @@ sys.path.insert(0, str(ROOT))
 
 from storage_config.settings import Settings, load_settings  # noqa: E402
 
+from bench.machine import busy_cpu_s, log, own_cpu_s, settle  # noqa: E402
+
 MB = 1_000_000
 MIB = 1 << 20
 H264_EXTRA = ["-b:v", "13.5M", "-maxrate", "13.5M", "-bufsize", "27M"]  # as bench/ingest.py
@@ -84,46 +86,9 @@ P95_TARGET_MS = 20.0
 RATIO_TARGET = 0.8
 
 
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
 def bench_settings(home: Path) -> Settings:
     """The embedded default (SQLite + folder store under ``home``); the server process uses the same."""
     return load_settings(home=home, station_id="bench", source_policy="keep", timezone="Asia/Shanghai")
-
-
-REPORTED_KIB = Path("/sys/module/page_reporting/parameters/reported_kib")
-
-
-def settle() -> None:
-    """Write back dirty pages (the clip, the original, the proxy) and, on a VM whose kernel reports freed RAM
-    to the host, wait until that is done, so neither lands in a timed run as "other processes" CPU
-    (see bench/ingest.py)."""
-    os.sync()
-    try:
-        last = int(REPORTED_KIB.read_text())
-    except (OSError, ValueError):
-        return
-    deadline = time.monotonic() + 15
-    time.sleep(2.2)
-    while time.monotonic() < deadline:
-        now = int(REPORTED_KIB.read_text())
-        if now == last:
-            return
-        last = now
-        time.sleep(2.2)
-
-
-def busy_cpu_s() -> float:
-    """CPU seconds the whole machine spent busy (all CPUs; steal counts as busy) since boot."""
-    vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 # ---------------------------------------------------------------------------- server process

@@ -67,60 +67,14 @@ from ingest.samples import make_clip  # noqa: E402
 from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
 
+from bench.machine import busy_cpu_s, log, own_cpu_s, reporting_free_ram, settle  # noqa: E402
+
 MB = 1_000_000
 REMUX_SECONDS = 60
 TRANSCODE_SECONDS = 10
 # ~13.5 Mbit/s: a 60 s 1080p30 clip of ~100 MB, a body-worn camera's high-quality rate.
 H264_EXTRA = ["-b:v", "13.5M", "-maxrate", "13.5M", "-bufsize", "27M"]
 TOOL_TIMEOUT = 600.0
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-REPORTED_KIB = Path("/sys/module/page_reporting/parameters/reported_kib")
-
-
-def _reported_kib() -> int | None:
-    try:
-        return int(REPORTED_KIB.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def sync() -> None:
-    os.sync()
-
-
-def settle(wait: bool = True) -> None:
-    """Flush dirty pages; where the kernel reports free RAM to the host, wait until it has (see the docstring).
-
-    Reporting runs in batches about 2 s apart, so "done" means no change over one such period.
-    """
-    os.sync()
-    last = _reported_kib()
-    if last is None or not wait:
-        return
-    deadline = time.monotonic() + 15
-    time.sleep(2.2)
-    while time.monotonic() < deadline:
-        now = _reported_kib()
-        if now == last:
-            return
-        last = now
-        time.sleep(2.2)
-
-
-def _busy_cpu_s() -> float:
-    """CPU seconds the whole machine spent busy (all CPUs; steal counts as busy) since boot."""
-    vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 class Contention:
@@ -131,11 +85,11 @@ class Contention:
     """
 
     def __enter__(self) -> "Contention":
-        self.busy, self.own = _busy_cpu_s(), _own_cpu_s()
+        self.busy, self.own = busy_cpu_s(), own_cpu_s(children=True)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.other = max(0.0, (_busy_cpu_s() - self.busy) - (_own_cpu_s() - self.own))
+        self.other = max(0.0, (busy_cpu_s() - self.busy) - (own_cpu_s(children=True) - self.own))
 
 
 def timed(fn) -> tuple[float, object]:
@@ -240,7 +194,7 @@ def ingest_baseline(work: Path, files: list[Path], hashes: dict[Path, str], rep:
         out = subprocess.run([*HASHERS[hasher], *names], check=True, stdout=subprocess.PIPE).stdout
         subprocess.run(["cp", *names, str(dest)], check=True)
         elapsed = time.perf_counter() - t0
-    t_sync, _ = timed(sync)  # informational: what cp's dirty data costs to make durable
+    t_sync, _ = timed(os.sync)  # informational: what cp's dirty data costs to make durable
     # both print "HEX  NAME" (sha256sum) or "HEX *NAME" (openssl -r)
     got = {line[66:]: line[:64] for line in out.decode().splitlines()}
     if any(got.get(str(p)) != h for p, h in hashes.items()):
@@ -262,10 +216,10 @@ def fresh_ram_cost(work: Path, files: list[Path], rep: int) -> dict:
     second.mkdir()
     settle()
     t_fresh, _ = timed(lambda: subprocess.run(["cp", *names, str(first)], check=True))
-    sync()
+    os.sync()
     rmtree(first)  # its pages are free again, still backed by the host for about 2 s
     t_recycled, _ = timed(lambda: subprocess.run(["cp", *names, str(second)], check=True))
-    sync()
+    os.sync()
     rmtree(second)
     return {"fresh": t_fresh, "recycled": t_recycled}
 
@@ -303,7 +257,7 @@ def proxy_bare(args: list[str], out: Path, wait: bool) -> dict:
         subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
                        timeout=TOOL_TIMEOUT)
         elapsed = time.perf_counter() - t0
-    t_sync, _ = timed(sync)
+    t_sync, _ = timed(os.sync)
     if not out.exists() or out.stat().st_size == 0:
         raise SystemExit(f"bare ffmpeg wrote nothing to {out}")
     out.unlink()
@@ -405,7 +359,7 @@ def main() -> int:
                 + " / ".join(f"{r[-1]['other_cpu']:.2f}s" for r in (ours, base_runs, ossl_runs) if r))
 
         cal = []
-        if _reported_kib() is not None:
+        if reporting_free_ram():
             log(f"1b. VM cost of writing {total / MB:.0f} MB into fresh RAM (free page reporting is on)")
             for rep in range(args.reps):
                 cal.append(fresh_ram_cost(work, files, rep))

@@ -1,0 +1,59 @@
+"""What both benchmarks need from the machine: settling it between runs, and CPU accounting.
+
+On this VM the kernel hands freed RAM back to the host in batches about 2 s
+apart (virtio-balloon free page reporting); writing into RAM handed back costs
+~2 s/GB, so a timed run must not start while that is going on (see
+docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+REPORTED_KIB = Path("/sys/module/page_reporting/parameters/reported_kib")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _reported_kib() -> int | None:
+    try:
+        return int(REPORTED_KIB.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def settle(wait: bool = True) -> None:
+    """Flush dirty pages; where the kernel reports free RAM to the host, wait until it has stopped."""
+    os.sync()
+    last = _reported_kib()
+    if last is None or not wait:
+        return
+    deadline = time.monotonic() + 15
+    time.sleep(2.2)
+    while time.monotonic() < deadline:
+        now = _reported_kib()
+        if now == last:
+            return
+        last = now
+        time.sleep(2.2)
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine spent busy (all CPUs; steal counts as busy) since boot."""
+    vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s(children: bool = False) -> float:
+    """CPU seconds of this process (and, with ``children``, of the children it waited for)."""
+    t = os.times()
+    return t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
+
+
+def reporting_free_ram() -> bool:
+    """Whether this kernel hands freed RAM back to a hypervisor (the cost ``settle`` waits out)."""
+    return _reported_kib() is not None
