@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 
 from storage_config.settings import Settings, load_settings  # noqa: E402
 
-from bench.machine import busy_cpu_s, log, own_cpu_s, settle  # noqa: E402
+from bench.machine import busy_cpu_s, log, own_cpu_s, print_results, settle  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -605,8 +605,6 @@ def main() -> int:
         f"whole {size / MB / statistics.median(sides['whole']) / floor:.2f}", "-", "-", None)
 
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
-    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
-    line = "+".join("-" * (w + 2) for w in widths)
     load_after = os.getloadavg()
     log("")
     log(f"load average 1 min: {load_before[0]:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~2)")
@@ -616,13 +614,7 @@ def main() -> int:
                            if worst > 0.2 or max(other) > 0.5 else ""))
     log(f"results: latencies over the timed window, streaming medians of {args.reps} runs, MB = 10^6 B, "
         f"proxy in page cache, total {time.perf_counter() - started:.0f}s")
-    log("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    log("|" + line.replace("+", "|") + "|")
-    for r in rows:
-        log("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
-    failed = [r[0].strip() for r in rows if r[5] == "FAIL"]
-    log("all targets met" if not failed else "targets missed: " + "; ".join(failed))
-    return 1 if failed else 0
+    return print_results(headers, rows)
 
 
 if __name__ == "__main__":

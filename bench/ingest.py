@@ -67,7 +67,7 @@ from ingest.samples import make_clip  # noqa: E402
 from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
 
-from bench.machine import busy_cpu_s, log, own_cpu_s, reporting_free_ram, settle  # noqa: E402
+from bench.machine import busy_cpu_s, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 
 MB = 1_000_000
 REMUX_SECONDS = 60
@@ -422,8 +422,6 @@ def main() -> int:
             f"recycled {recycled:.2f}s", f"+{(fresh - recycled) / (total / 1e9):.2f} s/GB", "-", None)
 
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
-    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
-    line = "+".join("-" * (w + 2) for w in widths)
     load_after = os.getloadavg()
     log("")
     log(f"load average 1 min: {load_before[0]:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~1-2)")
@@ -433,13 +431,7 @@ def main() -> int:
         + ("  -- WARNING: the machine was shared; rerun when idle for clean numbers" if worst > 0.5 else ""))
     log(f"results: medians of {args.reps} runs, MB = 10^6 B, inputs in page cache, outputs into settled RAM, "
         f"total {time.perf_counter() - started:.0f}s")
-    log("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    log("|" + line.replace("+", "|") + "|")
-    for r in rows:
-        log("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
-    failed = [r[0].strip() for r in rows if r[5] == "FAIL"]
-    log("all targets met" if not failed else "targets missed: " + "; ".join(failed))
-    return 1 if failed else 0
+    return print_results(headers, rows)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,16 @@ def own_cpu_s(children: bool = False) -> float:
 def reporting_free_ram() -> bool:
     """Whether this kernel hands freed RAM back to a hypervisor (the cost ``settle`` waits out)."""
     return _reported_kib() is not None
+
+
+def print_results(headers: list[str], rows: list[list]) -> int:
+    """The results table (column 6 is PASS/FAIL/blank); returns the exit code: 1 if a target was missed."""
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    line = "+".join("-" * (w + 2) for w in widths)
+    log("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    log("|" + line.replace("+", "|") + "|")
+    for r in rows:
+        log("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    failed = [r[0].strip() for r in rows if r[5] == "FAIL"]
+    log("all targets met" if not failed else "targets missed: " + "; ".join(failed))
+    return 1 if failed else 0
