@@ -41,3 +41,8 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     return app
+
+
+def worker_app() -> FastAPI:
+    """Factory for ``evidence serve --workers N``: settings from the environment; the parent migrated."""
+    return create_app(migrate_db=False)

@@ -159,11 +159,26 @@ def _serve(s: Settings, health) -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (the work per request is CPU-bound)")] = 1,
+) -> None:
     """Run the API alone (no ingest daemon)."""
+    s = _settings()
+    if workers > 1:
+        import uvicorn
+
+        from evidence.db import make_engine, migrate
+
+        engine = make_engine(s.database_url)
+        migrate(engine)  # once, here, so the workers never race to migrate
+        engine.dispose()
+        err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] with {workers} worker processes")
+        uvicorn.run("api.app:worker_app", factory=True, host=s.host, port=s.port, workers=workers,
+                    log_level="warning")
+        return
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _serve(_settings(), None)
+        _serve(s, None)
     except KeyboardInterrupt:
         pass
 

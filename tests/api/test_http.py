@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
 
 from tests.servers import free_port, wait_port
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
 
 
-def test_serve_over_loopback(world, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_over_loopback(world, tmp_path, workers):
     rt = world["rt"]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
@@ -26,7 +28,8 @@ def test_serve_over_loopback(world, tmp_path):
                EVIDENCE_LOG_LEVEL="WARNING")
     log = tmp_path / "serve.log"
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([EVIDENCE, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=sink)
+        proc = subprocess.Popen([EVIDENCE, "serve", "--workers", str(workers)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=sink)
     try:
         wait_port(port)
         base = f"http://127.0.0.1:{port}"
