@@ -94,12 +94,18 @@ def bench_settings(home: Path) -> Settings:
 # ---------------------------------------------------------------------------- server process
 
 
-def serve(home: Path, port: int) -> None:
-    """What ``evidence serve`` runs (ingest.cli._serve), on the bench's home and port."""
+def serve(home: Path, port: int, workers: int = 1) -> None:
+    """What ``evidence serve [--workers N]`` runs (ingest.cli.serve), on the bench's home and port."""
     import uvicorn
 
     from api.app import create_app
 
+    if workers > 1:
+        os.environ.update(EVIDENCE_HOME=str(home), EVIDENCE_STATION_ID="bench", EVIDENCE_SOURCE_POLICY="keep",
+                          EVIDENCE_TIMEZONE="Asia/Shanghai")
+        uvicorn.run("api.app:worker_app", factory=True, host="127.0.0.1", port=port, workers=workers,
+                    log_level="warning")
+        return
     config = uvicorn.Config(create_app(bench_settings(home), None, migrate_db=True), host="127.0.0.1", port=port,
                             log_level="warning")
     server = uvicorn.Server(config)
@@ -115,12 +121,13 @@ def free_port() -> int:
 class Server:
     """The API in a child process (its own interpreter and GIL), on loopback."""
 
-    def __init__(self, home: Path, logfile: Path):
+    def __init__(self, home: Path, logfile: Path, workers: int = 1):
         self.port = free_port()
         self.logfile = logfile
         with open(logfile, "wb") as out:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(home),
-                                          str(self.port)], stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=ROOT)
+                                          str(self.port), str(workers)], stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=out, cwd=ROOT)
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
@@ -142,9 +149,18 @@ class Server:
         return self.logfile.read_text(errors="replace")[-3000:]
 
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the server process (all its threads) so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU seconds of the server process and its worker processes so far."""
+        total, pending = 0, [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -472,6 +488,8 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the streaming sides (default 3)")
     parser.add_argument("--out", type=Path, help="folder for working files (default: system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the working files")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, as `evidence serve --workers` "
+                        "(default 1)")
     args = parser.parse_args()
     if (args.clients < 1 or args.seconds <= 0 or args.info_seconds <= 0 or args.paced_rate <= 0 or args.mb <= 0
             or args.range_mib < 1 or args.reps < 1 or args.warmup < 0):
@@ -495,7 +513,7 @@ def main() -> int:
         world = build_world(work, args.mb)
         rt, ids = world["rt"], world["ids"]
         settle()
-        server = Server(world["home"], work / "server.log")
+        server = Server(world["home"], work / "server.log", args.workers)
         log(f"API: uvicorn on http://127.0.0.1:{server.port} (pid {server.proc.pid})")
         t0 = time.perf_counter()
         names = list(world["passwords"])
@@ -618,7 +636,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        serve(Path(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
         sys.exit(0)
     sys.exit(main())
