@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 
 from storage_config.settings import Settings, load_settings  # noqa: E402
 
-from bench.machine import busy_cpu_s, log, own_cpu_s, print_results, settle  # noqa: E402
+from bench.machine import busy_cpu_s, cpu_model, log, own_cpu_s, print_results, settle  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -462,14 +462,7 @@ def media_views(rt, item_id: int) -> int:
 def machine() -> str:
     import uvicorn
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     extras = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
     return (f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; uvicorn {uvicorn.__version__} "
             f"({', '.join(extras) if extras else 'h11 + asyncio: no httptools, no uvloop'}); {platform.platform()}")

@@ -67,7 +67,7 @@ from ingest.samples import make_clip  # noqa: E402
 from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
 
-from bench.machine import busy_cpu_s, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
+from bench.machine import busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 
 MB = 1_000_000
 REMUX_SECONDS = 60
@@ -298,14 +298,7 @@ def med(runs: list[dict], field: str = "seconds") -> float:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], stdout=subprocess.PIPE, check=True).stdout.decode()
     return (f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; "
             f"{ffmpeg_version.splitlines()[0].split(' Copyright')[0]}; {platform.platform()}")

@@ -70,3 +70,14 @@ def print_results(headers: list[str], rows: list[list]) -> int:
     failed = [r[0].strip() for r in rows if r[5] == "FAIL"]
     log("all targets met" if not failed else "targets missed: " + "; ".join(failed))
     return 1 if failed else 0
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
