@@ -12,6 +12,7 @@ from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import auth, cases, clips, items, uploads
 from api.services import open_services
+from api.streams import thread_pools
 from storage_config.settings import Settings, get_settings
 
 HealthProvider = Callable[[], dict[str, Any]]
@@ -20,7 +21,7 @@ HealthProvider = Callable[[], dict[str, Any]]
 def create_app(settings: Settings | None = None, health: HealthProvider | None = None,
                migrate_db: bool = True) -> FastAPI:
     """Build the service; ``health`` reports on the daemon running beside it, if any."""
-    app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0")
+    app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0", lifespan=thread_pools)
     app.state.services = open_services(settings or get_settings(), migrate_db)
     install_error_handlers(app)
     install_openapi(app)

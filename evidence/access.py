@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item
@@ -81,19 +81,19 @@ def decide(who: Principal, action: Action, item: Item, links: Links = Links()) -
     return Decision(False, why)
 
 
+# Both ties in one round trip, built once (every item request asks).
+_LINKS = select(
+    exists().where(CaseItem.item_id == bindparam("item_id"), CaseItem.unlinked_at.is_(None),
+                   CaseReviewer.case_id == CaseItem.case_id, CaseReviewer.user_id == bindparam("user_id")),
+    exists().where(Grant.item_id == bindparam("item_id"), Grant.user_id == bindparam("user_id"),
+                   Grant.revoked_at.is_(None)),
+)
+
+
 def links_for(session: Session, who: Principal, item_id: int) -> Links:
     """The case and grant ties between ``who`` and one item."""
-    assigned = session.scalar(
-        select(CaseItem.id)
-        .join(CaseReviewer, CaseReviewer.case_id == CaseItem.case_id)
-        .where(CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None), CaseReviewer.user_id == who.user_id)
-        .limit(1)
-    )
-    granted = session.scalar(
-        select(Grant.id).where(Grant.item_id == item_id, Grant.user_id == who.user_id, Grant.revoked_at.is_(None))
-        .limit(1)
-    )
-    return Links(case_assigned=assigned is not None, granted=granted is not None)
+    assigned, granted = session.execute(_LINKS, {"item_id": item_id, "user_id": who.user_id}).one()
+    return Links(case_assigned=bool(assigned), granted=bool(granted))
 
 
 def visible(who: Principal) -> ColumnElement[bool]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from evidence import custody
@@ -121,9 +121,15 @@ def linked_items(session: Session, case_id: int) -> list[int]:
         CaseItem.case_id == case_id, CaseItem.unlinked_at.is_(None)).order_by(CaseItem.item_id)))
 
 
+_CASES_OF_ITEM = (select(Case.number).join(CaseItem, CaseItem.case_id == Case.id)
+                  .where(CaseItem.item_id == bindparam("item_id"), CaseItem.unlinked_at.is_(None))
+                  .order_by(Case.number))
+_MARKS_OF_ITEM = (select(Mark).where(Mark.item_id == bindparam("item_id"), Mark.removed_at.is_(None))
+                  .order_by(Mark.id))
+
+
 def cases_of_item(session: Session, item_id: int) -> list[str]:
-    return list(session.scalars(select(Case.number).join(CaseItem, CaseItem.case_id == Case.id).where(
-        CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None)).order_by(Case.number)))
+    return list(session.scalars(_CASES_OF_ITEM, {"item_id": item_id}))
 
 
 def case_view(session: Session, case: Case) -> dict[str, Any]:
@@ -169,8 +175,7 @@ def remove_mark(session: Session, item: Item, mark_id: int, agent: str) -> None:
 def marks_of(session: Session, item_id: int) -> list[dict[str, Any]]:
     return [{"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by,
              "created_at": iso(m.created_at)}
-            for m in session.scalars(select(Mark).where(Mark.item_id == item_id, Mark.removed_at.is_(None))
-                                     .order_by(Mark.id))]
+            for m in session.scalars(_MARKS_OF_ITEM, {"item_id": item_id})]
 
 
 def grant(session: Session, item: Item, username: str, reason: str, by: str, agent: str) -> Grant:

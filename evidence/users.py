@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from evidence.errors import AuthFailed, InvalidInput, NotFound
@@ -134,16 +134,26 @@ def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tup
     return token, expires
 
 
+# Built once: every API request runs it, and building a statement costs more than running it.
+_TOKEN_AND_USER = (select(Token, User).join(User, User.id == Token.user_id)
+                   .where(Token.token_sha256 == bindparam("digest")))
+
+
 def resolve_token(session: Session, token: str) -> User:
     """The user behind a live token; AuthFailed for unknown, expired or revoked ones."""
-    found = session.execute(
-        select(Token, User).join(User, User.id == Token.user_id).where(Token.token_sha256 == _digest(token))
-    ).first()
+    found = session.execute(_TOKEN_AND_USER, {"digest": _digest(token)}).first()
     if found is None or found.Token.revoked_at is not None or found.Token.expires_at <= utcnow():
         raise AuthFailed("token unknown, expired or revoked")
     if found.User.disabled:
         raise AuthFailed("account disabled")
     return found.User
+
+
+def signed_in(session: Session, token: str | None) -> Principal:
+    """The principal behind a bearer token; AuthFailed without a live one."""
+    if not token:
+        raise AuthFailed("sign in first: no bearer token")
+    return principal(resolve_token(session, token))
 
 
 def revoke(session: Session, token: str) -> None:

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    api_threads: int = Field(2, ge=1, le=256)
+    api_stream_threads: int = Field(16, ge=1, le=1024)
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import urllib.parse
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -13,9 +14,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api import guard
-from api.deps import ClientDep, CurrentUser, ServicesDep
+from api.deps import BearerToken, ClientDep, CurrentUser, ServicesDep
 from api.ranges import parse_range
 from api.services import Services
+from api.streams import in_stream_threads
 from evidence import access, cases, custody
 from evidence.access import Action
 from evidence.custody import EventKind
@@ -175,11 +177,10 @@ def list_items(
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=DENIED)
-def get_one(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> ItemOut:
-    row = guard.item(svc, who, client, item_id, Action.VIEW_METADATA)
-    with transaction(svc.reads) as session:
-        return ItemOut(**item_view(row), marks=[MarkOut(**m) for m in cases.marks_of(session, item_id)],
-                       cases=cases.cases_of_item(session, item_id))
+def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: int) -> ItemOut:
+    _, row, (marks, numbers) = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_METADATA, lambda s, _: (
+        cases.marks_of(s, item_id), cases.cases_of_item(s, item_id)))
+    return ItemOut(**item_view(row), marks=[MarkOut(**m) for m in marks], cases=numbers)
 
 
 @router.post("/{item_id}/marks", response_model=MarkOut, status_code=201, responses={**DENIED, 409: {}, 422: {}})
@@ -209,10 +210,10 @@ def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 
 
 @router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
-def custody_log(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
-    guard.item(svc, who, client, item_id, Action.VIEW_CUSTODY)
-    with transaction(svc.reads) as session:
-        return [CustodyEventOut(**custody.as_dict(e)) for e in custody.log_for(session, item_id)]
+def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
+    _, _, events = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_CUSTODY, lambda s, _: [
+        custody.as_dict(e) for e in custody.log_for(s, item_id)])
+    return [CustodyEventOut(**e) for e in events]
 
 
 def _stream(svc: Services, request: Request, key: str, media_type: str, etag: str,
@@ -224,18 +225,23 @@ def _stream(svc: Services, request: Request, key: str, media_type: str, etag: st
     headers = {"Accept-Ranges": "bytes", "ETag": etag, **(extra or {})}
     if span is None:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(svc.store.iter_chunks(key), 200, headers, media_type), None
+        return StreamingResponse(_body(request, svc.store.iter_chunks(key)), 200, headers, media_type), None
     first, last = span
     headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     headers["Content-Length"] = str(last - first + 1)
-    return StreamingResponse(svc.store.iter_chunks(key, first, last - first + 1), 206, headers, media_type), span
+    chunks = svc.store.iter_chunks(key, first, last - first + 1)
+    return StreamingResponse(_body(request, chunks), 206, headers, media_type), span
+
+
+def _body(request: Request, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    return in_stream_threads(chunks, getattr(request.app.state, "stream_limiter", None))
 
 
 @router.get("/{item_id}/proxy", responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
             response_class=StreamingResponse)
-def proxy(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Request, item_id: int) -> Response:
+def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     """The browser-playable proxy, with HTTP Range for seeking."""
-    item = guard.item(svc, who, client, item_id, Action.VIEW_MEDIA)
+    who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
     if item.proxy_key is None:
         raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
     response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"')
@@ -247,8 +253,8 @@ def proxy(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Reques
 
 @router.get("/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}},
             response_class=StreamingResponse)
-def poster(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Request, item_id: int) -> Response:
-    item = guard.item(svc, who, client, item_id, Action.VIEW_MEDIA)
+def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
+    who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
     if item.poster_key is None:
         raise NotFound(f"item {item_id} has no poster")
     response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"')
@@ -260,7 +266,7 @@ def poster(svc: ServicesDep, who: CurrentUser, client: ClientDep, request: Reque
             response_class=StreamingResponse)
 def original(
     svc: ServicesDep,
-    who: CurrentUser,
+    token: BearerToken,
     client: ClientDep,
     request: Request,
     item_id: int,
@@ -269,7 +275,7 @@ def original(
     """Exactly the stored bytes; the SHA-256 is in ``X-Evidence-SHA256`` and ``Repr-Digest``."""
     if not reason.strip():
         raise InvalidInput("reason: say why the original is needed")
-    item = guard.item(svc, who, client, item_id, Action.DOWNLOAD_ORIGINAL)
+    who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.DOWNLOAD_ORIGINAL)
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     name = urllib.parse.quote(item.original_filename)
     response, span = _stream(svc, request, item.object_key, "application/octet-stream", f'"{item.sha256}"', {

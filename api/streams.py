@@ -1,0 +1,43 @@
+"""Thread pools of the API: few threads for request work, a separate pool for streaming bodies.
+
+Python threads contend for the interpreter lock: with SQLite, one or two threads per
+process serve twice the requests that forty do (see docs/benchmarks.md), so request work
+(sync routes and dependencies, i.e. database work) runs on ``api_threads`` threads. Reading
+a body from the store can block for long on a slow S3 server; those reads use their own
+pool, so a few slow downloads cannot starve everyone else's requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+
+_END = object()
+
+
+@contextlib.asynccontextmanager
+async def thread_pools(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan: size the request pool and make the streaming pool (per process)."""
+    settings = app.state.services.settings
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+    app.state.stream_limiter = anyio.CapacityLimiter(settings.api_stream_threads)
+    yield
+
+
+async def in_stream_threads(chunks: Iterator[bytes], limiter: anyio.CapacityLimiter | None) -> AsyncIterator[bytes]:
+    """Yield ``chunks`` read on the streaming pool; the source is closed however the response ends."""
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, _END, limiter=limiter)
+            if chunk is _END:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(close, limiter=limiter)
