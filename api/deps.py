@@ -29,7 +29,7 @@ def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]
 
     def lookup() -> Principal:
         with transaction(svc.reads) as session:
-            return users.signed_in(session, token)
+            return users.signed_in(session.connection(), token)
 
     return with_db_retry(lookup)
 

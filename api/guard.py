@@ -7,9 +7,9 @@ Every route that touches an item or a case goes through here, so the policy
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Row
 
 from api.services import Services
 from evidence import access, cases, custody, users
@@ -17,7 +17,8 @@ from evidence.access import Action, CaseAction, Decision
 from evidence.custody import EventKind, Outcome
 from evidence.db import transaction, with_db_retry
 from evidence.errors import Forbidden, NotFound
-from evidence.models import Case, Item
+from evidence.items import item_row
+from evidence.models import Case
 from evidence.users import Principal
 
 T = TypeVar("T")
@@ -51,30 +52,31 @@ def _enforce(svc: Services, who: Principal, client: str, decision: Decision, act
     raise Forbidden(decision.reason)
 
 
-def item(svc: Services, who: Principal, client: str, item_id: int, action: Action) -> Item:
-    """The item, if ``who`` may do ``action`` on it; else a logged 404/403."""
+def item(svc: Services, who: Principal, client: str, item_id: int, action: Action) -> Row[Any]:
+    """The item's columns, if ``who`` may do ``action`` on it; else a logged 404/403."""
     return _item(svc, lambda _: who, client, item_id, action, None)[1]
 
 
 def signed_in_item(svc: Services, token: str | None, client: str, item_id: int, action: Action,
-                   then: Callable[[Session, Item], T] | None = None) -> tuple[Principal, Item, T | None]:
-    """As ``item`` for the token's user, plus ``then(session, item)``, all in one read transaction.
+                   then: Callable[[Connection, Row[Any]], T] | None = None) -> tuple[Principal, Row[Any], T | None]:
+    """As ``item`` for the token's user, plus ``then(conn, item)``, all in one read transaction.
 
     For the hot read routes (metadata, media ranges): one transaction per request, not two.
     """
-    return _item(svc, lambda session: users.signed_in(session, token), client, item_id, action, then)
+    return _item(svc, lambda conn: users.signed_in(conn, token), client, item_id, action, then)
 
 
-def _item(svc: Services, who_in: Callable[[Session], Principal], client: str, item_id: int, action: Action,
-          then: Callable[[Session, Item], T] | None) -> tuple[Principal, Item, T | None]:
-    def load() -> tuple[Principal, Item | None, Decision | None, T | None]:
-        with transaction(svc.reads) as session:
-            who = who_in(session)
-            row = session.get(Item, item_id)
+def _item(svc: Services, who_in: Callable[[Connection], Principal], client: str, item_id: int, action: Action,
+          then: Callable[[Connection, Row[Any]], T] | None) -> tuple[Principal, Row[Any], T | None]:
+    # Core reads on a plain connection: no ORM session or entity loading on the hottest path.
+    def load() -> tuple[Principal, Row[Any] | None, Decision | None, T | None]:
+        with svc.read_engine.begin() as conn:
+            who = who_in(conn)
+            row = item_row(conn, item_id)
             if row is None:
                 return who, None, None, None
-            decision = access.decide(who, action, row, access.links_for(session, who, item_id))
-            return who, row, decision, then(session, row) if decision.allowed and then else None
+            decision = access.decide(who, action, row, access.links_for(conn, who, item_id))
+            return who, row, decision, then(conn, row) if decision.allowed and then else None
 
     who, row, decision, extra = with_db_retry(load)
     if row is None or decision is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence.db import make_engine, make_sessionmaker, migrate
+from evidence.db import make_engine, make_sessionmaker, migrate, read_only_engine
 from evidence.objectstore import ObjectStore
 from storage_config.provision import open_store
 from storage_config.settings import Settings
@@ -19,6 +19,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     reads: sessionmaker[Session]  # read-only transactions: no write lock on SQLite
+    read_engine: Engine  # the same, for Core reads on the hot paths
     store: ObjectStore
 
 
@@ -28,4 +29,4 @@ def open_services(settings: Settings, migrate_db: bool) -> Services:
     if migrate_db:
         migrate(engine)
     return Services(settings, engine, make_sessionmaker(engine), make_sessionmaker(engine, read_only=True),
-                    open_store(settings))
+                    read_only_engine(engine), open_store(settings))

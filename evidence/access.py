@@ -18,8 +18,9 @@ import enum
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, bindparam, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
+from evidence.items import ItemLike
 from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item
 from evidence.users import Principal, Role
 
@@ -50,7 +51,7 @@ class Decision:
     hide: bool = False
 
 
-def decide(who: Principal, action: Action, item: Item, links: Links = Links()) -> Decision:
+def decide(who: Principal, action: Action, item: ItemLike, links: Links = Links()) -> Decision:
     """May ``who`` perform ``action`` on ``item``?"""
     reviewer = bool(UNIT_ROLES & who.roles)
     own = Role.OFFICER in who.roles and who.officer_id is not None and item.officer_id == who.officer_id
@@ -81,18 +82,18 @@ def decide(who: Principal, action: Action, item: Item, links: Links = Links()) -
     return Decision(False, why)
 
 
-# Both ties in one round trip, built once (every item request asks).
+# Both ties in one round trip, built once in Core over the tables (every item request asks).
+_CI, _CR, _G = CaseItem.__table__.c, CaseReviewer.__table__.c, Grant.__table__.c
 _LINKS = select(
-    exists().where(CaseItem.item_id == bindparam("item_id"), CaseItem.unlinked_at.is_(None),
-                   CaseReviewer.case_id == CaseItem.case_id, CaseReviewer.user_id == bindparam("user_id")),
-    exists().where(Grant.item_id == bindparam("item_id"), Grant.user_id == bindparam("user_id"),
-                   Grant.revoked_at.is_(None)),
+    exists().where(_CI.item_id == bindparam("item_id"), _CI.unlinked_at.is_(None),
+                   _CR.case_id == _CI.case_id, _CR.user_id == bindparam("user_id")),
+    exists().where(_G.item_id == bindparam("item_id"), _G.user_id == bindparam("user_id"), _G.revoked_at.is_(None)),
 )
 
 
-def links_for(session: Session, who: Principal, item_id: int) -> Links:
+def links_for(conn: Connection, who: Principal, item_id: int) -> Links:
     """The case and grant ties between ``who`` and one item."""
-    assigned, granted = session.execute(_LINKS, {"item_id": item_id, "user_id": who.user_id}).one()
+    assigned, granted = conn.execute(_LINKS, {"item_id": item_id, "user_id": who.user_id}).one()
     return Links(case_assigned=bool(assigned), granted=bool(granted))
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from evidence import custody
 from evidence.custody import EventKind
 from evidence.errors import Conflict, InvalidInput, NotFound
-from evidence.items import iso
-from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item, Mark, User, utcnow
+from evidence.items import ItemLike, iso
+from evidence.models import Case, CaseItem, CaseReviewer, Grant, Mark, User, utcnow
 from evidence.users import Role, parse_roles
 
 MARK_KINDS = {"important", "tag"}
@@ -94,7 +95,7 @@ def active_link(session: Session, case_id: int, item_id: int) -> CaseItem | None
         CaseItem.case_id == case_id, CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None))).first()
 
 
-def link(session: Session, case: Case, item: Item, reason: str, by: str, agent: str) -> CaseItem:
+def link(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str) -> CaseItem:
     reason = _text(reason, "reason")
     if active_link(session, case.id, item.id) is not None:
         raise Conflict(f"item {item.id} is already linked to case {case.number}")
@@ -106,7 +107,7 @@ def link(session: Session, case: Case, item: Item, reason: str, by: str, agent: 
     return row
 
 
-def unlink(session: Session, case: Case, item: Item, reason: str, by: str, agent: str) -> None:
+def unlink(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str) -> None:
     reason = _text(reason, "reason")
     row = active_link(session, case.id, item.id)
     if row is None:
@@ -121,15 +122,17 @@ def linked_items(session: Session, case_id: int) -> list[int]:
         CaseItem.case_id == case_id, CaseItem.unlinked_at.is_(None)).order_by(CaseItem.item_id)))
 
 
-_CASES_OF_ITEM = (select(Case.number).join(CaseItem, CaseItem.case_id == Case.id)
-                  .where(CaseItem.item_id == bindparam("item_id"), CaseItem.unlinked_at.is_(None))
-                  .order_by(Case.number))
-_MARKS_OF_ITEM = (select(Mark).where(Mark.item_id == bindparam("item_id"), Mark.removed_at.is_(None))
-                  .order_by(Mark.id))
+# Built once in Core over the tables: every metadata request reads both (Core reads see
+# only flushed rows; the writers here flush).
+_C, _CI, _M = Case.__table__.c, CaseItem.__table__.c, Mark.__table__.c
+_CASES_OF_ITEM = (select(_C.number).select_from(Case.__table__.join(CaseItem.__table__, _CI.case_id == _C.id))
+                  .where(_CI.item_id == bindparam("item_id"), _CI.unlinked_at.is_(None)).order_by(_C.number))
+_MARKS_OF_ITEM = (select(_M.id, _M.kind, _M.value, _M.created_by, _M.created_at)
+                  .where(_M.item_id == bindparam("item_id"), _M.removed_at.is_(None)).order_by(_M.id))
 
 
-def cases_of_item(session: Session, item_id: int) -> list[str]:
-    return list(session.scalars(_CASES_OF_ITEM, {"item_id": item_id}))
+def cases_of_item(conn: Connection, item_id: int) -> list[str]:
+    return list(conn.execute(_CASES_OF_ITEM, {"item_id": item_id}).scalars())
 
 
 def case_view(session: Session, case: Case) -> dict[str, Any]:
@@ -146,7 +149,7 @@ def case_view(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
-def add_mark(session: Session, item: Item, kind: str, value: str | None, by: str, agent: str) -> Mark:
+def add_mark(session: Session, item: ItemLike, kind: str, value: str | None, by: str, agent: str) -> Mark:
     if kind not in MARK_KINDS:
         raise InvalidInput(f"mark kind must be one of {sorted(MARK_KINDS)}")
     value = _text(value, "tag", 100) if kind == "tag" else None
@@ -163,7 +166,7 @@ def add_mark(session: Session, item: Item, kind: str, value: str | None, by: str
     return mark
 
 
-def remove_mark(session: Session, item: Item, mark_id: int, agent: str) -> None:
+def remove_mark(session: Session, item: ItemLike, mark_id: int, agent: str) -> None:
     mark = session.get(Mark, mark_id)
     if mark is None or mark.item_id != item.id or mark.removed_at is not None:
         raise NotFound(f"item {item.id} has no mark {mark_id}")
@@ -172,13 +175,13 @@ def remove_mark(session: Session, item: Item, mark_id: int, agent: str) -> None:
                    details={"mark_id": mark.id, "kind": mark.kind, "value": mark.value})
 
 
-def marks_of(session: Session, item_id: int) -> list[dict[str, Any]]:
+def marks_of(conn: Connection, item_id: int) -> list[dict[str, Any]]:
     return [{"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by,
              "created_at": iso(m.created_at)}
-            for m in session.scalars(_MARKS_OF_ITEM, {"item_id": item_id})]
+            for m in conn.execute(_MARKS_OF_ITEM, {"item_id": item_id})]
 
 
-def grant(session: Session, item: Item, username: str, reason: str, by: str, agent: str) -> Grant:
+def grant(session: Session, item: ItemLike, username: str, reason: str, by: str, agent: str) -> Grant:
     reason = _text(reason, "reason")
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:

@@ -17,13 +17,13 @@ from evidence import custody, jobs
 from evidence.custody import EventKind
 from evidence.errors import InvalidInput
 from evidence.intake import StoredCopy
-from evidence.items import iso
+from evidence.items import ItemLike, iso
 from evidence.models import Item, ItemStatus
 
 TOLERANCE_S = 0.001
 
 
-def check_request(item: Item, start_s: float, end_s: float) -> None:
+def check_request(item: ItemLike, start_s: float, end_s: float) -> None:
     """Refuse ranges that cannot be cut, saying why."""
     if item.status == ItemStatus.MEDIA_ERROR.value or item.video_codec is None or not item.duration_s:
         raise InvalidInput(f"item {item.id} has no decodable video to clip ({item.error or item.status})")

@@ -57,10 +57,14 @@ def make_engine(url: str) -> Engine:
     )
 
 
+def read_only_engine(engine: Engine) -> Engine:
+    """``engine`` for read-only transactions: they never wait for SQLite's write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_sessionmaker(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
     """Sessions on ``engine``; ``read_only`` ones never wait for SQLite's write lock."""
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    return sessionmaker(bind, expire_on_commit=False)
+    return sessionmaker(read_only_engine(engine) if read_only else engine, expire_on_commit=False)
 
 
 def migrate(engine: Engine) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from evidence.errors import NotFound
@@ -17,6 +18,17 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
 
 
+# An item as the ORM loads it, or a Core row of the items table (same attribute names): code
+# that only reads an item's columns takes either, so hot read paths can skip the ORM.
+ItemLike = Item | Row[Any]
+_ITEM_ROW = select(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
+
+
+def item_row(conn: Connection, item_id: int) -> Row[Any] | None:
+    """One item's columns as a Core row, or None."""
+    return conn.execute(_ITEM_ROW, {"item_id": item_id}).first()
+
+
 def get_item(session: Session, item_id: int) -> Item:
     item = session.get(Item, item_id)
     if item is None:
@@ -24,7 +36,7 @@ def get_item(session: Session, item_id: int) -> Item:
     return item
 
 
-def item_view(item: Item) -> dict[str, Any]:
+def item_view(item: ItemLike) -> dict[str, Any]:
     """The fields of ``evidence show --json`` (and of the API's item resource)."""
     return {
         "id": item.id,

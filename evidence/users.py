@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from evidence.errors import AuthFailed, InvalidInput, NotFound
@@ -134,26 +136,30 @@ def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tup
     return token, expires
 
 
-# Built once: every API request runs it, and building a statement costs more than running it.
-_TOKEN_AND_USER = (select(Token, User).join(User, User.id == Token.user_id)
-                   .where(Token.token_sha256 == bindparam("digest")))
+# Built once, in Core over the tables (no ORM entities): every API request runs it, and
+# building or ORM-loading costs more than the query itself.
+_T, _U = Token.__table__.c, User.__table__.c
+_TOKEN_USER = (select(_T.revoked_at, _T.expires_at, _U.disabled, _U.id, _U.username, _U.unit, _U.roles,
+                      _U.officer_id)
+               .select_from(Token.__table__.join(User.__table__, _U.id == _T.user_id))
+               .where(_T.token_sha256 == bindparam("digest")))
 
 
-def resolve_token(session: Session, token: str) -> User:
-    """The user behind a live token; AuthFailed for unknown, expired or revoked ones."""
-    found = session.execute(_TOKEN_AND_USER, {"digest": _digest(token)}).first()
-    if found is None or found.Token.revoked_at is not None or found.Token.expires_at <= utcnow():
-        raise AuthFailed("token unknown, expired or revoked")
-    if found.User.disabled:
-        raise AuthFailed("account disabled")
-    return found.User
-
-
-def signed_in(session: Session, token: str | None) -> Principal:
-    """The principal behind a bearer token; AuthFailed without a live one."""
+def signed_in(conn: Connection, token: str | None) -> Principal:
+    """The principal behind a bearer token; AuthFailed for a missing, unknown, expired or revoked one."""
     if not token:
         raise AuthFailed("sign in first: no bearer token")
-    return principal(resolve_token(session, token))
+    found = conn.execute(_TOKEN_USER, {"digest": _digest(token)}).first()
+    if found is None or found.revoked_at is not None or found.expires_at <= utcnow():
+        raise AuthFailed("token unknown, expired or revoked")
+    if found.disabled:
+        raise AuthFailed("account disabled")
+    return Principal(found.id, found.username, found.unit, _roles(found.roles), found.officer_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _roles(text: str) -> frozenset[Role]:
+    return parse_roles(text)
 
 
 def revoke(session: Session, token: str) -> None:

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from api import guard
 from api.deps import BearerToken, ClientDep, CurrentUser, ServicesDep
@@ -189,7 +191,7 @@ def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int
     row = guard.item(svc, who, client, item_id, Action.CURATE)
     with transaction(svc.sessions) as session:
         mark = cases.add_mark(session, row, body.kind, body.value, who.username, guard.agent_of(who, client))
-        return MarkOut(**next(m for m in cases.marks_of(session, item_id) if m["id"] == mark.id))
+        return MarkOut(**next(m for m in cases.marks_of(session.connection(), item_id) if m["id"] == mark.id))
 
 
 @router.delete("/{item_id}/marks/{mark_id}", status_code=204, responses={**DENIED, 404: {}})
@@ -211,8 +213,11 @@ def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 
 @router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
 def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
-    _, _, events = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_CUSTODY, lambda s, _: [
-        custody.as_dict(e) for e in custody.log_for(s, item_id)])
+    def log(conn: Connection, _) -> list[dict[str, Any]]:
+        with Session(conn) as session:  # joins the guard's read transaction
+            return [custody.as_dict(e) for e in custody.log_for(session, item_id)]
+
+    _, _, events = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_CUSTODY, log)
     return [CustodyEventOut(**e) for e in events]
 
 
