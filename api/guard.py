@@ -17,7 +17,6 @@ from evidence.access import Action, CaseAction, Decision
 from evidence.custody import EventKind, Outcome
 from evidence.db import transaction, with_db_retry
 from evidence.errors import Forbidden, NotFound
-from evidence.items import item_row
 from evidence.models import Case
 from evidence.users import Principal
 
@@ -72,10 +71,10 @@ def _item(svc: Services, who_in: Callable[[Connection], Principal], client: str,
     def load() -> tuple[Principal, Row[Any] | None, Decision | None, T | None]:
         with svc.read_engine.begin() as conn:
             who = who_in(conn)
-            row = item_row(conn, item_id)
+            row, links = access.item_and_links(conn, who, item_id)
             if row is None:
                 return who, None, None, None
-            decision = access.decide(who, action, row, access.links_for(conn, who, item_id))
+            decision = access.decide(who, action, row, links)
             return who, row, decision, then(conn, row) if decision.allowed and then else None
 
     who, row, decision, extra = with_db_retry(load)

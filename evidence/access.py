@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, exists, false, or_, select, true
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from evidence.items import ItemLike
 from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item
@@ -82,19 +83,24 @@ def decide(who: Principal, action: Action, item: ItemLike, links: Links = Links(
     return Decision(False, why)
 
 
-# Both ties in one round trip, built once in Core over the tables (every item request asks).
-_CI, _CR, _G = CaseItem.__table__.c, CaseReviewer.__table__.c, Grant.__table__.c
-_LINKS = select(
-    exists().where(_CI.item_id == bindparam("item_id"), _CI.unlinked_at.is_(None),
-                   _CR.case_id == _CI.case_id, _CR.user_id == bindparam("user_id")),
-    exists().where(_G.item_id == bindparam("item_id"), _G.user_id == bindparam("user_id"), _G.revoked_at.is_(None)),
-)
+# The item's columns and both ties in one round trip, built once in Core over the tables
+# (every item request asks).
+_I, _CI, _CR, _G = Item.__table__.c, CaseItem.__table__.c, CaseReviewer.__table__.c, Grant.__table__.c
+_ITEM_AND_LINKS = select(
+    Item.__table__,
+    exists().where(_CI.item_id == _I.id, _CI.unlinked_at.is_(None), _CR.case_id == _CI.case_id,
+                   _CR.user_id == bindparam("user_id")).label("link_case_assigned"),
+    exists().where(_G.item_id == _I.id, _G.user_id == bindparam("user_id"),
+                   _G.revoked_at.is_(None)).label("link_granted"),
+).where(_I.id == bindparam("item_id"))
 
 
-def links_for(conn: Connection, who: Principal, item_id: int) -> Links:
-    """The case and grant ties between ``who`` and one item."""
-    assigned, granted = conn.execute(_LINKS, {"item_id": item_id, "user_id": who.user_id}).one()
-    return Links(case_assigned=bool(assigned), granted=bool(granted))
+def item_and_links(conn: Connection, who: Principal, item_id: int) -> tuple[Row[Any] | None, Links]:
+    """One item's columns as a Core row (or None), and the case and grant ties between ``who`` and it."""
+    row = conn.execute(_ITEM_AND_LINKS, {"item_id": item_id, "user_id": who.user_id}).first()
+    if row is None:
+        return None, Links()
+    return row, Links(case_assigned=bool(row.link_case_assigned), granted=bool(row.link_granted))
 
 
 def visible(who: Principal) -> ColumnElement[bool]:

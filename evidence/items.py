@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy import select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from evidence.errors import NotFound
@@ -21,12 +21,6 @@ def iso(moment: datetime | None) -> str | None:
 # An item as the ORM loads it, or a Core row of the items table (same attribute names): code
 # that only reads an item's columns takes either, so hot read paths can skip the ORM.
 ItemLike = Item | Row[Any]
-_ITEM_ROW = select(Item.__table__).where(Item.__table__.c.id == bindparam("item_id"))
-
-
-def item_row(conn: Connection, item_id: int) -> Row[Any] | None:
-    """One item's columns as a Core row, or None."""
-    return conn.execute(_ITEM_ROW, {"item_id": item_id}).first()
 
 
 def get_item(session: Session, item_id: int) -> Item:
