@@ -3,41 +3,48 @@
 Run from the project root::
 
     .venv/bin/python bench/api.py [--clients 50] [--seconds 10] [--mb 500] [--range-mib 8] [--reps 3]
-                                  [--paced-rate 2] [--info-seconds 4] [--warmup 2] [--out DIR] [--keep]
+                                  [--paced-rate 2] [--info-seconds 4] [--warmup 2] [--workers N]
+                                  [--client auto|wrk|python] [--out DIR] [--keep]
 
 The embedded default (SQLite + folder store in a temporary home) is built the way
 tests/api/test_items.py builds its world: device assignments for two units, reviewers of
 both units, real clips ingested with ``ingest.pipeline.ingest_file`` and proxied with
 ``ingest.worker.drain``. The API (``api.app.create_app``) is served by uvicorn on
-127.0.0.1, on a free port, in a separate process, configured as ``evidence serve``
-configures it (``uvicorn.Config(app, host, port, log_level="warning")``, one process). The
-clients are in this process, so they do not share the server's GIL (they do share the CPUs).
+127.0.0.1, on a free port, in separate processes, as ``evidence serve`` serves it: by
+default one worker process per CPU (at most 8), each with the default settings (2 request
+threads). The clients share the machine's CPUs with the server.
 
-1. **Item metadata**: ``--clients`` threads, each with its own keep-alive
-   ``http.client.HTTPConnection`` and its own bearer token (one sign-in per client through
-   ``POST /api/v1/auth/token``, as a reviewer of the item's unit), GET
-   ``/api/v1/items/{id}`` back to back (closed loop, no think time) for ``--warmup`` s
-   untimed and then ``--seconds`` s timed. Latency is measured per request in the client
-   (send to last body byte); p50/p95/p99 and requests/s. Each request verifies the token
-   against the database (SHA-256 lookup) and reads the item with its case links, marks and
-   cases (three transactions as of this writing); no custody event is written.
+1. **Item metadata**: ``--clients`` closed-loop clients (keep-alive, no think time), each
+   with its own bearer token (one sign-in per client through ``POST /api/v1/auth/token``, as a
+   reviewer of the item's unit), GET ``/api/v1/items/{id}``: ``--warmup`` s untimed, then
+   ``--seconds`` s timed; p50/p95/p99 (send to last body byte) and requests/s. The clients are
+   wrk's connections when wrk is on PATH (``apt install wrk``; C, so it leaves the CPUs to the
+   server), else threads of this process with ``http.client`` (``--client python``); any
+   non-2xx answer fails the run, and every client's first answer is checked for the right item.
+   Each request checks the token and reads the item with its access ties, marks and cases in
+   one read transaction; no custody event is written.
    For information: the same clients each sending 2 requests/s instead of back to back
-   (``--paced-rate``; latency counted from when a request was due), the closed-loop load on
-   ``/healthz`` (no token, no database) and on ``/api/v1/me`` (token only), and one client
-   alone on the item. The server's CPU seconds per request come from /proc/PID/stat.
+   (``--paced-rate``, Python threads; latency counted from when a request was due), the
+   closed-loop load on ``/healthz`` (no token, no database) and on ``/api/v1/me`` (token only),
+   and one client alone on the item. The server's CPU seconds come from /proc/PID/stat.
 2. **Proxy streaming**: a real ~``--mb`` MB H.264+AAC 1080p MP4 (a 60 s testsrc2 clip at
    13.5 Mbit/s joined with ffmpeg's concat demuxer, ``-c copy``) is ingested and remuxed into
    its proxy by the worker. Then, alternating, for ``--reps`` repetitions:
-   - direct: ``FileStore.iter_chunks(proxy_key)``, the store read the API itself streams from;
+   - direct: the store's own ``iter_chunks(proxy_key)`` (folder, or S3 with ``--store s3``), the read
+     the API itself streams from, here in the bench process;
+   - direct ranged: the same, in the ranged API's ``--range-mib`` MiB ranges (one
+     ``iter_chunks(key, first, length)`` each: a ranged GET on S3);
    - API ranged: GET ``/api/v1/items/{id}/proxy`` in sequential ``--range-mib`` MiB ranges on one
      keep-alive connection (as a player does);
    - API whole: one GET of the whole proxy;
    - (info) bare loopback: the same file sent with ``os.sendfile`` over a plain TCP socket on
      127.0.0.1 (no HTTP, no Python copying on the sending side) into ``recv_into`` of a 1 MiB
-     buffer: what loopback TCP and one receiving thread carry on this machine.
+     buffer: loopback TCP with no HTTP (noisy on this VM: not always faster than the API).
    The client reads into a reused 1 MiB buffer (``readinto``) and checks byte counts and
    ``Content-Range``; an untimed first pass also checks the SHA-256 of what the API sends.
-   Throughput in MB/s (10^6 B); ratio = API MB/s / direct MB/s.
+   Throughput in MB/s (10^6 B); ratios: API ranged / direct ranged, API whole / direct.
+   ``--store s3`` puts the objects on moto's S3 server on loopback instead (production's shape:
+   the API in front of an S3 server; moto, in Python, is far slower than MinIO or AWS).
 
 This is a benchmark, not a test: it prints a table and exits 1 if a target is missed (0 otherwise).
 """
@@ -459,11 +466,14 @@ def api_whole(port: int, path: str, token: str, size: int, buf: memoryview) -> f
     return elapsed
 
 
-def direct(store, key: str, size: int) -> float:
+def direct(store, key: str, size: int, span: int | None = None) -> float:
+    """The object read straight from the store: whole, or in ``span``-byte ranges (as the ranged API reads)."""
     t0 = time.perf_counter()
     total = 0
-    for chunk in store.iter_chunks(key):
-        total += len(chunk)
+    spans = [(first, min(span, size - first)) for first in range(0, size, span)] if span else [(0, None)]
+    for first, length in spans:
+        for chunk in store.iter_chunks(key, first, length):
+            total += len(chunk)
     elapsed = time.perf_counter() - t0
     if total != size:
         raise SystemExit(f"direct read: {total} bytes, expected {size}")
@@ -538,11 +548,15 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the streaming sides (default 3)")
     parser.add_argument("--out", type=Path, help="folder for working files (default: system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the working files")
+    parser.add_argument("--store", choices=("file", "s3"), default="file",
+                        help="object store: the embedded default's folder (default), or S3 on moto's server "
+                             "started on loopback (the production shape: the API in front of an S3 server)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
                         help="closed-loop load generator: wrk (C; `apt install wrk`) or Python threads; auto: wrk "
                              "when on PATH")
-    parser.add_argument("--workers", type=int, default=1, help="server processes, as `evidence serve --workers` "
-                        "(default 1)")
+    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+                        help="server processes, as `evidence serve --workers` (default as there: one per CPU, "
+                             "at most 8)")
     args = parser.parse_args()
     if (args.clients < 1 or args.seconds <= 0 or args.info_seconds <= 0 or args.paced_rate <= 0 or args.mb <= 0
             or args.range_mib < 1 or args.reps < 1 or args.warmup < 0):
@@ -562,9 +576,15 @@ def main() -> int:
     log(f"load average before: {load_before[0]:.2f} (1 min)"
         + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load_before[0] > 0.5 else ""))
     log(f"working folder: {work}")
-    world = server = None
+    world = server = moto = None
     try:
-        log("building the world (embedded default: SQLite + folder store)")
+        if args.store == "s3":
+            from tests.servers import MotoServer
+
+            moto = MotoServer().start()
+            os.environ["EVIDENCE_STORAGE_URL"] = moto.url()  # read by load_settings, here and in the server
+            log(f"S3: moto's standalone server on 127.0.0.1:{moto.port}")
+        log(f"building the world (SQLite + {'folder store' if args.store == 'file' else 'S3 store'})")
         world = build_world(work, args.mb)
         rt, ids = world["rt"], world["ids"]
         settle()
@@ -622,11 +642,13 @@ def main() -> int:
             api_whole(server.port, path, token, size, buf)
             loopback_floor(object_path, size, buf)
             views = media_views(rt, item)
-            sides: dict[str, list[float]] = {"direct": [], "ranged": [], "whole": [], "floor": []}
+            sides: dict[str, list[float]] = {"direct": [], "direct ranged": [], "ranged": [], "whole": [],
+                                             "floor": []}
             other = []
             for rep in range(args.reps):
                 cpu0, own0, busy0 = server.cpu_s(), own_cpu_s(), busy_cpu_s()
                 sides["direct"].append(direct(rt.store, key, size))
+                sides["direct ranged"].append(direct(rt.store, key, size, span))
                 sides["ranged"].append(api_ranged(server.port, path, token, size, span, buf))
                 cpu1 = server.cpu_s()
                 sides["whole"].append(api_whole(server.port, path, token, size, buf))
@@ -642,6 +664,8 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
+        if moto is not None:
+            moto.stop()
         if world is not None:
             world["rt"].close()
         if args.keep:
@@ -667,13 +691,14 @@ def main() -> int:
     row("  server CPU per items/{id} request (info)", f"{meta['server_ms_per_req']:.2f} ms",
         f"{meta['server_cpu']:.2f} cores busy", "-", "-", None)
 
-    t_direct = statistics.median(sides["direct"])
-    mbps_direct = size / MB / t_direct
-    for side, label in (("ranged", f"proxy {size / MB:.0f} MB, API {args.range_mib} MiB ranges"),
-                        ("whole", f"proxy {size / MB:.0f} MB, API whole GET")):
+    mbps_direct = size / MB / statistics.median(sides["direct"])
+    for side, base, label in (
+            ("ranged", "direct ranged", f"proxy {size / MB:.0f} MB, API {args.range_mib} MiB ranges"),
+            ("whole", "direct", f"proxy {size / MB:.0f} MB, API whole GET")):
         mbps = size / MB / statistics.median(sides[side])
-        ratio = mbps / mbps_direct
-        row(label, f"{mbps:.0f} MB/s", f"direct {mbps_direct:.0f} MB/s", f"ratio {ratio:.2f}",
+        mbps_base = size / MB / statistics.median(sides[base])
+        ratio = mbps / mbps_base
+        row(label, f"{mbps:.0f} MB/s", f"{base} {mbps_base:.0f} MB/s", f"ratio {ratio:.2f}",
             f">= {RATIO_TARGET:.2f}", ratio >= RATIO_TARGET)
     n_ranges = math.ceil(size / span)
     per_range = (statistics.median(sides["ranged"]) - statistics.median(sides["whole"])) / n_ranges * 1e3

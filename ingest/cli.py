@@ -160,10 +160,13 @@ def _serve(s: Settings, health) -> None:
 
 @app.command()
 def serve(
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (the work per request is CPU-bound)")] = 1,
+    workers: Annotated[Optional[int], typer.Option(
+        min=1, max=64, help="Server processes (default: one per CPU, at most 8; the work per request is CPU-bound)",
+    )] = None,
 ) -> None:
     """Run the API alone (no ingest daemon)."""
     s = _settings()
+    workers = workers or min(os.cpu_count() or 1, 8)
     if workers > 1:
         import uvicorn
 
