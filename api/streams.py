@@ -9,6 +9,7 @@ pool, so a few slow downloads cannot starve everyone else's requests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 
@@ -29,15 +30,25 @@ async def thread_pools(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def in_stream_threads(chunks: Iterator[bytes], limiter: anyio.CapacityLimiter | None) -> AsyncIterator[bytes]:
-    """Yield ``chunks`` read on the streaming pool; the source is closed however the response ends."""
+    """Yield ``chunks`` read on the streaming pool, one chunk ahead; the source is closed however it ends.
+
+    Reading ahead overlaps the store's latency (an S3 GET) with sending the previous chunk.
+    """
+    ahead: asyncio.Future[object] | None = None
     try:
+        ahead = asyncio.ensure_future(anyio.to_thread.run_sync(next, chunks, _END, limiter=limiter))
         while True:
-            chunk = await anyio.to_thread.run_sync(next, chunks, _END, limiter=limiter)
+            chunk = await asyncio.shield(ahead)  # a cancelled response must not abandon a running read
             if chunk is _END:
                 return
-            yield chunk
+            ahead = asyncio.ensure_future(anyio.to_thread.run_sync(next, chunks, _END, limiter=limiter))
+            yield chunk  # type: ignore[misc]
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if ahead is not None and not ahead.done():
+                await asyncio.wait([ahead])  # a generator can't be closed while a thread runs it
+            if ahead is not None and ahead.done() and not ahead.cancelled():
+                ahead.exception()  # retrieved: a read failing after the client left is not news
+            close = getattr(chunks, "close", None)
+            if close is not None:
                 await anyio.to_thread.run_sync(close, limiter=limiter)

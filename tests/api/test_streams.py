@@ -49,3 +49,23 @@ def test_a_body_is_read_on_the_stream_pool_and_its_source_closed_when_the_client
 
     assert anyio.run(first_only) == b"\x00" * 3
     assert closed == [True, True]
+
+
+def test_the_next_chunk_is_read_while_the_last_is_being_sent():
+    asked = []
+
+    def source():
+        for i in range(3):
+            asked.append(i)
+            yield bytes([i])
+
+    async def consume() -> list[bytes]:
+        body = in_stream_threads(source(), anyio.CapacityLimiter(1))
+        got = [await body.__anext__()]
+        with anyio.fail_after(5):  # "sending" chunk 0: chunk 1 is read meanwhile, unasked
+            while len(asked) < 2:
+                await anyio.sleep(0.005)
+        got += [c async for c in body]
+        return got
+
+    assert anyio.run(consume) == [b"\x00", b"\x01", b"\x02"]
