@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 
 _END = object()
+T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
@@ -27,6 +29,11 @@ async def thread_pools(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
     app.state.stream_limiter = anyio.CapacityLimiter(settings.api_stream_threads)
     yield
+
+
+async def run_io(app: FastAPI, fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` on the streaming pool: disk or store I/O that may block for long."""
+    return await anyio.to_thread.run_sync(fn, *args, limiter=getattr(app.state, "stream_limiter", None))
 
 
 async def in_stream_threads(chunks: Iterator[bytes], limiter: anyio.CapacityLimiter | None) -> AsyncIterator[bytes]:

@@ -9,11 +9,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import CurrentUser, ServicesDep
+from api.streams import run_io
 from evidence import uploads
 from evidence.db import transaction
 from evidence.errors import Forbidden, InvalidInput, NotFound, TooLarge
@@ -23,6 +23,7 @@ from evidence.users import Role
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 UPLOADERS = {Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR}
+WRITE_BATCH = 1 << 20
 
 
 class UploadOut(BaseModel):
@@ -62,17 +63,27 @@ async def upload(
     incoming = web / uploads.INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     part = incoming / f"{upload_id}.part"
-    sha, size = hashlib.sha256(), 0
+    sha, size, pending = hashlib.sha256(), 0, bytearray()
+
+    def write(data: bytes) -> None:
+        sha.update(data)
+        out.write(data)
+
     try:
         with open(part, "wb") as out:
+            # Disk writes (which can block under writeback) and hashing run on the streaming pool,
+            # a MiB at a time, so the event loop only collects the body.
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(f"the file is larger than the {limit}-byte upload limit")
-                sha.update(chunk)
-                out.write(chunk)
+                pending += chunk
+                if len(pending) >= WRITE_BATCH:
+                    await run_io(request.app, write, bytes(pending))
+                    pending.clear()
+            await run_io(request.app, write, bytes(pending))
             out.flush()
-            await run_in_threadpool(os.fsync, out.fileno())
+            await run_io(request.app, os.fsync, out.fileno())
         if size == 0:
             raise InvalidInput("the request body is empty: nothing to preserve")
         ticket = uploads.Ticket(upload_id=upload_id, filename=name, uploaded_by=who.username,

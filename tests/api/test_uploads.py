@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 from evidence.db import transaction
 from evidence.models import Item
@@ -76,3 +77,18 @@ def test_only_the_uploader_sees_the_upload_status(world):
     upload_id = r.json()["upload_id"]
     assert world["clients"]["off2"].get(f"/api/v1/uploads/{upload_id}").status_code == 404
     assert world["clients"]["aud"].get(f"/api/v1/uploads/{upload_id}").status_code == 200
+
+
+def test_a_body_of_several_mib_is_written_exactly(world):
+    data = os.urandom(3 * (1 << 20) + 12345)  # several write batches and a partial one
+
+    def pieces():
+        for i in range(0, len(data), 65536):
+            yield data[i:i + 65536]
+
+    r = world["clients"]["off1"].post("/api/v1/uploads", params={"filename": "long.mp4"}, content=pieces())
+    assert r.status_code == 202, r.text
+    ticket = r.json()
+    assert ticket["size_bytes"] == len(data) and ticket["sha256"] == hashlib.sha256(data).hexdigest()
+    web = world["app"].state.services.settings.web_upload_dir
+    assert (web / ticket["upload_id"] / "long.mp4").read_bytes() == data
