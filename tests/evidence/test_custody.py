@@ -7,17 +7,13 @@ from sqlalchemy import delete, select, update
 
 from evidence import custody
 from evidence.custody import EventKind, Outcome
-from evidence.db import make_engine, make_sessionmaker, migrate, transaction
+from evidence.db import transaction
 from evidence.models import CustodyEvent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    migrate(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+@pytest.fixture
+def sessions(any_sessions):
+    return any_sessions
 
 
 def fill(sessions, n=5):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -30,7 +31,7 @@ def test_a_transient_error_is_retried_with_growing_waits(monkeypatch):
     monkeypatch.setattr(db, "FIRST_RETRY_WAIT_S", 0.05)
     fn, calls = flaky(2, LOCKED)
     assert db.with_db_retry(fn) == "done"
-    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert len(calls) == 3 and gaps[0] >= 0.05 and gaps[1] >= 0.1
 
 

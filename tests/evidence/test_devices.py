@@ -3,16 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from evidence import devices
-from evidence.db import make_engine, make_sessionmaker, migrate, transaction
+from evidence.db import transaction
 from evidence.errors import InvalidInput
-
-
-@pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
-    migrate(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def t(day, hour=0):
