@@ -210,6 +210,20 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins to one account from one client address: that pair is slowed down, so a
+    stranger guessing cannot lock the owner out from elsewhere."""
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (UniqueConstraint("user_id", "source", name="uq_sign_in_throttle_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    source: Mapped[str] = mapped_column(String(100))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Token(Base):
     """A bearer token; only its SHA-256 is kept, so the table leaks nothing usable."""
 

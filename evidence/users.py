@@ -9,16 +9,22 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from evidence.errors import AuthFailed, InvalidInput, NotFound
-from evidence.models import Token, User, utcnow
+from evidence.models import SignInThrottle, Token, User, utcnow
 from evidence.passwords import dummy_hash, hash_password, one_time_password, verify_password
 
 TOKEN_TTL = timedelta(hours=8)
-FREE_FAILURES = 3  # then each further failure locks the account for 2^k seconds (at most 15 min)
+# Failed sign-ins are throttled per account *and client address*: after FREE_FAILURES from one
+# address, that address waits 2^k s (at most 15 min) before its next try at the account. Only
+# many failures from many addresses (ACCOUNT_FREE_FAILURES, a distributed guess) lock the account
+# everywhere, so one stranger cannot lock the owner out.
+FREE_FAILURES = 3
+ACCOUNT_FREE_FAILURES = 20
+MAX_LOCK = timedelta(minutes=15)
 
 
 class Role(str, enum.Enum):
@@ -91,7 +97,7 @@ def reset_password(session: Session, username: str, password: str | None = None)
     user = get_user(session, username)
     password = password or one_time_password()
     user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
+    _clear_failures(session, user)
     revoke_all(session, user.id)
     return password
 
@@ -103,25 +109,47 @@ def disable(session: Session, username: str) -> User:
     return user
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime | None = None) -> User:
-    """The user, if the password is right and the account usable; failures are counted and throttled."""
+def authenticate(session: Session, username: str, password: str, source: str = "unknown",
+                 now: datetime | None = None) -> User:
+    """The user, if the password is right and the account usable; failures from ``source`` (the client
+    address) are counted and throttled. The caller commits even when this raises, to keep the count."""
     now = now or utcnow()
-    user = session.scalars(select(User).where(User.username == username)).first()
+    # FOR UPDATE (PostgreSQL; SQLite writers are serialised anyway): one account's sign-ins in turn.
+    user = session.scalars(select(User).where(User.username == username).with_for_update()).first()
     if user is None:
         verify_password(password, dummy_hash())
         raise AuthFailed("wrong username or password")
-    if user.locked_until and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
+    source = source[:100]
+    pair = session.scalars(select(SignInThrottle).where(SignInThrottle.user_id == user.id,
+                                                        SignInThrottle.source == source)).first()
+    locks = [t for t in (user.locked_until, pair.locked_until if pair else None) if t and t > now]
+    if locks:
+        wait = int((max(locks) - now).total_seconds()) + 1
         raise AuthFailed(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
     right = verify_password(password, user.password_hash)
     if not right or user.disabled:
+        if pair is None:
+            pair = SignInThrottle(user_id=user.id, source=source, failures=0)
+            session.add(pair)
+        pair.failures += 1
         user.failed_logins += 1
-        if user.failed_logins > FREE_FAILURES:
-            user.locked_until = now + timedelta(seconds=min(900, 2 ** (user.failed_logins - FREE_FAILURES)))
+        if pair.failures > FREE_FAILURES:
+            pair.locked_until = now + _backoff(pair.failures - FREE_FAILURES)
+        if user.failed_logins > ACCOUNT_FREE_FAILURES:
+            user.locked_until = now + _backoff(user.failed_logins - ACCOUNT_FREE_FAILURES)
         # only someone who knows the password learns that the account is disabled
         raise AuthFailed("account disabled" if right else "wrong username or password")
-    user.failed_logins, user.locked_until = 0, None
+    _clear_failures(session, user)
     return user
+
+
+def _clear_failures(session: Session, user: User) -> None:
+    user.failed_logins, user.locked_until = 0, None
+    session.execute(delete(SignInThrottle).where(SignInThrottle.user_id == user.id))
+
+
+def _backoff(excess: int) -> timedelta:
+    return min(MAX_LOCK, timedelta(seconds=2 ** min(excess, 20)))
 
 
 def _digest(token: str) -> str:

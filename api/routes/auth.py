@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import BearerToken, CurrentUser, ServicesDep
+from api.deps import BearerToken, ClientDep, CurrentUser, ServicesDep
 from evidence import users
 from evidence.db import transaction, with_db_retry
 from evidence.errors import AuthFailed
@@ -31,14 +31,14 @@ class MeOut(BaseModel):
 
 
 @router.post("/auth/token", response_model=TokenOut, responses={401: {}, 429: {}})
-def sign_in(svc: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+def sign_in(svc: ServicesDep, client: ClientDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     """Exchange username and password for a bearer token; failures are throttled."""
     failure: list[AuthFailed] = []
 
     def attempt() -> tuple[str, str] | None:
         with transaction(svc.sessions) as session:
             try:
-                user = users.authenticate(session, form.username, form.password)
+                user = users.authenticate(session, form.username, form.password, client)
             except AuthFailed as exc:
                 failure.append(exc)  # the failure count must commit, so this transaction ends normally
                 return None

@@ -173,6 +173,10 @@ def test_sign_in_failures_tokens_and_throttling(world):
     assert statuses[:4] == [401] * 4 and 429 in statuses[4:]
     locked = anon.post("/api/v1/auth/token", data={"username": "rev2", "password": world["passwords"]["rev2"]})
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+    # throttled per client address: the owner, elsewhere, still signs in
+    elsewhere = TestClient(app, client=("10.9.8.7", 50000))
+    owner = elsewhere.post("/api/v1/auth/token", data={"username": "rev2", "password": world["passwords"]["rev2"]})
+    assert owner.status_code == 200, owner.text
 
     client = world["clients"]["rev1"]
     assert client.get("/api/v1/me").json()["roles"] == ["reviewer"]
