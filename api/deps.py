@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.services import Services
 from evidence import users
-from evidence.db import transaction, with_db_retry
+from evidence.db import with_db_retry
 from evidence.users import Principal
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -28,8 +28,8 @@ def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]
     """The signed-in user behind the bearer token (401 without a live one)."""
 
     def lookup() -> Principal:
-        with transaction(svc.reads) as session:
-            return users.signed_in(session.connection(), token)
+        with svc.read_engine.begin() as conn:
+            return users.signed_in(conn, token)
 
     return with_db_retry(lookup)
 

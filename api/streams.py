@@ -31,9 +31,19 @@ async def thread_pools(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def _stream_pool(app: FastAPI) -> anyio.CapacityLimiter | None:
+    # None (anyio's default pool) where the lifespan did not run, as under a bare ASGI client
+    return getattr(app.state, "stream_limiter", None)
+
+
 async def run_io(app: FastAPI, fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` on the streaming pool: disk or store I/O that may block for long."""
-    return await anyio.to_thread.run_sync(fn, *args, limiter=getattr(app.state, "stream_limiter", None))
+    return await anyio.to_thread.run_sync(fn, *args, limiter=_stream_pool(app))
+
+
+def stream_body(app: FastAPI, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A response body of ``chunks``, read on the streaming pool (see ``in_stream_threads``)."""
+    return in_stream_threads(chunks, _stream_pool(app))
 
 
 async def in_stream_threads(chunks: Iterator[bytes], limiter: anyio.CapacityLimiter | None) -> AsyncIterator[bytes]:

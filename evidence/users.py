@@ -50,10 +50,6 @@ class Principal:
         return ",".join(sorted(r.value for r in self.roles))
 
 
-def principal(user: User) -> Principal:
-    return Principal(user.id, user.username, user.unit, parse_roles(user.roles), user.officer_id)
-
-
 def parse_roles(text: str | list[str]) -> frozenset[Role]:
     parts = text.split(",") if isinstance(text, str) else text
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,7 +18,7 @@ from api import guard
 from api.deps import BearerToken, ClientDep, CurrentUser, ServicesDep
 from api.ranges import parse_range
 from api.services import Services
-from api.streams import in_stream_threads
+from api.streams import stream_body
 from evidence import access, cases, custody
 from evidence.access import Action
 from evidence.custody import EventKind
@@ -233,16 +232,12 @@ def _stream(svc: Services, request: Request, key: str, media_type: str, etag: st
     headers = {"Accept-Ranges": "bytes", "ETag": etag, **(extra or {})}
     if span is None:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(_body(request, svc.store.iter_chunks(key)), 200, headers, media_type), None
+        return StreamingResponse(stream_body(request.app, svc.store.iter_chunks(key)), 200, headers, media_type), None
     first, last = span
     headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     headers["Content-Length"] = str(last - first + 1)
     chunks = svc.store.iter_chunks(key, first, last - first + 1)
-    return StreamingResponse(_body(request, chunks), 206, headers, media_type), span
-
-
-def _body(request: Request, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    return in_stream_threads(chunks, getattr(request.app.state, "stream_limiter", None))
+    return StreamingResponse(stream_body(request.app, chunks), 206, headers, media_type), span
 
 
 @router.get("/{item_id}/proxy", responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
