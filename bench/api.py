@@ -66,7 +66,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -81,7 +80,7 @@ sys.path.insert(0, str(ROOT))
 
 from storage_config.settings import Settings, load_settings  # noqa: E402
 
-from bench.machine import busy_cpu_s, cpu_model, log, own_cpu_s, print_results, settle  # noqa: E402
+from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, settle  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -378,8 +377,9 @@ def wrk_run(server: Server, targets: list[tuple[str, str]], clients: int, warmup
 
     def run(duration: float) -> tuple[str, float]:
         before = os.times()
-        done = subprocess.run(["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
-                               "-s", str(script), url], capture_output=True, text=True, timeout=duration + 120)
+        command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
+                   "-s", str(script), url]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
         after = os.times()
         if done.returncode != 0:
             raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -564,18 +564,9 @@ def main() -> int:
                      "positive, --warmup >= 0")
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "python"
-    for tool in ("ffmpeg", "ffprobe") + (("wrk",) if args.client == "wrk" else ()):
-        if shutil.which(tool) is None:
-            parser.error(f"{tool} is not on PATH")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="evidence-bench-api-", dir=args.out))
     started = time.perf_counter()
-    log(f"machine: {machine()}")
-    load_before = os.getloadavg()
-    log(f"load average before: {load_before[0]:.2f} (1 min)"
-        + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load_before[0] > 0.5 else ""))
-    log(f"working folder: {work}")
+    work, load_before = begin(parser, ("ffmpeg", "ffprobe") + (("wrk",) if args.client == "wrk" else ()), args.out,
+                              "evidence-bench-api-", machine())
     world = server = moto = None
     try:
         if args.store == "s3":
@@ -713,7 +704,7 @@ def main() -> int:
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     load_after = os.getloadavg()
     log("")
-    log(f"load average 1 min: {load_before[0]:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~2)")
+    log(f"load average 1 min: {load_before:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~2)")
     worst = max([r["other_cpu"] for r in (meta, paced, health, me, single)])
     log(f"CPU used by other processes: at most {worst:.2f} cores during a load run, {max(other):.2f}s during a "
         "streaming rep" + ("  -- WARNING: the machine was shared; rerun when idle for clean numbers"

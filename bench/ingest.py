@@ -46,7 +46,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,7 +66,7 @@ from ingest.samples import make_clip  # noqa: E402
 from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
 
-from bench.machine import busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
+from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 
 MB = 1_000_000
 REMUX_SECONDS = 60
@@ -314,19 +313,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.reps < 1 or args.warmup < 0 or args.gb <= 0:
         parser.error("--reps must be >= 1, --warmup >= 0 and --gb > 0")
-    for tool in ("ffmpeg", "ffprobe", "sha256sum", "cp"):
-        if shutil.which(tool) is None:
-            parser.error(f"{tool} is not on PATH")
     has_openssl = shutil.which("openssl") is not None
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="evidence-bench-", dir=args.out))
     started = time.perf_counter()
-    log(f"machine: {machine()}")
-    load_before = os.getloadavg()
-    log(f"load average before: {load_before[0]:.2f} (1 min)"
-        + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load_before[0] > 0.5 else ""))
-    log(f"working folder: {work}")
+    work, load_before = begin(parser, ("ffmpeg", "ffprobe", "sha256sum", "cp"), args.out, "evidence-bench-", machine())
     try:
         log("building inputs")
         base, upload, files, hashes, hevc = build_inputs(work, args.gb)
@@ -417,7 +406,7 @@ def main() -> int:
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     load_after = os.getloadavg()
     log("")
-    log(f"load average 1 min: {load_before[0]:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~1-2)")
+    log(f"load average 1 min: {load_before:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~1-2)")
     every = ours + base_runs + ossl_runs + remux_ours + remux_bare + tc_ours + tc_bare
     worst = max(r["other_cpu"] for r in every)
     log(f"CPU used by other processes during a timed run: at most {worst:.2f}s"

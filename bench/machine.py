@@ -8,7 +8,10 @@ docs/benchmarks.md).
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +43,23 @@ def settle(wait: bool = True) -> None:
             return
         last = now
         time.sleep(2.2)
+
+
+def begin(parser: argparse.ArgumentParser, tools: tuple[str, ...], out: Path | None, prefix: str,
+          machine: str) -> tuple[Path, float]:
+    """Check the tools, make the working folder, log the machine and its load: (folder, 1-min load)."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is not on PATH")
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=out))
+    log(f"machine: {machine}")
+    load = os.getloadavg()[0]
+    log(f"load average before: {load:.2f} (1 min)"
+        + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load > 0.5 else ""))
+    log(f"working folder: {work}")
+    return work, load
 
 
 def busy_cpu_s() -> float:
