@@ -165,6 +165,11 @@ def test_sign_in_failures_tokens_and_throttling(world):
     anon = TestClient(app)
     assert anon.get("/api/v1/items").status_code == 401
     assert anon.get("/api/v1/items", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    item = world["ids"]["a"]
+    for path in ("", "/custody", "/proxy", "/poster", "/original?reason=court+order"):  # token read in-route
+        for headers in ({}, {"Authorization": "Bearer nonsense"}):
+            r = anon.get(f"/api/v1/items/{item}{path}", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", (path, headers)
     bad = anon.post("/api/v1/auth/token", data={"username": "rev1", "password": "wrong"})
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthorized"
     assert anon.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401
