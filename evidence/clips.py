@@ -8,6 +8,7 @@ new items with their own integrity record).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import select
@@ -20,19 +21,45 @@ from evidence.intake import StoredCopy
 from evidence.items import ItemLike, iso
 from evidence.models import Item, ItemStatus
 
-TOLERANCE_S = 0.001
+TOLERANCE_S = 0.001  # container durations are rounded to the millisecond
+FALLBACK_FPS = 25.0  # where the probe found no frame rate: the most common recorder rate
+_SLACK = 1e-3  # of a frame: float noise in a request (2.52 * 25 = 62.999…) does not move a cut by a frame
+
+
+def fps_of(item: ItemLike) -> float:
+    return item.fps if item.fps and item.fps > 0 else FALLBACK_FPS
 
 
 def check_request(item: ItemLike, start_s: float, end_s: float) -> None:
-    """Refuse ranges that cannot be cut, saying why."""
+    """Refuse ranges that cannot be cut, saying why: at least one frame, inside the recording."""
     if item.status == ItemStatus.MEDIA_ERROR.value or item.video_codec is None or not item.duration_s:
         raise InvalidInput(f"item {item.id} has no decodable video to clip ({item.error or item.status})")
+    if not (math.isfinite(start_s) and math.isfinite(end_s)):
+        raise InvalidInput("start_s and end_s must be finite numbers of seconds")
     if start_s < 0:
         raise InvalidInput("start_s must not be negative")
     if end_s <= start_s:
         raise InvalidInput("end_s must be after start_s")
+    frame = 1 / fps_of(item)
+    if end_s - start_s < frame * (1 - _SLACK):
+        raise InvalidInput(f"the clip must be at least one frame long ({frame:.6f} s at {fps_of(item):g} fps)")
     if end_s > item.duration_s + TOLERANCE_S:
         raise InvalidInput(f"end_s {end_s} is past the end of the recording ({item.duration_s} s)")
+    cut_points(item, start_s, end_s)
+
+
+def cut_points(item: ItemLike, start_s: float, end_s: float) -> tuple[float, float]:
+    """The frame-exact cut: from the first frame at or after ``start_s`` to the first at or after ``end_s``.
+
+    Frames are taken to be at k / fps (the probe's rate). These are the times the clip is cut at
+    and recorded with; a request between two frames moves to the next one, never to a keyframe.
+    """
+    fps = fps_of(item)
+    first = math.ceil(start_s * fps - _SLACK)
+    last = min(math.ceil(end_s * fps - _SLACK), math.ceil(item.duration_s * fps - _SLACK))  # exclusive
+    if last <= first:
+        raise InvalidInput(f"no whole frame of the recording starts in [{start_s}, {end_s}) s")
+    return first / fps, last / fps
 
 
 def record_clip(

@@ -20,7 +20,7 @@ def make_clip(
     codec: str = "h264",
     seconds: float = 2.0,
     size: str = "320x240",
-    fps: int = 25,
+    fps: int | str = 25,  # or a ratio such as "30000/1001"
     audio: bool = True,
     creation_time: datetime | None = None,
     ffmpeg: str = "ffmpeg",

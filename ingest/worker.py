@@ -253,12 +253,13 @@ def handle_clip(rt: Runtime, job: Job) -> None:
     """Cut the requested range from the original, store it as a new item, link it to the case."""
     s = rt.settings
     request = json.loads(job.payload or "{}")
-    start, end = float(request["start_s"]), float(request["end_s"])
+    asked = float(request["start_s"]), float(request["end_s"])
     source = with_db_retry(lambda: _load(rt, job.item_id))
+    start, end = clips.cut_points(source, *asked)  # on frames; the clip is recorded with these
     store = rt.ready_store()
     store.staging_dir().mkdir(parents=True, exist_ok=True)
     with store.local_path(source.object_key) as src:
-        made, path = cut(src, store.staging_dir(), f"clip-{job.id}-{job.attempts}", start, end, source.container,
+        made, path = cut(src, store.staging_dir(), f"clip-{job.id}-{job.attempts}", start, end,
                          source.audio_codec is not None, ffmpeg_bin=s.ffmpeg, timeout=s.tool_timeout_seconds)
     try:
         copy = store_and_verify(rt, path, os.stat(path))
@@ -272,7 +273,8 @@ def handle_clip(rt: Runtime, job: Job) -> None:
             clip, _ = clips.record_clip(
                 session, get_item(session, source.id), copy, filename=filename, start_s=start, end_s=end,
                 requested_by=request["requested_by"], agent=agent, tool=tool_version(s.ffmpeg),
-                provenance={"method": made.method, "args": _portable(made.args), "fallback_from": made.fallback_from},
+                provenance={"method": made.method, "args": _portable(made.args), "requested_start_s": asked[0],
+                            "requested_end_s": asked[1], "fps": clips.fps_of(source)},
             )
             case = cases.get_case(session, request["case_id"])
             if cases.active_link(session, case.id, clip.id) is None:

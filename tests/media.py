@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +25,8 @@ def build_library(root: Path) -> dict[str, Path]:
         # a keyframe every second, so clip boundaries can be checked against the GOP
         "gop": make_clip(root / "gop.mp4", seconds=6, creation_time=CREATION,
                          extra=["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"]),
+        # one keyframe, at 0 s: a clip from 1.0 s must not start there
+        "sparse": make_clip(root / "sparse.mp4", seconds=4, creation_time=CREATION, extra=["-g", "1000"]),
     }
     # A truncated MP4: the index (moov) sits at the end and is cut off.
     whole = make_clip(root / "whole-for-truncation.mp4", seconds=2, creation_time=CREATION)
@@ -40,3 +44,26 @@ def drop(src: Path, upload_point: Path, rel: str) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
     return dst
+
+
+def gray_frames(path: Path, size: tuple[int, int] = (32, 24)) -> list[bytes]:
+    """Every video frame of ``path``, decoded and shrunk to a small grey picture (for comparing frames)."""
+    w, h = size
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
+                          "-vf", f"scale={w}:{h}:flags=area,format=gray", "-fps_mode", "passthrough",
+                          "-f", "rawvideo", "-"],
+                         capture_output=True, check=True, timeout=120).stdout
+    return [raw[i:i + w * h] for i in range(0, len(raw), w * h)]
+
+
+def closest_frame(frame: bytes, frames: list[bytes]) -> int:
+    """The index of the frame in ``frames`` that looks most like ``frame``."""
+    return min(range(len(frames)), key=lambda i: sum(abs(a - b) for a, b in zip(frame, frames[i])))
+
+
+def streams(path: Path) -> dict[str, dict]:
+    """ffprobe's view of each stream type: start time, duration, frame count (counted by decoding)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                          "stream=codec_type,start_time,duration,nb_read_frames", "-of", "json", str(path)],
+                         capture_output=True, check=True, timeout=120).stdout
+    return {s["codec_type"]: s for s in json.loads(out)["streams"]}

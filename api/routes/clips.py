@@ -21,9 +21,14 @@ router = APIRouter(prefix="/api/v1", tags=["clips"])
 
 
 class ClipIn(BaseModel):
-    start_s: float = Field(ge=0, description="in point, seconds from the start of the recording")
-    end_s: float = Field(gt=0, description="out point, seconds from the start of the recording")
-    case_id: int = Field(description="the case the clip is linked to")
+    # strict: JSON numbers only (an integer is a number of seconds too); `true` or "1" is refused, not
+    # taken as 1.0 s, and NaN/Infinity (which Python's JSON parser lets through) are refused
+    start_s: float = Field(ge=0, strict=True, allow_inf_nan=False,
+                           description="in point, seconds from the start of the recording")
+    end_s: float = Field(gt=0, strict=True, allow_inf_nan=False,
+                         description="out point, seconds from the start of the recording (at least one frame "
+                                     "after start_s, at most the recording's duration)")
+    case_id: int = Field(strict=True, description="the case the clip is linked to")
 
 
 class ClipOut(BaseModel):

@@ -11,11 +11,9 @@ import pytest
 from evidence.db import transaction
 from evidence.models import Item
 from ingest import worker
-from ingest.clips import container_for, copy_args, reencode_args
 from ingest.pipeline import ingest_file
-from ingest.probe import probe
 from tests.api.conftest import events
-from tests.media import drop
+from tests.media import closest_frame, drop, gray_frames, streams
 
 
 def ingest(world, clip_name, rel):
@@ -47,26 +45,32 @@ def test_clip_is_a_new_item_cut_from_the_original(world, case_id, tmp_path):
 
     with transaction(rt.sessions) as session:
         clip, original = session.get(Item, clip_id), session.get(Item, source)
-        assert (clip.derived_from, clip.clip_start_s, clip.clip_end_s) == (source, 2.5, 4.5)
+        # cut on frames: 2.5 s lies between the frames at 2.48 and 2.52 s, so the clip starts at 2.52
+        assert (clip.derived_from, clip.clip_start_s, clip.clip_end_s) == (source, 2.52, 4.52)
         assert clip.status == "ready" and clip.proxy_key and clip.unit == "U1" and clip.officer_id == "110001"
         assert original.sha256 == source_sha and clip.sha256 != source_sha
         clip_key = clip.object_key
     local = tmp_path / "clip.mp4"
     local.write_bytes(b"".join(rt.store.iter_chunks(clip_key)))
     assert hashlib.sha256(local.read_bytes()).hexdigest() == clip.sha256
-    assert abs(probe(local).duration_s - 2.0) <= 1.0 + 0.04, "within one GOP (1 s) of the request"
+    # the source's keyframes are at whole seconds: the clip's first frame is still the one at 2.52 s
+    frames = gray_frames(local)
+    assert closest_frame(frames[0], gray_frames(world["clips"]["gop"])) == 63 and len(frames) == 50
+    assert float(streams(local)["video"]["start_time"]) == 0
     # the original in the store is untouched
     with transaction(rt.sessions) as session:
         original_key = session.get(Item, source).object_key
     assert hashlib.sha256(b"".join(rt.store.iter_chunks(original_key))).hexdigest() == source_sha
 
     view = rev1.get(f"/api/v1/items/{clip_id}").json()
-    assert view["cases"] == ["C-CLIP"] and view["recorded_start"] == "2026-11-01T08:00:02.500000Z"
+    assert view["cases"] == ["C-CLIP"] and view["recorded_start"] == "2026-11-01T08:00:02.520000Z"
     assert view["on_time"] is None and view["upload_deadline"] is None
     (made,) = events(rt, clip_id, "clip_made")
     provenance = json.loads(made.details)
-    assert provenance["derived_from"] == source and provenance["method"] == "copy"
-    assert provenance["start_s"] == 2.5 and "-c" in provenance["args"] and made.tool.startswith("ffmpeg")
+    assert provenance["derived_from"] == source and provenance["method"] == "reencode"
+    assert (provenance["start_s"], provenance["end_s"]) == (2.52, 4.52), "the actual cut points"
+    assert (provenance["requested_start_s"], provenance["requested_end_s"]) == (2.5, 4.5)
+    assert "libx264" in provenance["args"] and made.tool.startswith("ffmpeg")
     assert len(events(rt, source, "clip_made")) == 1 and len(events(rt, source, "clip_requested")) == 1
 
     # the same request again gives the same bytes: the same item, hash stable
@@ -94,12 +98,30 @@ def test_bad_clip_requests(world, case_id):
     assert c["rev2"].get("/api/v1/clips/1").status_code == 404
 
 
-def test_clip_argument_builders():
-    assert container_for("mov,mp4,m4a,3gp,3g2,mj2") == ("mp4", "mp4")
-    assert container_for("avi") == ("avi", "avi")
-    assert container_for("mpegts") == ("matroska", "mkv")
-    copy = copy_args(Path("in.mp4"), Path("out.mp4"), 2.5, 4.5, "mp4")
-    assert copy[copy.index("-ss") + 1] == "2.500" and copy.index("-ss") < copy.index("-i"), "seek before input"
-    assert "copy" in copy and "+bitexact" in copy and copy[copy.index("-t") + 1] == "2.000"
-    again = reencode_args(Path("in.avi"), Path("out.mp4"), 0, 1, audio=False)
-    assert "libx264" in again and "aac" not in again
+@pytest.mark.parametrize(("body", "says"), [
+    ({"start_s": 0, "end_s": 1e-320}, "at least one frame"),  # was accepted: a clip of no frame
+    ({"start_s": 0.5, "end_s": 0.53}, "at least one frame"),
+    ({"start_s": 1.961, "end_s": 2.0}, "at least one frame"),
+    ({"start_s": 0, "end_s": True}, "end_s"),  # was taken as 1.0 s
+    ({"start_s": False, "end_s": 1}, "start_s"),
+    ({"start_s": 0, "end_s": "1.0"}, "end_s"),
+    ({"start_s": [0], "end_s": 1}, "start_s"),
+    ({"start_s": 0, "end_s": None}, "end_s"),
+])
+def test_clip_times_are_strict_numbers_at_least_a_frame_long(world, case_id, body, says):
+    r = world["clients"]["rev1"].post(f"/api/v1/items/{world['ids']['a']}/clips", json={**body, "case_id": case_id})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text
+    assert says in r.json()["error"]["message"], r.text
+    assert events(world["rt"], world["ids"]["a"], "clip_requested") == []
+
+
+def test_clip_request_oddities_are_422(world, case_id):
+    client, url = world["clients"]["rev1"], f"/api/v1/items/{world['ids']['a']}/clips"
+    for raw in ('{"start_s": NaN, "end_s": 1, "case_id": %d}', '{"start_s": 0, "end_s": Infinity, "case_id": %d}'):
+        r = client.post(url, content=raw % case_id, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", raw
+    r = client.post(url, json={"start_s": 0, "end_s": 1, "case_id": True})
+    assert r.status_code == 422 and "case_id" in r.json()["error"]["message"]
+    # whole numbers of seconds are numbers too; one frame (1/25 s) is the shortest clip
+    for body in ({"start_s": 0, "end_s": 1}, {"start_s": 1.96, "end_s": 2.0}):
+        assert client.post(url, json={**body, "case_id": case_id}).status_code == 202, body
