@@ -1,8 +1,10 @@
-"""HTTP Range requests (RFC 9110 §14): one byte range per request, as media players send."""
+"""HTTP Range requests (RFC 9110 §14): one byte range per request, as media players send; If-Range."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 from evidence.errors import EvidenceError
 
@@ -37,3 +39,25 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size:
         raise RangeNotSatisfiable(size)
     return start, end
+
+
+def http_date(moment: datetime) -> str:
+    """``moment`` as an IMF-fixdate (RFC 9110 §5.6.7), e.g. ``Sun, 01 Nov 2026 08:00:00 GMT``."""
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def if_range_holds(header: str | None, etag: str, last_modified: datetime) -> bool:
+    """RFC 9110 §13.1.5: may the Range be served? No If-Range: yes. An entity tag: only by strong
+    comparison (a weak tag never matches). An HTTP-date: only when it equals Last-Modified."""
+    if header is None:
+        return True
+    value = header.strip()
+    if value.startswith(('"', "W/")):
+        return not value.startswith("W/") and value == etag and not etag.startswith("W/")
+    try:
+        given = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return False  # neither a tag nor a date: not a match, so the whole representation
+    if given.tzinfo is None:
+        given = given.replace(tzinfo=UTC)  # the asctime form has no zone; HTTP-dates are GMT
+    return given == last_modified.astimezone(UTC).replace(microsecond=0)

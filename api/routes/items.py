@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from api import guard
 from api.deps import BearerToken, ClientDep, CurrentUser, ServicesDep
-from api.ranges import parse_range
+from api.ranges import http_date, if_range_holds, parse_range
 from api.services import Services
 from api.streams import stream_body
 from evidence import access, cases, custody
@@ -223,50 +223,75 @@ def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id
     return [CustodyEventOut(**e) for e in events]
 
 
-def _stream(svc: Services, request: Request, key: str, media_type: str, etag: str,
+# Evidence media is not kept in browser caches (a shared workstation's disk is not the evidence
+# store), and each use reaches the server, so views are logged.
+NO_STORE = "private, no-store"
+
+
+def _stream(svc: Services, request: Request, key: str, media_type: str, etag: str, modified: datetime,
             extra: dict[str, str] | None = None) -> tuple[Response, tuple[int, int] | None]:
+    """GET or HEAD of a stored object: whole, or one byte range (RFC 9110 Range and If-Range).
+
+    HEAD answers GET's status and headers without reading the body from the store.
+    """
     size = svc.store.size(key)
     if size is None:
         raise NotFound("the stored object is missing")
-    span = parse_range(request.headers.get("range"), size)
-    headers = {"Accept-Ranges": "bytes", "ETag": etag, **(extra or {})}
-    if span is None:
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(stream_body(request.app, svc.store.iter_chunks(key)), 200, headers, media_type), None
-    first, last = span
-    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    headers["Content-Length"] = str(last - first + 1)
-    chunks = svc.store.iter_chunks(key, first, last - first + 1)
-    return StreamingResponse(stream_body(request.app, chunks), 206, headers, media_type), span
+    headers = {"Accept-Ranges": "bytes", "ETag": etag, "Last-Modified": http_date(modified),
+               "Cache-Control": NO_STORE, **(extra or {})}
+    span = None
+    if if_range_holds(request.headers.get("if-range"), etag, modified):  # else: the whole representation
+        span = parse_range(request.headers.get("range"), size)
+    first, length, status = 0, size, 200
+    if span is not None:
+        first, length, status = span[0], span[1] - span[0] + 1, 206
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{size}"
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media_type), span
+    chunks = svc.store.iter_chunks(key) if span is None else svc.store.iter_chunks(key, first, length)
+    return StreamingResponse(stream_body(request.app, chunks), status, headers, media_type), span
+
+
+def _viewing(request: Request) -> bool:
+    # A HEAD is authorised (and a refusal logged) like a GET, but no bytes flow: not a view or download.
+    return request.method != "HEAD"
 
 
 @router.get("/{item_id}/proxy", responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
             response_class=StreamingResponse)
+@router.head("/{item_id}/proxy", name="proxy_head", responses={**DENIED, 206: {}, 416: {}},
+             response_class=StreamingResponse)
 def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
-    """The browser-playable proxy, with HTTP Range for seeking."""
+    """The browser-playable proxy, with HTTP Range for seeking (and If-Range); HEAD for its headers."""
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
     if item.proxy_key is None:
         raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
-    response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"')
+    response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"',
+                             item.stored_at)
     # A player fetches many ranges per viewing; the view is logged once, at its first byte.
-    if span is None or span[0] == 0:
+    if _viewing(request) and (span is None or span[0] == 0):
         guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="proxy")
     return response
 
 
 @router.get("/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}},
             response_class=StreamingResponse)
+@router.head("/{item_id}/poster", name="poster_head", responses=DENIED, response_class=StreamingResponse)
 def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
     if item.poster_key is None:
         raise NotFound(f"item {item_id} has no poster")
-    response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"')
-    guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="poster")
+    response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"',
+                          item.stored_at)
+    if _viewing(request):
+        guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="poster")
     return response
 
 
 @router.get("/{item_id}/original", responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}},
             response_class=StreamingResponse)
+@router.head("/{item_id}/original", name="original_head", responses=DENIED, response_class=StreamingResponse)
 def original(
     svc: ServicesDep,
     token: BearerToken,
@@ -281,11 +306,13 @@ def original(
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.DOWNLOAD_ORIGINAL)
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     name = urllib.parse.quote(item.original_filename)
-    response, span = _stream(svc, request, item.object_key, "application/octet-stream", f'"{item.sha256}"', {
+    response, span = _stream(svc, request, item.object_key, "application/octet-stream", f'"{item.sha256}"',
+                             item.stored_at, {
         "X-Evidence-SHA256": item.sha256,
         "Repr-Digest": f"sha-256=:{digest}:",
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
     })
-    guard.record(svc, EventKind.ORIGINAL_DOWNLOADED, who, client, item_id=item.id, reason=reason.strip(),
-            range=None if span is None else f"{span[0]}-{span[1]}")
+    if _viewing(request):
+        guard.record(svc, EventKind.ORIGINAL_DOWNLOADED, who, client, item_id=item.id, reason=reason.strip(),
+                     range=None if span is None else f"{span[0]}-{span[1]}")
     return response
