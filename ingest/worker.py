@@ -281,7 +281,7 @@ def handle_clip(rt: Runtime, job: Job) -> None:
                 cases.link(session, case, clip, f"evidence clip of item {source.id}, {start:.3f}-{end:.3f} s",
                            request["requested_by"], agent)
             row = session.merge(job)
-            row.payload = json.dumps({**request, "result_item_id": clip.id})
+            row.payload = json.dumps({**request, "result_item_id": clip.id, "cut_start_s": start, "cut_end_s": end})
             jobs.complete(session, row)
 
     with_db_retry(write)

@@ -39,6 +39,8 @@ class ClipOut(BaseModel):
     case_id: int
     status: str  # queued | running | done | failed
     item_id: int | None = None
+    cut_start_s: float | None = Field(None, description="where the clip was cut: the first frame at or after start_s")
+    cut_end_s: float | None = Field(None, description="the end of the clip's last frame")
     error: str | None = None
 
 
@@ -46,7 +48,8 @@ def _out(job: Job) -> ClipOut:
     request = json.loads(job.payload or "{}")
     return ClipOut(clip_request_id=job.id, source_item_id=job.item_id, start_s=request["start_s"],
                    end_s=request["end_s"], case_id=request["case_id"], status=job.state,
-                   item_id=request.get("result_item_id"), error=job.last_error if job.state == "failed" else None)
+                   item_id=request.get("result_item_id"), cut_start_s=request.get("cut_start_s"),
+                   cut_end_s=request.get("cut_end_s"), error=job.last_error if job.state == "failed" else None)
 
 
 @router.post("/items/{item_id}/clips", response_model=ClipOut, status_code=202,

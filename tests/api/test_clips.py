@@ -30,6 +30,7 @@ def case_id(world):
     return r.json()["id"]
 
 
+@pytest.mark.parametrize("world", ["file", "s3"], indirect=True)
 def test_clip_is_a_new_item_cut_from_the_original(world, case_id, tmp_path):
     rt, rev1 = world["rt"], world["clients"]["rev1"]
     source = ingest(world, "gop", "ZFY0001/gop.mp4")
@@ -41,6 +42,7 @@ def test_clip_is_a_new_item_cut_from_the_original(world, case_id, tmp_path):
     worker.drain(rt)
     done = rev1.get(f"/api/v1/clips/{request['clip_request_id']}").json()
     assert done["status"] == "done" and done["item_id"] and done["item_id"] != source
+    assert (done["start_s"], done["end_s"], done["cut_start_s"], done["cut_end_s"]) == (2.5, 4.5, 2.52, 4.52)
     clip_id = done["item_id"]
 
     with transaction(rt.sessions) as session:
