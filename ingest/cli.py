@@ -95,7 +95,8 @@ def samples(into: Annotated[Optional[Path], typer.Option(help="Upload point to f
                 try:
                     _, password = users.add_user(session, "demo", ["supervisor"], "U-DEMO")
                     err.print(f"sign in to the API as [bold]demo[/bold] (supervisor of U-DEMO), "
-                              f"one-time password [bold]{password}[/bold]", soft_wrap=True)
+                              f"one-time password [bold]{password}[/bold] "
+                              "(then choose your own: POST /api/v1/me/password)", soft_wrap=True)
                 except InvalidInput:
                     err.print("user demo exists already (`evidence users passwd demo` gives a new password)")
         finally:
@@ -418,7 +419,7 @@ def users_add(
 ) -> None:
     """Create a user and print a one-time password."""
     password = _users_tx(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
-    out.print(f"user {name} created; one-time password: {password}")
+    out.print(f"user {name} created; one-time password: {password} (they choose their own at first sign-in)")
 
 
 @users_app.command("passwd")

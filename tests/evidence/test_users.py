@@ -124,7 +124,7 @@ def test_the_password_policy(password, problem):
     assert (found is None) if problem is None else (problem in found), found
 
 
-def test_migration_0007_asks_every_existing_user_to_choose_a_password(any_sessions):
+def test_migration_0007_asks_existing_users_for_a_password_and_unjudges_unattributed_footage(any_sessions):
     engine = any_sessions.kw["bind"]
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -133,7 +133,15 @@ def test_migration_0007_asks_every_existing_user_to_choose_a_password(any_sessio
         command.downgrade(cfg, "0005")
         conn.execute(text("INSERT INTO users (username, unit, roles, password_hash, disabled, failed_logins, "
                           "created_at) VALUES ('old', 'U1', 'reviewer', 'x', false, 0, '2026-01-01')"))
+        for n, serial in ((1, "'ZFY0001'"), (2, "NULL")):  # docked, and dropped at an upload point's root
+            conn.execute(text(
+                "INSERT INTO items (sha256, size_bytes, object_key, original_filename, source_path, source_mtime, "
+                "device_serial, station_id, received_at, stored_at, status, on_time) VALUES "
+                f"('{n:064}', 1, 'k{n}', 'a.mp4', 'a.mp4', '2026-01-01', {serial}, 'ST01', '2026-01-01', "
+                "'2026-01-01', 'ready', true)"))
         command.upgrade(cfg, "head")
     with transaction(any_sessions) as session:
         old = users.get_user(session, "old")
         assert old.must_change_password is True and old.last_sign_in_at is None
+        verdicts = session.execute(text("SELECT device_serial, on_time FROM items ORDER BY id")).all()
+        assert [tuple(v) for v in verdicts] == [("ZFY0001", True), (None, None)]
