@@ -24,17 +24,28 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
-    """The signed-in user behind the bearer token (401 without a live one)."""
-
+def _signed_in(svc: Services, token: str | None, pending_ok: bool) -> Principal:
     def lookup() -> Principal:
         with svc.read_engine.begin() as conn:
-            return users.signed_in(conn, token)
+            return users.signed_in(conn, token, pending_ok)
 
     return with_db_retry(lookup)
 
 
+def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    """The signed-in user behind the bearer token (401 without a live one, 403 while it still has a
+    one-time password)."""
+    return _signed_in(svc, token, False)
+
+
+def pending_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    """As ``current_user``, but also a user who must still replace a one-time password: for the only
+    routes such a token opens (choosing a password, signing out)."""
+    return _signed_in(svc, token, True)
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
+PendingUser = Annotated[Principal, Depends(pending_user)]
 BearerToken = Annotated[str | None, Depends(oauth2)]
 
 

@@ -16,6 +16,7 @@ STATUS: list[tuple[type[errors.EvidenceError], int, str]] = [
     (errors.TooLarge, 413, "too_large"),
     (errors.NotFound, 404, "not_found"),
     (errors.AuthFailed, 401, "unauthorized"),
+    (errors.PasswordChangeRequired, 403, "password_change_required"),
     (errors.Forbidden, 403, "forbidden"),
     (errors.Conflict, 409, "conflict"),
     (errors.InvalidInput, 422, "invalid_input"),
@@ -43,7 +44,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, RangeNotSatisfiable):
             headers["Content-Range"] = f"bytes */{exc.size}"
-        return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
+        body = error_body(code, str(exc))
+        if isinstance(exc, errors.PasswordChangeRequired):
+            # the project's shape, plus the flat keys clients of the contract read
+            body.update(detail=str(exc), code=code)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -19,7 +19,8 @@ ERROR_SCHEMA = {
 DESCRIPTIONS = {
     "400": "Malformed request body",
     "401": "Not signed in, or the token is unknown, expired or revoked",
-    "403": "Signed in, but not allowed (the refusal is logged)",
+    "403": "Signed in, but not allowed (the refusal is logged), or the password is a one-time one that "
+           "must be replaced first (code password_change_required)",
     "404": "Not found, or not yours to know about (the refusal is logged)",
     "409": "Conflicts with the current state",
     "413": "Larger than the configured limit",
@@ -45,6 +46,8 @@ def install_openapi(app: FastAPI) -> None:
                 if "requestBody" in operation:
                     responses.setdefault("400", {})
                 responses.setdefault("503", {})
+                if operation.get("security"):
+                    responses.setdefault("403", {})  # a one-time password's token is refused everywhere
                 for status, response in responses.items():
                     if status[0] in "45":
                         response["description"] = DESCRIPTIONS.get(status, "Error")

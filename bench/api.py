@@ -227,7 +227,9 @@ def build_world(work: Path, mb: float) -> dict:
             devices.assign(session, serial, officer, since, unit)
             users.add_user(session, f"off-{unit}", ["officer"], unit, officer)
             for i in range(REVIEWERS_PER_UNIT):
-                passwords[f"rev{i}-{unit}"] = (unit, users.add_user(session, f"rev{i}-{unit}", ["reviewer"], unit)[1])
+                user, password = users.add_user(session, f"rev{i}-{unit}", ["reviewer"], unit)
+                user.must_change_password = False  # as if chosen by its owner: a one-time one opens no route
+                passwords[f"rev{i}-{unit}"] = (unit, password)
     ids = {}
     for unit, path in (("U1", big), ("U2", small)):
         t0 = time.perf_counter()

@@ -8,6 +8,9 @@
     auditor     metadata and custody logs of every unit; media only where granted
     admin       users and devices; no access to recordings
 
+Unattributed footage (no recorder known, so no unit) shows its metadata to every supervisor, so
+that one can attribute it to a recorder their unit carried then (``decide_attribution``).
+
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
 404); someone who may see it but not do this act gets a plain refusal (403).
 """
@@ -21,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, exists, false, or_, select, true
 from sqlalchemy.engine import Connection, Row
 
-from evidence.items import ItemLike
+from evidence.items import ItemLike, is_unattributed, unattributed_clause
 from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item
 from evidence.users import Principal, Role
 
@@ -60,7 +63,8 @@ def decide(who: Principal, action: Action, item: ItemLike, links: Links = Links(
     by_case = reviewer and links.case_assigned
     granted = links.granted
     auditor = Role.AUDITOR in who.roles
-    if not (own or same_unit or by_case or granted or auditor):
+    finder = Role.SUPERVISOR in who.roles and is_unattributed(item)
+    if not (own or same_unit or by_case or granted or auditor or finder):
         return Decision(False, "not your recording, nor your unit's, nor granted to you", hide=True)
     reviews = same_unit or by_case or (granted and reviewer)
     allowed = {
@@ -110,6 +114,8 @@ def visible(who: Principal) -> ColumnElement[bool]:
     clauses = [Item.id.in_(select(Grant.item_id).where(Grant.user_id == who.user_id, Grant.revoked_at.is_(None)))]
     if Role.OFFICER in who.roles and who.officer_id:
         clauses.append(Item.officer_id == who.officer_id)
+    if Role.SUPERVISOR in who.roles:
+        clauses.append(unattributed_clause())
     if UNIT_ROLES & who.roles:
         clauses.append(Item.unit == who.unit)
         clauses.append(Item.id.in_(
@@ -156,3 +162,16 @@ def visible_cases(who: Principal) -> ColumnElement[bool]:
         return false()
     return or_(Case.unit == who.unit,
                Case.id.in_(select(CaseReviewer.case_id).where(CaseReviewer.user_id == who.user_id)))
+
+
+# -- attributing footage to a recorder -------------------------------------
+
+
+def decide_attribution(who: Principal, device_unit: str | None) -> Decision:
+    """May ``who`` attribute unattributed footage to a recorder whose unit at the recording time was
+    ``device_unit``? Only a supervisor of that unit: it decides who will review the footage."""
+    if Role.SUPERVISOR not in who.roles:
+        return Decision(False, "only a supervisor attributes footage to a recorder")
+    if device_unit is None or device_unit != who.unit:
+        return Decision(False, f"that recorder was not with your unit ({who.unit}) when this was recorded")
+    return Decision(True, "allowed")

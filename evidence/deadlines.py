@@ -9,12 +9,19 @@ from datetime import datetime, timedelta
 @dataclass(frozen=True)
 class DeadlineCheck:
     deadline: datetime
-    on_time: bool
+    on_time: bool | None
     late_by_s: float | None
 
 
-def check_deadline(recorded_end: datetime, received_at: datetime, hours: float) -> DeadlineCheck:
-    """Deadline = recorded_end + hours; late_by_s is None when on time."""
+def check_deadline(recorded_end: datetime, received_at: datetime, hours: float,
+                   attributed: bool = True) -> DeadlineCheck:
+    """Deadline = recorded_end + hours; late_by_s is None when on time.
+
+    Footage nobody is known to have recorded never counts as on time: until it is attributed,
+    on_time (and late_by_s) are None, "not judged", and it is found by the unattributed filter.
+    """
     deadline = recorded_end + timedelta(hours=hours)
+    if not attributed:
+        return DeadlineCheck(deadline, None, None)
     late = (received_at - deadline).total_seconds()
     return DeadlineCheck(deadline, late <= 0, round(late, 3) if late > 0 else None)

@@ -9,6 +9,7 @@ API to HTTP statuses, each in one table.
     ├── NotFound               no such item, event or device
     ├── AuthFailed             sign-in refused, or a token unknown, expired or revoked
     ├── Forbidden              signed in, but this act is not allowed
+    │   └── PasswordChangeRequired  signed in with a one-time password: choose your own first
     ├── InvalidInput           the caller gave something unusable
     │   ├── RejectedFile       a file that cannot become evidence (zero bytes)
     │   ├── Conflict           the act clashes with the current state (already linked, duplicate number)
@@ -50,6 +51,10 @@ class AuthFailed(EvidenceError):
 
 class Forbidden(EvidenceError):
     exit_code = 77
+
+
+class PasswordChangeRequired(Forbidden):
+    pass
 
 
 class InvalidInput(EvidenceError):

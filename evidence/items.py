@@ -1,11 +1,16 @@
-"""Reading items: lookup and the public view of one item."""
+"""Reading items: lookup and the public view of one item.
+
+An original with no recorder (a file at the root of an upload point, an upload naming no device) is
+*unattributed*: kept as evidence like any other, but with no officer or unit until a supervisor
+attributes it to a recorder (evidence/attribution.py).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, not_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -21,6 +26,17 @@ def iso(moment: datetime | None) -> str | None:
 # An item as the ORM loads it, or a Core row of the items table (same attribute names): code
 # that only reads an item's columns takes either, so hot read paths can skip the ORM.
 ItemLike = Item | Row[Any]
+
+
+def is_unattributed(item: ItemLike) -> bool:
+    """An original whose recorder is unknown (a clip follows its source instead)."""
+    return item.device_serial is None and item.derived_from is None
+
+
+def unattributed_clause(wanted: bool = True) -> ColumnElement[bool]:
+    """SQL for ``is_unattributed`` (or, ``wanted`` False, for its opposite)."""
+    clause = and_(Item.device_serial.is_(None), Item.derived_from.is_(None))
+    return clause if wanted else not_(clause)
 
 
 def get_item(session: Session, item_id: int) -> Item:
@@ -39,6 +55,7 @@ def item_view(item: ItemLike) -> dict[str, Any]:
         "original_filename": item.original_filename,
         "source_path": item.source_path,
         "device_serial": item.device_serial,
+        "unattributed": is_unattributed(item),
         "officer_id": item.officer_id,
         "unit": item.unit,
         "station_id": item.station_id,
@@ -65,8 +82,12 @@ def item_view(item: ItemLike) -> dict[str, Any]:
     }
 
 
-def list_items(session: Session) -> list[Item]:
-    return list(session.scalars(select(Item).order_by(Item.id)))
+def list_items(session: Session, unattributed: bool | None = None) -> list[Item]:
+    """Every item, or only the unattributed ones (True) or only the others (False)."""
+    query = select(Item).order_by(Item.id)
+    if unattributed is not None:
+        query = query.where(unattributed_clause(unattributed))
+    return list(session.scalars(query))
 
 
 def rejected_receipts(session: Session) -> list[Receipt]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -208,6 +209,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # set with every password an administrator hands out; cleared when the owner chooses their own
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SignInThrottle(Base):

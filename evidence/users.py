@@ -13,9 +13,10 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence.errors import AuthFailed, InvalidInput, NotFound
+from evidence.errors import AuthFailed, InvalidInput, NotFound, PasswordChangeRequired
+from evidence.items import iso
 from evidence.models import SignInThrottle, Token, User, utcnow
-from evidence.passwords import dummy_hash, hash_password, one_time_password, verify_password
+from evidence.passwords import dummy_hash, hash_password, one_time_password, policy_problem, verify_password
 
 TOKEN_TTL = timedelta(hours=8)
 # Failed sign-ins are throttled per account *and client address*: after FREE_FAILURES from one
@@ -82,20 +83,40 @@ def add_user(
         raise InvalidInput("an officer needs --officer-id (警号), which links them to their recordings")
     password = one_time_password()
     user = User(username=username, unit=unit, roles=",".join(sorted(r.value for r in role_set)),
-                officer_id=officer_id, password_hash=hash_password(password), disabled=False, failed_logins=0)
+                officer_id=officer_id, password_hash=hash_password(password), disabled=False, failed_logins=0,
+                must_change_password=True)
     session.add(user)
     session.flush()
     return user, password
 
 
 def reset_password(session: Session, username: str, password: str | None = None) -> str:
-    """Set a new password (a one-time one when none is given) and revoke the user's tokens."""
+    """An administrator sets a new one-time password (random when none is given); the user's tokens
+    are revoked and the owner must choose their own password at the next sign-in."""
     user = get_user(session, username)
     password = password or one_time_password()
     user.password_hash = hash_password(password)
+    user.must_change_password = True
     _clear_failures(session, user)
     revoke_all(session, user.id)
     return password
+
+
+def change_password(session: Session, username: str, current: str, new: str, keep_token: str | None,
+                    source: str = "unknown") -> User:
+    """The owner chooses a password: the current one is checked (and throttled) as at sign-in, the new
+    one against the policy; the one-time flag is cleared and every token but ``keep_token`` revoked.
+    The caller commits even when this raises AuthFailed, to keep the failure count."""
+    problem = policy_problem(new, username)
+    if problem:
+        raise InvalidInput(f"new_password: {problem}")
+    user = authenticate(session, username, current, source)
+    if current == new:
+        raise InvalidInput("new_password: must differ from the current password")
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    revoke_all(session, user.id, keep=keep_token)
+    return user
 
 
 def disable(session: Session, username: str) -> User:
@@ -153,9 +174,12 @@ def _digest(token: str) -> str:
 
 
 def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tuple[str, datetime]:
+    """A new bearer token for ``user``: a sign-in, so it is their last sign-in time too."""
     token = secrets.token_urlsafe(32)
-    expires = utcnow() + ttl
-    session.add(Token(token_sha256=_digest(token), user_id=user.id, issued_at=utcnow(), expires_at=expires))
+    now = utcnow()
+    expires = now + ttl
+    user.last_sign_in_at = now
+    session.add(Token(token_sha256=_digest(token), user_id=user.id, issued_at=now, expires_at=expires))
     session.flush()
     return token, expires
 
@@ -163,14 +187,15 @@ def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tup
 # Built once, in Core over the tables (no ORM entities): every API request runs it, and
 # building or ORM-loading costs more than the query itself.
 _T, _U = Token.__table__.c, User.__table__.c
-_TOKEN_USER = (select(_T.revoked_at, _T.expires_at, _U.disabled, _U.id, _U.username, _U.unit, _U.roles,
-                      _U.officer_id)
+_TOKEN_USER = (select(_T.revoked_at, _T.expires_at, _U.disabled, _U.must_change_password, _U.id, _U.username,
+                      _U.unit, _U.roles, _U.officer_id)
                .select_from(Token.__table__.join(User.__table__, _U.id == _T.user_id))
                .where(_T.token_sha256 == bindparam("digest")))
 
 
-def signed_in(conn: Connection, token: str | None) -> Principal:
-    """The principal behind a bearer token; AuthFailed for a missing, unknown, expired or revoked one."""
+def signed_in(conn: Connection, token: str | None, pending_ok: bool = False) -> Principal:
+    """The principal behind a bearer token; AuthFailed for a missing, unknown, expired or revoked one,
+    PasswordChangeRequired while the user still has a one-time password (unless ``pending_ok``)."""
     if not token:
         raise AuthFailed("sign in first: no bearer token")
     found = conn.execute(_TOKEN_USER, {"digest": _digest(token)}).first()
@@ -178,6 +203,9 @@ def signed_in(conn: Connection, token: str | None) -> Principal:
         raise AuthFailed("token unknown, expired or revoked")
     if found.disabled:
         raise AuthFailed("account disabled")
+    if found.must_change_password and not pending_ok:
+        raise PasswordChangeRequired(
+            "this account still has a one-time password: choose your own with POST /api/v1/me/password")
     return Principal(found.id, found.username, found.unit, _roles(found.roles), found.officer_id)
 
 
@@ -192,6 +220,26 @@ def revoke(session: Session, token: str) -> None:
         row.revoked_at = utcnow()
 
 
-def revoke_all(session: Session, user_id: int) -> None:
+def revoke_all(session: Session, user_id: int, keep: str | None = None) -> None:
+    """Revoke every live token of the user, except the one ``keep`` names."""
+    spared = _digest(keep) if keep else None
     for row in session.scalars(select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None))):
-        row.revoked_at = utcnow()
+        if row.token_sha256 != spared:
+            row.revoked_at = utcnow()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def user_view(user: User) -> dict:
+    """The fields of ``evidence users list --json`` and ``GET /api/v1/users``."""
+    return {
+        "username": user.username,
+        "unit": user.unit,
+        "roles": sorted(user.roles.split(",")),
+        "officer_id": user.officer_id,
+        "disabled": user.disabled,
+        "password_change_required": user.must_change_password,
+        "last_sign_in_at": iso(user.last_sign_in_at),
+    }

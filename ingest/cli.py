@@ -4,6 +4,7 @@ never imports ``api``)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from evidence import custody, devices, items, users
+from evidence import attribution, custody, devices, items, users
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import ConfigError, EvidenceError, InvalidInput
@@ -94,7 +95,8 @@ def samples(into: Annotated[Optional[Path], typer.Option(help="Upload point to f
                 try:
                     _, password = users.add_user(session, "demo", ["supervisor"], "U-DEMO")
                     err.print(f"sign in to the API as [bold]demo[/bold] (supervisor of U-DEMO), "
-                              f"one-time password [bold]{password}[/bold]", soft_wrap=True)
+                              f"one-time password [bold]{password}[/bold] "
+                              "(then choose your own: POST /api/v1/me/password)", soft_wrap=True)
                 except InvalidInput:
                     err.print("user demo exists already (`evidence users passwd demo` gives a new password)")
         finally:
@@ -244,13 +246,17 @@ def ingest(
 
 
 @app.command("list")
-def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False) -> None:
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    unattributed: Annotated[bool, typer.Option(
+        "--unattributed", help="Only footage with no recorder known (to attribute with `evidence attribute`)")] = False,
+) -> None:
     """Every item, and every file that was rejected with its reason."""
     rt = _runtime("cli")
     try:
         with transaction(rt.sessions) as session:
-            rows = [items.item_view(i) for i in items.list_items(session)]
-            rejected = [items.receipt_view(r) for r in items.rejected_receipts(session)]
+            rows = [items.item_view(i) for i in items.list_items(session, True if unattributed else None)]
+            rejected = [] if unattributed else [items.receipt_view(r) for r in items.rejected_receipts(session)]
     finally:
         rt.close()
     if as_json:
@@ -261,7 +267,8 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="One JSON obje
                   "sha256 / reason")
     for r in rows:
         on_time = "—" if r["on_time"] is None else ("yes" if r["on_time"] else f"late {r['late_by_s']:.0f}s")
-        table.add_row(str(r["id"]), r["status"], r["device_serial"] or "—", r["officer_id"] or "[yellow]none[/]",
+        device = "[yellow]unattributed[/]" if r["unattributed"] else (r["device_serial"] or "—")
+        table.add_row(str(r["id"]), r["status"], device, r["officer_id"] or "[yellow]none[/]",
                       r["recorded_start"] or "—", r["received_at"], on_time, r["original_filename"],
                       (r["error"] or r["sha256"][:16] + "…"))
     for r in rejected:
@@ -284,6 +291,39 @@ def show(item_id: int, as_json: Annotated[bool, typer.Option("--json")] = False)
     else:
         for key, value in view.items():
             out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+
+
+@app.command()
+def attribute(
+    item_id: Annotated[int, typer.Argument(metavar="ITEM", help="The unattributed item")],
+    device: Annotated[str, typer.Option(help="Serial of the recorder it came from")],
+    reason: Annotated[str, typer.Option(help="Why it is this recorder's footage")] = "attributed at the station",
+) -> None:
+    """Attribute unattributed footage to recorder DEVICE: its officer and unit at the recording time
+    become the item's (a custody event; once only)."""
+    rt = _runtime("cli")
+    try:
+        def write() -> dict:
+            with transaction(rt.sessions) as session:
+                plan = attribution.prepare(session, item_id, device)
+                item = attribution.apply(session, plan, by=_operator(), reason=reason,
+                                         agent=rt.agent(), deadline_hours=rt.settings.deadline_hours)
+                return items.item_view(item)
+
+        view = with_db_retry(write)
+    finally:
+        rt.close()
+    on_time = "not judged" if view["on_time"] is None else ("on time" if view["on_time"] else "late")
+    out.print(f"item {item_id} → recorder {view['device_serial']}, officer {view['officer_id']}, "
+              f"unit {view['unit'] or '—'} ({on_time})")
+
+
+def _operator() -> str:
+    """Who is at the station's console, for custody details (the login name, where there is one)."""
+    try:
+        return f"station operator {getpass.getuser()}"
+    except (KeyError, OSError):
+        return "station operator"
 
 
 @custody_app.command("log")
@@ -379,7 +419,7 @@ def users_add(
 ) -> None:
     """Create a user and print a one-time password."""
     password = _users_tx(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
-    out.print(f"user {name} created; one-time password: {password}")
+    out.print(f"user {name} created; one-time password: {password} (they choose their own at first sign-in)")
 
 
 @users_app.command("passwd")
@@ -387,6 +427,22 @@ def users_passwd(name: str) -> None:
     """Give a user a new one-time password (their tokens are revoked)."""
     password = _users_tx(lambda session: users.reset_password(session, name))
     out.print(f"new one-time password for {name}: {password}")
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False) -> None:
+    """Every user: unit, roles, officer id, disabled, last sign-in."""
+    rows = _users_tx(lambda session: [users.user_view(u) for u in users.list_users(session)])
+    if as_json:
+        for row in rows:
+            _emit(row)
+        return
+    table = Table("name", "unit", "roles", "officer id", "disabled", "last sign-in (UTC)", "password")
+    for r in rows:
+        table.add_row(r["username"], r["unit"], ",".join(r["roles"]), r["officer_id"] or "—",
+                      "[red]yes[/]" if r["disabled"] else "no", r["last_sign_in_at"] or "never",
+                      "one-time" if r["password_change_required"] else "own")
+    out.print(table)
 
 
 @users_app.command("disable")

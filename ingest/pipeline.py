@@ -8,6 +8,7 @@ receipt is simply ingested again (its stored copy, if any, is found by hash).
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 import uuid
@@ -29,6 +30,7 @@ from ingest.runtime import Runtime
 from ingest.scan import device_serial_for
 from storage_config.settings import WEB_STATION, UploadPoint
 
+log = logging.getLogger(__name__)
 HASH_TOOL = f"python hashlib sha256 ({ssl.OPENSSL_VERSION})"
 VERIFY_METHOD = "re-read the stored object from the store and recomputed its SHA-256 and size"
 
@@ -160,10 +162,16 @@ def _record(rt: Runtime, arrival: Arrival, copy: StoredCopy, agent: str):
             return intake.record_stored(session, arrival, copy, agent)
 
     try:
-        return with_db_retry(write)
+        recorded = with_db_retry(write)
     except IntegrityError:
         # Someone else recorded the same content a moment ago: ours becomes a duplicate.
-        return with_db_retry(write)
+        recorded = with_db_retry(write)
+    item, _, new = recorded
+    if new and arrival.device_serial is None:
+        log.warning("item %s (%s, station %s) is unattributed: it was not in a recorder's folder, so no officer "
+                    "or unit is known; attribute it with `evidence attribute %s --device SERIAL`",
+                    item.id, arrival.rel_path, arrival.station_id, item.id)
+    return recorded
 
 
 def ingest_file(

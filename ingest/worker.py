@@ -63,7 +63,7 @@ def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
         duration_s=info.duration_s if info else None,
         received_at=item.received_at,
     )
-    check = check_deadline(times.end, item.received_at, s.deadline_hours)
+    check = check_deadline(times.end, item.received_at, s.deadline_hours, attributed=item.device_serial is not None)
     item.recorded_start, item.recorded_end, item.time_source = times.start, times.end, times.source.value
     item.upload_deadline, item.on_time, item.late_by_s = check.deadline, check.on_time, check.late_by_s
     agent = rt.agent(item.station_id)

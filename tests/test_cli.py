@@ -13,7 +13,8 @@ import pytest
 from tests.media import drop
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
-SHOW_FIELDS = {"id", "sha256", "size_bytes", "original_filename", "device_serial", "officer_id", "station_id",
+SHOW_FIELDS = {"id", "sha256", "size_bytes", "original_filename", "device_serial", "unattributed", "officer_id",
+               "station_id",
                "recorded_start", "recorded_end", "duration_s", "time_source", "received_at", "stored_at",
                "upload_deadline", "on_time", "late_by_s", "status", "media", "proxy_available", "error"}
 
@@ -95,3 +96,41 @@ def test_config_masks_secrets_and_refuses_bad_settings(cli):
     assert "topsecret" not in out.stdout and "AK:***@" in out.stdout
     bad = cli("config", ok=False, extra_env={"EVIDENCE_SOURCE_POLICY": "shred"})
     assert bad.returncode == 78 and "EVIDENCE_SOURCE_POLICY" in bad.stderr
+
+
+def test_root_footage_is_listed_unattributed_and_attributed_at_the_station(cli, clips):
+    cli("devices", "assign", "ZFY0001", "--officer", "110001", "--since", "2026-10-01T00:00:00+08:00",
+        "--unit", "U1")
+    loose = drop(clips["h264"], cli.home / "upload", "loose.mp4")
+    ingested = cli("ingest", str(loose))
+    item = lines(ingested)[0]["item"]
+    assert item["unattributed"] is True and item["officer_id"] is None and item["on_time"] is None
+    assert "unattributed" in ingested.stderr and f"evidence attribute {item['id']}" in ingested.stderr
+    assert [r["id"] for r in lines(cli("list", "--unattributed", "--json"))] == [item["id"]]
+    assert "unattributed" in cli("list").stdout
+
+    said = cli("attribute", str(item["id"]), "--device", "ZFY0001", "--reason", "the dock log shows ZFY0001")
+    assert "officer 110001" in said.stdout and "late" in said.stdout
+    assert lines(cli("list", "--unattributed", "--json")) == []
+    shown = lines(cli("show", str(item["id"]), "--json"))[0]
+    assert (shown["device_serial"], shown["officer_id"], shown["unit"], shown["on_time"]) == \
+        ("ZFY0001", "110001", "U1", False)
+    event = [e for e in lines(cli("custody", "log", str(item["id"]), "--json")) if e["kind"] == "attributed"][-1]
+    assert event["details"]["reason"] == "the dock log shows ZFY0001"
+    assert event["details"]["by"].startswith("station operator")
+    again = cli("attribute", str(item["id"]), "--device", "ZFY0001", ok=False)
+    assert again.returncode == 2 and "already attributed" in again.stderr
+    assert "intact" in cli("custody", "verify").stdout
+
+
+def test_users_list_shows_roles_one_time_passwords_and_last_sign_in(cli):
+    cli("users", "add", "li.wei", "--role", "reviewer", "--role", "supervisor", "--unit", "U1")
+    cli("users", "add", "zhang", "--role", "officer", "--unit", "U2", "--officer-id", "220002")
+    cli("users", "disable", "zhang")
+    listed = {u["username"]: u for u in lines(cli("users", "list", "--json"))}
+    assert listed["li.wei"] == {"username": "li.wei", "unit": "U1", "roles": ["reviewer", "supervisor"],
+                                "officer_id": None, "disabled": False, "password_change_required": True,
+                                "last_sign_in_at": None}
+    assert listed["zhang"]["disabled"] is True and listed["zhang"]["officer_id"] == "220002"
+    table = cli("users", "list").stdout
+    assert "li.wei" in table and "one-time" in table and "never" in table

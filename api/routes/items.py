@@ -24,7 +24,7 @@ from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import InvalidInput, NotFound
-from evidence.items import item_view
+from evidence.items import item_view, unattributed_clause
 from evidence.models import Case, CaseItem, Item, Mark
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -71,6 +71,7 @@ class ItemOut(BaseModel):
     original_filename: str
     source_path: str
     device_serial: str | None
+    unattributed: bool
     officer_id: str | None
     unit: str | None
     station_id: str
@@ -135,6 +136,7 @@ def list_items(
     station: str | None = None,
     status: str | None = None,
     on_time: bool | None = None,
+    unattributed: Annotated[bool | None, Query(description="true: only footage with no recorder known")] = None,
     recorded_from: datetime | None = None,
     recorded_to: datetime | None = None,
     received_from: datetime | None = None,
@@ -150,6 +152,8 @@ def list_items(
                           (Item.station_id, station), (Item.status, status), (Item.on_time, on_time)):
         if value is not None:
             query = query.where(column == value)
+    if unattributed is not None:
+        query = query.where(unattributed_clause(unattributed))
     for column, low, high in ((Item.recorded_start, recorded_from, recorded_to),
                               (Item.received_at, received_from, received_to)):
         for bound, keep in ((low, column.__ge__), (high, column.__lt__)):

@@ -51,7 +51,8 @@ def world(request, make_settings, clips, tmp_path):
         devices.assign(session, "ZFY0001", "110001", since, "U1")
         devices.assign(session, "ZFY0002", "220002", since, "U2")
         for name, (roles, unit, officer) in PEOPLE.items():
-            passwords[name] = users.add_user(session, name, roles, unit, officer)[1]
+            user, passwords[name] = users.add_user(session, name, roles, unit, officer)
+            user.must_change_password = False  # as if each had chosen their own (tests/api/test_auth.py)
     upload = settings.points[0].path
     variant = tmp_path / "b.mp4"
     variant.write_bytes(clips["h264"].read_bytes() + b"unit-2")

@@ -53,6 +53,7 @@ def tokens(clips):
         devices.assign(session, "ZFY0001", "110001", datetime(2026, 1, 1, tzinfo=UTC), "U1")
         for role, (roles, unit, officer) in ROLES.items():
             user, _ = users.add_user(session, role, roles, unit, officer)
+            user.must_change_password = False
             issued[role] = users.issue_token(session, user)[0]
     point = SETTINGS.points[0]
     result = ingest_file(rt, point, drop(clips["h264"], point.path, "ZFY0001/a.mp4"))

@@ -52,3 +52,10 @@ def test_deadline():
     assert on.on_time and on.late_by_s is None and on.deadline == datetime(2026, 11, 2, 8, tzinfo=UTC)
     late = check_deadline(end, datetime(2026, 11, 2, 9, 30, tzinfo=UTC), 24)
     assert not late.on_time and late.late_by_s == 5400
+
+
+def test_unattributed_footage_is_never_on_time():
+    end = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    unknown = check_deadline(end, end, 24, attributed=False)  # arrived at once, but whose is it?
+    assert unknown.on_time is None and unknown.late_by_s is None
+    assert unknown.deadline == datetime(2026, 11, 2, 8, tzinfo=UTC)
