@@ -8,6 +8,9 @@
     auditor     metadata and custody logs of every unit; media only where granted
     admin       users and devices; no access to recordings
 
+The skipped list (names of files ingest leaves alone on the stations' disks, no
+recordings) is for supervisors, auditors and admins.
+
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
 404); someone who may see it but not do this act gets a plain refusal (403).
 """
@@ -156,3 +159,15 @@ def visible_cases(who: Principal) -> ColumnElement[bool]:
         return false()
     return or_(Case.unit == who.unit,
                Case.id.in_(select(CaseReviewer.case_id).where(CaseReviewer.user_id == who.user_id)))
+
+
+# -- the stations' disks -------------------------------------------------
+
+STATION_READERS = {Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}
+
+
+def may_see_skipped(who: Principal) -> Decision:
+    """May ``who`` read the skipped list (what ingest leaves alone in the upload points, and why)?"""
+    if STATION_READERS & who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "the skipped list is for supervisors, auditors and admins")
