@@ -270,12 +270,7 @@ def ingest(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False) -> None:
     """What ingest leaves alone in the upload points and why: links, litter, FIFOs, unreadable or stuck files."""
-    rt = _runtime("cli")
-    try:
-        with transaction(rt.sessions) as session:
-            rows = skipped.listing(session)
-    finally:
-        rt.close()
+    rows = _in_transaction(skipped.listing)
     if as_json:
         for row in rows:
             _emit(row)
@@ -405,7 +400,8 @@ def devices_list(serial: Optional[str] = None) -> None:
     out.print(table)
 
 
-def _users_tx(fn):
+def _in_transaction(fn):
+    """Run ``fn(session)`` in one transaction (retried while the database is briefly away)."""
     rt = _runtime("cli")
     try:
         def write():
@@ -425,21 +421,21 @@ def users_add(
     officer_id: Annotated[Optional[str], typer.Option(help="警号, required for officers")] = None,
 ) -> None:
     """Create a user and print a one-time password."""
-    password = _users_tx(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
+    password = _in_transaction(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
     out.print(f"user {name} created; one-time password: {password}")
 
 
 @users_app.command("passwd")
 def users_passwd(name: str) -> None:
     """Give a user a new one-time password (their tokens are revoked)."""
-    password = _users_tx(lambda session: users.reset_password(session, name))
+    password = _in_transaction(lambda session: users.reset_password(session, name))
     out.print(f"new one-time password for {name}: {password}")
 
 
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Stop a user signing in; their tokens are revoked."""
-    _users_tx(lambda session: users.disable(session, name))
+    _in_transaction(lambda session: users.disable(session, name))
     out.print(f"user {name} disabled")
 
 

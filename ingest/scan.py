@@ -14,6 +14,7 @@ from pathlib import Path
 
 from evidence.names import printable
 from evidence.skipped import Skip, SkipKind
+from evidence.uploads import TICKETS
 
 IGNORED_SUFFIXES = (".part", ".tmp", "~")
 _KINDS = (
@@ -112,8 +113,8 @@ def walk(root: Path, archive_dirname: str, patterns: Sequence[str] = ()) -> Iter
         folders = []
         for entry in entries:
             rel = rel_dir + entry.name
-            if not rel_dir and entry.name == archive_dirname:
-                continue
+            if not rel_dir and entry.name in (archive_dirname, TICKETS):
+                continue  # our own folders: released sources, browser-upload tickets
             try:
                 found = _entry(entry, rel, patterns)
             except FileNotFoundError:

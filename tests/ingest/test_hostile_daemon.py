@@ -84,6 +84,8 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
     stuck = expected["ZFY0003/stuck.mp4"] = clip("ZFY0003/stuck.mp4", "stuck")
     locked = clip("ZFY0004/locked.mp4", "locked")
     locked.chmod(0)
+    shut = clip("ZFY0006/behind-a-shut-folder.mp4", "shut").parent
+    shut.chmod(0)
     never = {clip("$RECYCLE.BIN/S-1-5/deleted.mp4", "recycled").read_bytes()}
     outside = drop(clips["h264"], tmp_path / "outside", "secret.mp4")
     never.add(outside.read_bytes())
@@ -115,15 +117,18 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
                 assert kinds[rel] == "ignored", rel
             assert kinds["ZFY0004/pipe.mp4"] == "special" and "FIFO" in shown["ZFY0004/pipe.mp4"]["reason"]
             assert kinds["ZFY0004/locked.mp4"] == "unreadable"
+            assert kinds["ZFY0006"] == "unreadable" and "cannot be listed" in shown["ZFY0006"]["reason"]
             assert kinds["ZFY0003/stuck.mp4"] == "unreleased"
             assert daemon.health.skipped == len(shown)
             json.dumps(daemon.health.as_dict(), ensure_ascii=False).encode("utf-8")  # /healthz can say it
             assert stuck.exists() and locked.exists()
 
             locked.chmod(0o644)
+            shut.chmod(0o755)
             subprocess.run(["chattr", "-i", os.fspath(stuck)], check=True)
-            wait_for(lambda: len(items(settings)) == len(expected) + 1 and not stuck.exists()
-                     and not {"ZFY0004/locked.mp4", "ZFY0003/stuck.mp4"} & set(listing(settings)), timeout=120)
+            wait_for(lambda: len(items(settings)) == len(expected) + 2 and not stuck.exists()
+                     and not {"ZFY0004/locked.mp4", "ZFY0003/stuck.mp4", "ZFY0006"} & set(listing(settings)),
+                     timeout=120)
     finally:
         if stuck.exists():
             subprocess.run(["chattr", "-i", os.fspath(stuck)], check=False)
@@ -146,5 +151,5 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
         wait_for(lambda: daemon.health.last_scan_at is not None)
         time.sleep(1.5)
         assert thread.is_alive() and daemon.health.last_error is None
-    assert len(items(settings)) == len(expected) + 1
+    assert len(items(settings)) == len(expected) + 2
     assert not [r for r in caplog.records if r.getMessage().startswith("skipped ")]
