@@ -447,5 +447,5 @@ def main() -> None:
     try:
         app()
     except EvidenceError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)

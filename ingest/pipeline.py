@@ -91,7 +91,7 @@ def open_source(path: Path, before: os.stat_result):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise
+        raise  # gone: the caller says so in its own words
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # swapped for a link since it was examined
             raise SourceChanged(f"{printable(path)} became a symbolic link; it is not taken") from exc

@@ -160,3 +160,10 @@ def test_the_archive_never_overwrites(rt, clips):
         assert not src.exists()
     held = sorted(p.read_bytes() for p in archive.iterdir())
     assert held == sorted([*planted.values(), *sources])
+
+
+def test_a_folder_name_too_long_for_a_serial_still_ingests(rt, clips):
+    src = drop(clips["h264"], point(rt).path, "x" * 200 + "/a.mp4")
+    assert ingest_file(rt, point(rt), src).outcome == "new"
+    (item,) = all_items(rt)
+    assert item.device_serial is None and item.source_path == "x" * 200 + "/a.mp4"
