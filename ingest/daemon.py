@@ -17,7 +17,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 from evidence import jobs, skipped
 from evidence.db import transaction, with_db_retry
@@ -136,7 +136,9 @@ class Daemon:
             log.info("removed %d stale incoming object(s)", len(stale))
 
     def _observer(self):
-        observer = PollingObserver(timeout=2) if self.settings.polling else Observer()
+        # lstat: the polling snapshot must not walk through links (a loop has no end); inotify never does
+        observer = (PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=2)
+                    if self.settings.polling else Observer())
         handler = _Events(self.events)
         for point in self.points:
             observer.schedule(handler, str(point.path), recursive=True)

@@ -153,3 +153,19 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
         assert thread.is_alive() and daemon.health.last_error is None
     assert len(items(settings)) == len(expected) + 2
     assert not [r for r in caplog.records if r.getMessage().startswith("skipped ")]
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_link_loops_do_not_stall_file_events(make_settings, clips, polling):
+    settings = make_settings(rescan_seconds=3600, polling=polling)  # events alone, after the start-up scan
+    folder = settings.points[0].path / "ZFY0001"
+    folder.mkdir(parents=True)
+    for name in "abc":  # three links back: a walk that follows them has 3**40 paths to visit
+        (folder / name).symlink_to(folder)
+    with running(settings) as (daemon, thread):
+        wait_for(lambda: daemon.health.last_scan_at is not None)
+        time.sleep(0.5)
+        src = drop(clips["h264"], settings.points[0].path, "ZFY0001/while-running.mp4")
+        wait_for(lambda: not src.exists(), timeout=30)
+        assert thread.is_alive()
+    assert [i.original_filename for i in items(settings)] == ["while-running.mp4"]
