@@ -288,7 +288,9 @@ def ingest_file(
     try:
         copy = store_and_verify(rt, path, st, on_bytes)
     except FileNotFoundError as exc:
-        raise InvalidInput(f"{printable(path)} vanished before it could be stored (taken by another ingester?)") from exc
+        raise InvalidInput(
+            f"{printable(path)} vanished before it could be stored (taken by another ingester?)"
+        ) from exc
     item, receipt, new = _record(rt, arrival, copy, agent)
     release_source(rt, point, receipt)
     return IngestResult(printable(path), "new" if new else "duplicate", item.id, copy.sha256)

@@ -169,3 +169,25 @@ def test_link_loops_do_not_stall_file_events(make_settings, clips, polling):
         wait_for(lambda: not src.exists(), timeout=30)
         assert thread.is_alive()
     assert [i.original_filename for i in items(settings)] == ["while-running.mp4"]
+
+
+def test_a_start_with_an_unmovable_source_waiting_for_release(settings, clips):
+    from evidence.errors import SourceNotReleased
+    from ingest.pipeline import ingest_file
+    from ingest.runtime import open_runtime
+    from tests.privileges import immutable
+
+    src = drop(clips["h264"], settings.points[0].path, "ZFY0001/stuck.mp4")
+    with immutable(src):
+        rt = open_runtime(settings, "test")
+        try:
+            with pytest.raises(SourceNotReleased):
+                ingest_file(rt, settings.points[0], src)
+        finally:
+            rt.close()
+        with running(settings) as (daemon, thread):  # recovery tries the release first: it must not stop here
+            wait_for(lambda: listing(settings).get("ZFY0001/stuck.mp4", {}).get("kind") == "unreleased")
+            assert thread.is_alive() and daemon.health.last_scan_at is not None and src.exists()
+    with running(settings) as (daemon, thread):
+        wait_for(lambda: not src.exists() and not listing(settings))
+    assert len(items(settings)) == 1
