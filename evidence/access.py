@@ -10,6 +10,8 @@
 
 Unattributed footage (no recorder known, so no unit) shows its metadata to every supervisor, so
 that one can attribute it to a recorder their unit carried then (``decide_attribution``).
+The skipped list (names of files ingest leaves alone on the stations' disks, no
+recordings) is for supervisors, auditors and admins.
 
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
 404); someone who may see it but not do this act gets a plain refusal (403).
@@ -175,3 +177,13 @@ def decide_attribution(who: Principal, device_unit: str | None) -> Decision:
     if device_unit is None or device_unit != who.unit:
         return Decision(False, f"that recorder was not with your unit ({who.unit}) when this was recorded")
     return Decision(True, "allowed")
+# -- the stations' disks -------------------------------------------------
+
+STATION_READERS = {Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}
+
+
+def may_see_skipped(who: Principal) -> Decision:
+    """May ``who`` read the skipped list (what ingest leaves alone in the upload points, and why)?"""
+    if STATION_READERS & who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "the skipped list is for supervisors, auditors and admins")

@@ -19,6 +19,8 @@ API to HTTP statuses, each in one table.
     │   └── DatabaseUnavailable
     ├── IntegrityFailure       stored bytes do not match their recorded hash
     ├── SourceChanged          the source file changed while it was being read
+    ├── SourceUnreadable       a source file cannot be opened or read (permissions, I/O error)
+    ├── SourceNotReleased      a stored source cannot be moved or deleted (immutable, permissions)
     ├── MediaError             ffprobe/ffmpeg could not read or convert the media
     │   └── ToolTimeout        an external tool ran past its time limit and was killed
     └── CustodyBroken          the custody chain does not verify
@@ -91,6 +93,18 @@ class IntegrityFailure(EvidenceError):
 
 class SourceChanged(Unavailable):
     """Not a fault: the file was still being written; it will be taken again once settled."""
+
+
+class SourceUnreadable(EvidenceError):
+    """The file stays where it is and is tried again with backoff; it is on the skipped list meanwhile."""
+
+    exit_code = 74  # EX_IOERR
+
+
+class SourceNotReleased(EvidenceError):
+    """The copy is stored and recorded; only the release waits, tried again with backoff."""
+
+    exit_code = 74
 
 
 class MediaError(EvidenceError):

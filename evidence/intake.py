@@ -32,13 +32,14 @@ class Arrival:
     inode: int
     received_at: datetime
     uploaded_by: str | None = None
+    rel_path_bytes: bytes | None = None  # the exact name when it is not UTF-8 (rel_path is then escaped)
 
     @property
     def filename(self) -> str:
         return self.rel_path.rsplit("/", 1)[-1]
 
     def as_details(self) -> dict:
-        return {
+        details = {
             "station_id": self.station_id,
             "upload_point": self.upload_point,
             "path": self.rel_path,
@@ -47,6 +48,9 @@ class Arrival:
             "received_at": iso(self.received_at),
             "uploaded_by": self.uploaded_by,
         }
+        if self.rel_path_bytes is not None:
+            details["path_bytes_hex"] = self.rel_path_bytes.hex()
+        return details
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ def find_receipt(session: Session, arrival: Arrival) -> Receipt | None:
         .where(
             Receipt.upload_point == arrival.upload_point,
             Receipt.rel_path == arrival.rel_path,
+            Receipt.rel_path_bytes.is_(None) if arrival.rel_path_bytes is None
+            else Receipt.rel_path_bytes == arrival.rel_path_bytes,
             Receipt.inode == arrival.inode,
             Receipt.mtime_ns == arrival.mtime_ns,
             Receipt.size_bytes == arrival.size_bytes,
@@ -85,6 +91,7 @@ def _receipt(arrival: Arrival, outcome: ReceiptOutcome, item_id: int | None, rea
         station_id=arrival.station_id,
         upload_point=arrival.upload_point,
         rel_path=arrival.rel_path,
+        rel_path_bytes=arrival.rel_path_bytes,
         device_serial=arrival.device_serial,
         size_bytes=arrival.size_bytes,
         mtime_ns=arrival.mtime_ns,
@@ -136,6 +143,7 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
         object_key=copy.object_key,
         original_filename=arrival.filename,
         source_path=arrival.rel_path,
+        source_path_bytes=arrival.rel_path_bytes,
         source_mtime=datetime.fromtimestamp(arrival.mtime_ns / 1e9, tz=utcnow().tzinfo),
         device_serial=arrival.device_serial,
         station_id=arrival.station_id,

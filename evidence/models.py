@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -69,7 +70,8 @@ class Item(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     object_key: Mapped[str] = mapped_column(String(200))
     original_filename: Mapped[str] = mapped_column(Text)
-    source_path: Mapped[str] = mapped_column(Text)  # relative to the upload point
+    source_path: Mapped[str] = mapped_column(Text)  # relative to the upload point (escaped if not UTF-8)
+    source_path_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # the exact name, when not UTF-8
     source_mtime: Mapped[datetime] = mapped_column(UTCDateTime)
     device_serial: Mapped[str | None] = mapped_column(String(64), index=True)
     officer_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -118,7 +120,8 @@ class Receipt(Base):
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     station_id: Mapped[str] = mapped_column(String(64))
     upload_point: Mapped[str] = mapped_column(Text)
-    rel_path: Mapped[str] = mapped_column(Text)
+    rel_path: Mapped[str] = mapped_column(Text)  # escaped if the name is not UTF-8 (evidence.names)
+    rel_path_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # the exact name, when not UTF-8
     device_serial: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
@@ -131,6 +134,23 @@ class Receipt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_receipts_file", "upload_point", "rel_path", "inode", "mtime_ns", "size_bytes"),)
+
+
+class SkippedFile(Base):
+    """A file, link or folder in an upload point that ingest leaves alone, and why (rescans keep it current)."""
+
+    __tablename__ = "skipped_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of upload point and exact name
+    station_id: Mapped[str] = mapped_column(String(64))
+    upload_point: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)  # relative, escaped (evidence.names.printable)
+    path_bytes: Mapped[bytes] = mapped_column(LargeBinary)  # the exact relative name
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CustodyEvent(Base):

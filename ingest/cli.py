@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 from datetime import UTC, datetime
@@ -17,13 +18,15 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from evidence import attribution, custody, devices, items, users
+from evidence import attribution, custody, devices, items, skipped, users
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import ConfigError, EvidenceError, InvalidInput
+from evidence.names import printable
 from storage_config.settings import Settings, UploadPoint, get_settings
 from storage_config.urls import mask_url
 
@@ -189,14 +192,33 @@ def serve(
 
 
 def _point_for(path: Path, station: str | None, device: str | None) -> tuple[UploadPoint, Settings]:
+    """The upload point holding ``path`` (links on the way are not resolved: the pipeline refuses them)."""
     s = _settings()
-    resolved = path.resolve()
+    absolute = Path(os.path.abspath(path))
     for point in s.points:
-        if resolved.is_relative_to(point.path.resolve()):
-            return UploadPoint(station_id=station or point.station_id, path=point.path.resolve()), s
+        for root in (Path(os.path.abspath(point.path)), point.path.resolve()):
+            if absolute.is_relative_to(root):
+                return UploadPoint(station_id=station or point.station_id, path=root), s
     # A file outside every upload point is never moved or deleted: it belongs to whoever ran us.
-    root = resolved.parent.parent if device else resolved.parent
+    root = absolute.parent.parent if device else absolute.parent
     return UploadPoint(station_id=station or s.station_id, path=root), s.model_copy(update={"source_policy": "keep"})
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be ingested by its kind (missing, a link, a FIFO…), or None for a regular file."""
+    from ingest.scan import describe
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot be examined: {exc.strerror or exc}"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link: links are never followed and are not evidence"
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a regular file: it is {describe(st.st_mode)}"
+    return None
 
 
 @app.command()
@@ -217,19 +239,21 @@ def ingest(
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                       console=err, disable=not show_bar) as bar:
             for path in files:
-                if not path.is_file():
+                problem = _not_a_file(path)
+                if problem:
                     failed += 1
-                    done.append((None, {"path": str(path), "outcome": "error", "error": "no such file"}))
+                    done.append((None, {"path": printable(path), "outcome": "error", "error": problem}))
                     continue
                 point, settings = _point_for(path, station, None)
                 rt.settings = settings
-                task = bar.add_task(path.name, total=path.stat().st_size)
+                task = bar.add_task(escape(printable(path.name)), total=os.lstat(path).st_size)
                 try:
-                    result = ingest_file(rt, point, path.resolve(), on_bytes=lambda n, t=task: bar.advance(t, n))
+                    result = ingest_file(rt, point, Path(os.path.abspath(path)),
+                                         on_bytes=lambda n, t=task: bar.advance(t, n))
                     done.append((result.item_id, result.as_dict()))
                 except EvidenceError as exc:
                     failed += 1
-                    done.append((None, {"path": str(path), "outcome": "error", "error": str(exc)}))
+                    done.append((None, {"path": printable(path), "outcome": "error", "error": str(exc)}))
         if process:
             ids = [i for i, _ in done if i is not None]
             if ids:
@@ -243,6 +267,24 @@ def ingest(
         rt.close()
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False) -> None:
+    """What ingest leaves alone in the upload points and why: links, litter, FIFOs, unreadable or stuck files."""
+    rows = _in_transaction(skipped.listing)
+    if as_json:
+        for row in rows:
+            _emit(row)
+        return
+    if not rows:
+        out.print("nothing skipped: every file in the upload points is ingested or settling")
+        return
+    table = Table("kind", "station", "path", "reason", "since (UTC)")
+    for r in rows:
+        table.add_row(r["kind"], escape(r["station_id"]), escape(r["path"]), escape(r["reason"]), r["first_seen"])
+    out.print(table)
+    out.print(f"{len(rows)} skipped; the daemon refreshes this list at every rescan")
 
 
 @app.command("list")
@@ -269,11 +311,11 @@ def list_cmd(
         on_time = "—" if r["on_time"] is None else ("yes" if r["on_time"] else f"late {r['late_by_s']:.0f}s")
         device = "[yellow]unattributed[/]" if r["unattributed"] else (r["device_serial"] or "—")
         table.add_row(str(r["id"]), r["status"], device, r["officer_id"] or "[yellow]none[/]",
-                      r["recorded_start"] or "—", r["received_at"], on_time, r["original_filename"],
+                      r["recorded_start"] or "—", r["received_at"], on_time, escape(r["original_filename"]),
                       (r["error"] or r["sha256"][:16] + "…"))
     for r in rejected:
         table.add_row("—", "[red]rejected[/]", r["device_serial"] or "—", "—", "—", r["received_at"], "—",
-                      r["source_path"], r["reason"])
+                      escape(r["source_path"]), escape(r["reason"] or ""))
     out.print(table)
 
 
@@ -398,7 +440,8 @@ def devices_list(serial: Optional[str] = None) -> None:
     out.print(table)
 
 
-def _users_tx(fn):
+def _in_transaction(fn):
+    """Run ``fn(session)`` in one transaction (retried while the database is briefly away)."""
     rt = _runtime("cli")
     try:
         def write():
@@ -418,21 +461,21 @@ def users_add(
     officer_id: Annotated[Optional[str], typer.Option(help="警号, required for officers")] = None,
 ) -> None:
     """Create a user and print a one-time password."""
-    password = _users_tx(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
+    password = _in_transaction(lambda session: users.add_user(session, name, role, unit, officer_id)[1])
     out.print(f"user {name} created; one-time password: {password} (they choose their own at first sign-in)")
 
 
 @users_app.command("passwd")
 def users_passwd(name: str) -> None:
     """Give a user a new one-time password (their tokens are revoked)."""
-    password = _users_tx(lambda session: users.reset_password(session, name))
+    password = _in_transaction(lambda session: users.reset_password(session, name))
     out.print(f"new one-time password for {name}: {password}")
 
 
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False) -> None:
     """Every user: unit, roles, officer id, disabled, last sign-in."""
-    rows = _users_tx(lambda session: [users.user_view(u) for u in users.list_users(session)])
+    rows = _in_transaction(lambda session: [users.user_view(u) for u in users.list_users(session)])
     if as_json:
         for row in rows:
             _emit(row)
@@ -448,7 +491,7 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="One JSON ob
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Stop a user signing in; their tokens are revoked."""
-    _users_tx(lambda session: users.disable(session, name))
+    _in_transaction(lambda session: users.disable(session, name))
     out.print(f"user {name} disabled")
 
 
@@ -460,5 +503,5 @@ def main() -> None:
     try:
         app()
     except EvidenceError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)

@@ -8,6 +8,7 @@ rescan at start and every ``rescan_seconds`` finds whatever the events missed
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -16,16 +17,26 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
 
-from evidence import jobs
+from evidence import jobs, skipped
 from evidence.db import transaction, with_db_retry
-from evidence.errors import EvidenceError, InvalidInput, SourceChanged, StoreUnavailable, Unavailable
+from evidence.errors import (
+    EvidenceError,
+    InvalidInput,
+    SourceChanged,
+    SourceNotReleased,
+    SourceUnreadable,
+    StoreUnavailable,
+    Unavailable,
+)
 from evidence.filestore import FileStore
+from evidence.names import printable
+from evidence.skipped import Skip, SkipKind
 from ingest import worker
 from ingest.pipeline import finish_releases, ingest_file
 from ingest.runtime import Runtime, open_runtime
-from ingest.scan import is_ignored, scan
+from ingest.scan import is_ignored, walk
 from ingest.settle import Settler
 from storage_config.settings import Settings, UploadPoint
 
@@ -44,6 +55,7 @@ class Health:
     last_scan_at: float | None = None
     pending_files: int = 0
     ingested: int = 0
+    skipped: int = 0  # entries on the skipped list (``evidence status``, GET /api/v1/ingest/skipped)
     last_error: str | None = None
 
     def as_dict(self) -> dict:
@@ -59,7 +71,7 @@ class _Events(FileSystemEventHandler):
             return
         for p in (event.src_path, getattr(event, "dest_path", "")):
             if p:
-                self.sink.put(Path(p.decode() if isinstance(p, bytes) else p))
+                self.sink.put(Path(os.fsdecode(p)))  # a name that is not UTF-8 stays exact
 
 
 class Daemon:
@@ -124,7 +136,9 @@ class Daemon:
             log.info("removed %d stale incoming object(s)", len(stale))
 
     def _observer(self):
-        observer = PollingObserver(timeout=2) if self.settings.polling else Observer()
+        # lstat: the polling snapshot must not walk through links (a loop has no end); inotify never does
+        observer = (PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=2)
+                    if self.settings.polling else Observer())
         handler = _Events(self.events)
         for point in self.points:
             observer.schedule(handler, str(point.path), recursive=True)
@@ -139,14 +153,50 @@ class Daemon:
                 rel = path.relative_to(point.path).as_posix()
             except ValueError:
                 continue
-            return None if is_ignored(rel, self.settings.archive_dirname) else point
+            return None if is_ignored(rel, self.settings.archive_dirname, self.settings.ignore) else point
+        return None
+
+    def _rel(self, path: Path) -> tuple[UploadPoint, str] | None:
+        for point in self.points:
+            if path.is_relative_to(point.path):
+                return point, path.relative_to(point.path).as_posix()
         return None
 
     def _rescan(self) -> None:
         for point in self.points:
-            for path in scan(point.path, self.settings.archive_dirname):
-                self.settler.observe(path)
+            found: list[Skip] = []
+            for entry in walk(point.path, self.settings.archive_dirname, self.settings.ignore):
+                if isinstance(entry, Skip):
+                    found.append(entry)
+                else:
+                    self.settler.observe(entry)
+            failing = [rel for p, rel in filter(None, map(self._rel, self.failures)) if p == point]
+
+            def write(session, point=point, found=found, failing=failing) -> list[Skip]:
+                return skipped.reconcile(session, point.station_id, str(point.path), found, keep=failing)
+
+            self._list_skipped(write, point)
         self.health.last_scan_at = time.time()
+
+    def _list_skipped(self, write, point: UploadPoint) -> None:
+        """Update the skipped list; log each entry once, when it first appears. A database hiccup only waits."""
+        if self.rt is None:
+            return
+        rt = self.rt
+
+        def run():
+            with transaction(rt.sessions) as session:
+                fresh = write(session)
+                return fresh, skipped.count(session)
+
+        try:
+            fresh, self.health.skipped = with_db_retry(run)
+        except Exception as exc:  # noqa: BLE001 - the list is a report; ingest goes on without it
+            log.warning("could not update the skipped list: %s", exc)
+            return
+        for skip in fresh or ():
+            level = logging.INFO if skip.kind == SkipKind.IGNORED else logging.WARNING
+            log.log(level, "skipped %s: %s", printable(point.path / skip.rel_path), skip.reason)
 
     def _drain_events(self) -> None:
         while True:
@@ -156,6 +206,40 @@ class Daemon:
                 return
             if self._point_of(path) is not None:
                 self.settler.observe(path)
+
+    def _failed(self, path: Path, point: UploadPoint, exc: Exception, now: float) -> None:
+        """Nothing is released on failure: the file stays, is tried again with backoff, and is listed."""
+        if not isinstance(exc, (EvidenceError, OSError)):
+            log.exception("unexpected error ingesting %s", printable(path))
+        tries = self.failures.get(path, 0) + 1
+        self.failures[path] = tries
+        delay = min(300.0, 2.0**tries)
+        self.retry_at[path] = now + delay
+        message = printable(str(exc), backslash=False)
+        self.health.last_error = f"{printable(path)}: {message}"
+        if isinstance(exc, StoreUnavailable):
+            self.health.store_ok = False
+        log.warning("could not ingest %s (attempt %d, retrying in %.0fs): %s", printable(path), tries, delay, message)
+        if isinstance(exc, SourceNotReleased):
+            kind = SkipKind.UNRELEASED
+        elif isinstance(exc, (SourceUnreadable, OSError)):
+            kind = SkipKind.UNREADABLE
+        else:
+            return
+        rel = path.relative_to(point.path).as_posix()
+        reason = f"{kind.value}: {message} (attempt {tries}, retried with backoff)"
+
+        def write(session) -> None:  # logged above at every attempt, so not again as a new skip
+            skipped.note(session, point.station_id, str(point.path), Skip(rel, kind, reason))
+
+        self._list_skipped(write, point)
+
+    def _done(self, path: Path, point: UploadPoint) -> None:
+        self.settler.forget(path)
+        self.retry_at.pop(path, None)
+        if self.failures.pop(path, None) is not None:
+            rel = path.relative_to(point.path).as_posix()
+            self._list_skipped(lambda s: skipped.clear(s, str(point.path), rel), point)
 
     def _ingest_ready(self, rt: Runtime) -> None:
         now = time.monotonic()
@@ -175,27 +259,17 @@ class Daemon:
                 self.settler.forget(path)
                 self.settler.observe(path)
                 continue
-            except InvalidInput:
-                self.settler.forget(path)
+            except InvalidInput as exc:  # a link, not a file, or gone: the rescan lists what is left
+                log.info("not taken: %s", exc)
+                self._done(path, point)
                 continue
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the daemon
-                # Nothing is released on failure: the file stays and is tried again later.
-                if not isinstance(exc, (EvidenceError, OSError)):
-                    log.exception("unexpected error ingesting %s", path)
-                tries = self.failures.get(path, 0) + 1
-                self.failures[path] = tries
-                self.retry_at[path] = now + min(300.0, 2.0**tries)
-                self.health.last_error = f"{path}: {exc}"
-                if isinstance(exc, StoreUnavailable):
-                    self.health.store_ok = False
-                log.warning("could not ingest %s (attempt %d, retrying): %s", path, tries, exc)
+                self._failed(path, point, exc, now)
                 continue
             self.health.store_ok = True
             self.health.ingested += result.outcome in {"new", "duplicate", "rejected"}
-            self.settler.forget(path)
-            self.retry_at.pop(path, None)
-            self.failures.pop(path, None)
-            log.info("%s: %s %s", result.outcome, path, result.sha256 or result.reason or "")
+            self._done(path, point)
+            log.info("%s: %s %s", result.outcome, printable(path), result.sha256 or result.reason or "")
         self.health.pending_files = len(self.settler)
 
     def _work(self, rt: Runtime) -> None:

@@ -8,9 +8,12 @@ receipt is simply ingested again (its stored copy, if any, is found by hash).
 
 from __future__ import annotations
 
+import errno
+import itertools
 import logging
 import os
 import ssl
+import stat
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,13 +24,20 @@ from sqlalchemy.exc import IntegrityError
 
 from evidence import intake, uploads
 from evidence.db import transaction, with_db_retry
-from evidence.errors import IntegrityFailure, InvalidInput, SourceChanged
+from evidence.errors import (
+    IntegrityFailure,
+    InvalidInput,
+    SourceChanged,
+    SourceNotReleased,
+    SourceUnreadable,
+)
 from evidence.intake import Arrival, StoredCopy
 from evidence.models import Receipt, utcnow
+from evidence.names import on_disk, printable, stored_form
 from evidence.objectstore import original_key
 from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
-from ingest.scan import device_serial_for
+from ingest.scan import describe, device_serial_for
 from storage_config.settings import WEB_STATION, UploadPoint
 
 log = logging.getLogger(__name__)
@@ -51,12 +61,62 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
+def regular_file(point: UploadPoint, path: Path) -> os.stat_result:
+    """The file's own status, refusing links (the file or a folder on the way inside the point) and non-files."""
+    try:
+        rel = path.relative_to(point.path)
+    except ValueError as exc:
+        raise InvalidInput(f"{printable(path)} is not inside upload point {printable(point.path)}") from exc
+    here = point.path
+    try:
+        for part in rel.parts[:-1]:
+            here = here / part
+            if stat.S_ISLNK(os.lstat(here).st_mode):
+                raise InvalidInput(f"{printable(path)}: folder {printable(here)} is a symbolic link; "
+                                   "links are never followed")
+        st = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"no such file: {printable(path)}") from exc
+    except PermissionError as exc:
+        raise SourceUnreadable(f"{printable(path)} cannot be reached: {exc.strerror}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise InvalidInput(f"{printable(path)} is a symbolic link; links are never followed and are not evidence")
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInput(f"{printable(path)} is not a regular file: it is {describe(st.st_mode)}")
+    return st
+
+
+def open_source(path: Path, before: os.stat_result):
+    """Open for reading without following a link, and check it is still the regular file that was examined."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise  # gone: the caller says so in its own words
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # swapped for a link since it was examined
+            raise SourceChanged(f"{printable(path)} became a symbolic link; it is not taken") from exc
+        raise SourceUnreadable(f"{printable(path)} cannot be read: {exc.strerror}") from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_ino != before.st_ino or st.st_dev != before.st_dev:
+        os.close(fd)
+        raise SourceChanged(f"{printable(path)} was replaced since it was examined; it will be looked at again")
+    return os.fdopen(fd, "rb")
+
+
+def _device_serial(rel: str) -> str | None:
+    serial = device_serial_for(rel)
+    if serial is None:
+        return None
+    serial = printable(serial)
+    return serial if len(serial) <= 64 else None  # not a recorder's serial; the path still names the folder
+
+
 def arrival_for(point: UploadPoint, path: Path, st: os.stat_result, uploaded_by: str | None = None) -> Arrival:
     """Describe a source file; it reached the upload point when its inode last changed (ctime)."""
-    rel = path.relative_to(point.path).as_posix()
+    rel, rel_bytes = stored_form(path.relative_to(point.path).as_posix())
     # ctime, not first sight by the daemon: downtime and outages must not make footage late
     received_at = datetime.fromtimestamp(st.st_ctime, tz=UTC)
-    device = device_serial_for(rel)
+    device = _device_serial(rel)
     if point.station_id == WEB_STATION:
         ticket = uploads.read_ticket(point.path, rel.split("/", 1)[0])
         if ticket is not None:  # a browser upload: who sent it, for which recorder, when it completed
@@ -65,6 +125,7 @@ def arrival_for(point: UploadPoint, path: Path, st: os.stat_result, uploaded_by:
         station_id=point.station_id,
         upload_point=str(point.path),
         rel_path=rel,
+        rel_path_bytes=rel_bytes,
         device_serial=device,
         size_bytes=st.st_size,
         mtime_ns=st.st_mtime_ns,
@@ -80,7 +141,7 @@ def store_and_verify(
     """Stream the file into the store while hashing it, move it under its hash, then verify."""
     store = rt.ready_store()
     temp_key = f"incoming/{uuid.uuid4().hex}"
-    with open(path, "rb") as raw:
+    with open_source(path, before) as raw:
         reader = HashingReader(raw, on_bytes)
         try:
             store.write(temp_key, reader, before.st_size)
@@ -91,12 +152,12 @@ def store_and_verify(
         after = os.fstat(raw.fileno())
     hashed_at = utcnow()
     try:
-        replaced = os.stat(path).st_ino != before.st_ino
+        replaced = os.lstat(path).st_ino != before.st_ino
     except FileNotFoundError:
         replaced = True
     if tail or _identity(after) != _identity(before) or replaced:
         store.delete(temp_key)
-        raise SourceChanged(f"{path} changed while it was being stored; it will be taken again once settled")
+        raise SourceChanged(f"{printable(path)} changed while it was being stored; it will be taken again once settled")
     key = original_key(sha)
     store.move(temp_key, key)
     stored_at = utcnow()
@@ -118,21 +179,38 @@ def store_and_verify(
     )
 
 
-def _archive_target(rt: Runtime, point: UploadPoint, rel_path: str, receipt_id: int) -> Path:
-    target = point.path / rt.settings.archive_dirname / rel_path
-    if target.exists():
-        target = target.with_name(f"{target.name}.{receipt_id}")
-    return target
+def _archive_names(target: Path, receipt_id: int):
+    yield target
+    yield target.with_name(f"{target.name}.{receipt_id}")
+    for n in itertools.count(2):
+        yield target.with_name(f"{target.name}.{receipt_id}.{n}")
+
+
+def archive(path: Path, target: Path, receipt_id: int) -> Path:
+    """Move ``path`` to ``target``, or a variant of its name when taken: nothing in the archive is replaced."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for candidate in _archive_names(target, receipt_id):
+        try:  # reserve the name: O_EXCL fails on anything already there, a link included
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except FileExistsError:
+            continue
+        try:
+            os.replace(path, candidate)  # replaces only the empty reservation made just now
+        except BaseException:
+            candidate.unlink(missing_ok=True)
+            raise
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
     """Apply the source policy to a file whose copy is verified; record what was done."""
-    path = point.path / receipt.rel_path
+    path = point.path / on_disk(receipt.rel_path, receipt.rel_path_bytes)
     policy = rt.settings.source_policy
     gone = "source already gone from the upload point (released before a restart, or by another ingester)"
     try:
-        st = os.stat(path)
-        if _identity(st) != (receipt.size_bytes, receipt.mtime_ns, receipt.inode):
+        st = os.lstat(path)
+        if _identity(st) != (receipt.size_bytes, receipt.mtime_ns, receipt.inode) or not stat.S_ISREG(st.st_mode):
             disposition = "not released: the file at this path changed after it was stored"
         elif policy == "keep":
             disposition = "kept in place (EVIDENCE_SOURCE_POLICY=keep)"
@@ -140,12 +218,16 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
             path.unlink()
             disposition = "deleted"
         else:
-            target = _archive_target(rt, point, receipt.rel_path, receipt.id)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(path, target)
-            disposition = f"moved to {target}"
+            base = point.path / rt.settings.archive_dirname / on_disk(receipt.rel_path, receipt.rel_path_bytes)
+            disposition = f"moved to {printable(archive(path, base, receipt.id))}"
     except FileNotFoundError:
         disposition = gone
+    except OSError as exc:
+        raise SourceNotReleased(
+            f"{printable(path)} is stored (receipt {receipt.id}) but could not be "
+            f"{'deleted' if policy == 'delete' else 'moved to the archive'}: {exc.strerror or exc}; "
+            "the source stays and its release is tried again"
+        ) from exc
     agent = rt.agent(point.station_id)
 
     def write() -> None:
@@ -184,12 +266,7 @@ def ingest_file(
 ) -> IngestResult:
     """Take one settled file from an upload point through hashing, storage, verification and release."""
     path = Path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"no such file: {path}") from exc
-    if not path.is_file():
-        raise InvalidInput(f"not a regular file: {path}")
+    st = regular_file(point, path)
     arrival = arrival_for(point, path, st, uploaded_by)
     agent = rt.agent(point.station_id)
 
@@ -201,8 +278,8 @@ def ingest_file(
     if receipt is not None:
         if receipt.source_released_at is None and receipt.outcome != "rejected":
             release_source(rt, point, receipt)
-            return IngestResult(str(path), "resumed", receipt.item_id, reason="finished releasing the source")
-        return IngestResult(str(path), "skipped", receipt.item_id, reason=receipt.reason or "already taken")
+            return IngestResult(printable(path), "resumed", receipt.item_id, reason="finished releasing the source")
+        return IngestResult(printable(path), "skipped", receipt.item_id, reason=receipt.reason or "already taken")
 
     if st.st_size == 0:
         reason = "zero-byte file: nothing to preserve; left in the upload point"
@@ -212,25 +289,31 @@ def ingest_file(
                 return intake.record_rejection(session, arrival, reason, agent)
 
         with_db_retry(reject)
-        return IngestResult(str(path), "rejected", reason=reason)
+        return IngestResult(printable(path), "rejected", reason=reason)
 
     try:
         copy = store_and_verify(rt, path, st, on_bytes)
     except FileNotFoundError as exc:
-        raise InvalidInput(f"{path} vanished before it could be stored (taken by another ingester?)") from exc
+        raise InvalidInput(
+            f"{printable(path)} vanished before it could be stored (taken by another ingester?)"
+        ) from exc
     item, receipt, new = _record(rt, arrival, copy, agent)
     release_source(rt, point, receipt)
-    return IngestResult(str(path), "new" if new else "duplicate", item.id, copy.sha256)
+    return IngestResult(printable(path), "new" if new else "duplicate", item.id, copy.sha256)
 
 
 def finish_releases(rt: Runtime, point: UploadPoint) -> int:
-    """Release sources whose copies were recorded before a crash cut the release short."""
+    """Release sources whose copies were recorded before a crash cut the release short; returns how many."""
 
     def pending() -> list[Receipt]:
         with transaction(rt.sessions) as session:
             return intake.unreleased_receipts(session, str(point.path))
 
-    receipts = with_db_retry(pending)
-    for receipt in receipts:
-        release_source(rt, point, receipt)
-    return len(receipts)
+    released = 0
+    for receipt in with_db_retry(pending):
+        try:
+            release_source(rt, point, receipt)
+            released += 1
+        except SourceNotReleased as exc:  # one stuck file must not stop the start; ingest retries it
+            log.warning("%s", exc)
+    return released

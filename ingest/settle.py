@@ -7,6 +7,7 @@ and rescans) and asks which are ready.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,8 @@ def open_for_writing(path: Path) -> bool:
     if not proc.is_dir():
         return False
     try:
-        target = os.stat(path)
-    except FileNotFoundError:
+        target = os.lstat(path)
+    except OSError:
         return False
     for pid_dir in proc.iterdir():
         if not pid_dir.name.isdigit():
@@ -59,10 +60,16 @@ class Settler:
         self._seen: dict[Path, _Seen] = {}
 
     def observe(self, path: Path) -> None:
-        """Note the file's current size and mtime; a change restarts its window."""
+        """Note the file's current size and mtime; a change restarts its window.
+
+        Only regular files are tracked (never through a link); anything else is
+        the rescan's to report."""
         try:
-            st = os.stat(path)
-        except FileNotFoundError:
+            st = os.lstat(path)
+        except OSError:
+            self._seen.pop(path, None)
+            return
+        if not stat.S_ISREG(st.st_mode):
             self._seen.pop(path, None)
             return
         now = self.clock()

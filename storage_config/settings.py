@@ -32,6 +32,13 @@ DEFAULT_FILENAME_PATTERNS = [
 
 WEB_STATION = "web"
 
+# Operating-system litter: never evidence, never deleted (glob patterns, matched per path component,
+# case-insensitive). Hidden names (a leading dot) and partial files are skipped by built-in rules.
+DEFAULT_IGNORE = [
+    "Thumbs.db", "ehthumbs.db", "desktop.ini", "~$*", "System Volume Information", "$RECYCLE.BIN",
+    "RECYCLER", ".Trashes", ".Spotlight-V100", ".fseventsd", ".DS_Store", "._*",
+]
+
 
 class UploadPoint(BaseModel):
     """A folder the docking software copies into, and the station that owns it."""
@@ -73,6 +80,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     container_time: Literal["utc", "local"] = "utc"
     filename_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_FILENAME_PATTERNS))
+    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE))
     settle_seconds: float = Field(10.0, ge=0)
     rescan_seconds: float = Field(60.0, gt=0)
     polling: bool = False
@@ -127,6 +135,14 @@ class Settings(BaseSettings):
             missing = {"Y", "m", "d", "H", "M", "S"} - set(compiled.groupindex)
             if missing:
                 raise ValueError(f"pattern {pattern!r} lacks named groups {sorted(missing)}")
+        return value
+
+    @field_validator("ignore")
+    @classmethod
+    def _plain_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip() or "/" in pattern:
+                raise ValueError(f"ignore pattern {pattern!r} must be a non-empty name pattern without '/'")
         return value
 
     @model_validator(mode="after")

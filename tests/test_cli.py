@@ -134,3 +134,52 @@ def test_users_list_shows_roles_one_time_passwords_and_last_sign_in(cli):
     assert listed["zhang"]["disabled"] is True and listed["zhang"]["officer_id"] == "220002"
     table = cli("users", "list").stdout
     assert "li.wei" in table and "one-time" in table and "never" in table
+def test_ingest_names_what_is_not_a_regular_file(cli, clips, tmp_path):
+    upload = cli.home / "upload" / "ZFY0001"
+    upload.mkdir(parents=True)
+    os.mkfifo(upload / "pipe.mp4")
+    (upload / "link.mp4").symlink_to(drop(clips["h264"], tmp_path / "outside", "secret.mp4"))
+    (cli.home / "upload" / "ZFY0002").symlink_to(tmp_path / "outside")
+    proc = cli("ingest", str(upload / "pipe.mp4"), str(upload / "link.mp4"),
+               str(cli.home / "upload" / "ZFY0002" / "secret.mp4"), ok=False)
+    out = lines(proc)
+    assert proc.returncode == 1 and [o["outcome"] for o in out] == ["error"] * 3
+    assert out[0]["error"] == "not a regular file: it is a FIFO (named pipe)"
+    assert "symbolic link" in out[1]["error"] and "links are never followed" in out[2]["error"]
+    assert (tmp_path / "outside" / "secret.mp4").exists()
+
+
+def test_ingest_and_status_escape_names(cli, clips):
+    upload = cli.home / "upload"
+    name = "ZFY0001/\x1b[31mred\nline\x07.mp4"
+    src = drop(clips["h264"], upload, name)
+    odd = upload / os.fsdecode(b"ZFY0001/\xff.mp4")
+    odd.write_bytes(clips["h264"].read_bytes() + b"odd")
+    out = lines(cli("ingest", "--no-process", str(src), str(odd)))
+    assert [o["outcome"] for o in out] == ["new", "new"]
+    assert out[0]["item"]["original_filename"] == "\\x1b[31mred\\x0aline\\x07.mp4"
+    assert out[1]["path"].endswith("ZFY0001/\\xff.mp4")
+    listed = cli("list")
+    assert "\x1b" not in listed.stdout and "\\x1b[31mred" in listed.stdout
+
+
+def test_status_lists_what_the_daemon_left_alone(cli, clips):
+    from evidence import skipped
+    from evidence.db import make_engine, make_sessionmaker, transaction
+    from evidence.skipped import Skip, SkipKind
+
+    assert "nothing skipped" in cli("status").stdout
+    engine = make_engine(f"sqlite:///{cli.home / 'evidence.db'}")
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            skipped.reconcile(session, "ST01", str(cli.home / "upload"), [
+                Skip("ZFY0001/link.mp4", SkipKind.LINK, "symbolic link to /etc: links are never followed"),
+                Skip(os.fsdecode(b"ZFY0001/\x1b[2J\xff"), SkipKind.SPECIAL, "not a regular file: a FIFO"),
+            ])
+    finally:
+        engine.dispose()
+    table = cli("status").stdout
+    assert "ZFY0001/link.mp4" in table and "links are never followed" in table and "\x1b" not in table
+    rows = lines(cli("status", "--json"))
+    assert [(r["kind"], r["path"]) for r in rows] == [("link", "ZFY0001/link.mp4"),
+                                                      ("special", "ZFY0001/\\x1b[2J\\xff")]

@@ -72,3 +72,22 @@ def test_vanished_file_is_forgotten(tmp_path):
     settler.observe(f)
     f.unlink()
     assert settler.ready() == [] and len(settler) == 0
+
+
+def test_only_regular_files_are_tracked_never_through_a_link(tmp_path):
+    import os
+
+    real = tmp_path / "real.mp4"
+    real.write_bytes(b"x")
+    (tmp_path / "link.mp4").symlink_to(real)
+    (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop.mp4")
+    os.mkfifo(tmp_path / "pipe.mp4")
+    clock = Clock()
+    settler = Settler(1, clock=clock, check_open=lambda p: False)
+    for name in ("link.mp4", "loop.mp4", "pipe.mp4", "real.mp4"):
+        settler.observe(tmp_path / name)  # a loop raises nothing
+    clock.t = 5
+    assert settler.ready() == [real]
+    real.unlink()
+    real.symlink_to(tmp_path / "loop.mp4")  # swapped for a link while settling
+    assert settler.ready() == [] and len(settler) == 0

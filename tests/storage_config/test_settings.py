@@ -51,3 +51,13 @@ def test_s3_url_and_masking():
     assert url == S3StoreURL("minio.local:9000", "evidence", "AK", "S/ecret", False, "cn-1")
     assert mask_url("s3://AK:S%2Fecret@minio.local:9000/evidence?secure=false") == (
         "s3://AK:***@minio.local:9000/evidence?secure=false")
+
+
+def test_ignore_list_defaults_to_os_litter_and_is_configurable(tmp_path, monkeypatch):
+    monkeypatch.delenv("EVIDENCE_CONFIG", raising=False)
+    assert {"Thumbs.db", "desktop.ini", "~$*", "$RECYCLE.BIN", ".Trashes"} <= set(load_settings(home=tmp_path).ignore)
+    monkeypatch.setenv("EVIDENCE_IGNORE", '["*.lnk", "Thumbs.db"]')
+    assert load_settings(home=tmp_path).ignore == ["*.lnk", "Thumbs.db"]
+    monkeypatch.setenv("EVIDENCE_IGNORE", '["a/b"]')
+    with pytest.raises(ConfigError, match="EVIDENCE_IGNORE"):
+        load_settings(home=tmp_path)
