@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
@@ -21,7 +22,11 @@ HealthProvider = Callable[[], dict[str, Any]]
 def create_app(settings: Settings | None = None, health: HealthProvider | None = None,
                migrate_db: bool = True) -> FastAPI:
     """Build the service; ``health`` reports on the daemon running beside it, if any."""
-    app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0", lifespan=thread_pools)
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with the package: stations
+    # often have no internet, and a CDN would also learn who reads the API docs.
+    app = FastAPIOffline(title="Evidence management for enforcement recordings", version="0.1.0",
+                         lifespan=thread_pools, static_url="/docs-assets",
+                         swagger_ui_parameters={"validatorUrl": None})  # no online spec validator either
     app.state.services = open_services(settings or get_settings(), migrate_db)
     install_error_handlers(app)
     install_openapi(app)
