@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from api.access_log import note_user
 from api.services import Services
 from evidence import users
 from evidence.db import with_db_retry
@@ -31,7 +32,9 @@ def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]
         with svc.read_engine.begin() as conn:
             return users.signed_in(conn, token)
 
-    return with_db_retry(lookup)
+    who = with_db_retry(lookup)
+    note_user(who.username)
+    return who
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
