@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -174,7 +175,7 @@ def _serve(s: Settings, health, until: threading.Thread | None = None) -> None:
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, s, until), name="evidence-announce", daemon=True).start()
     server.run()
-    if not server.started:
+    if not server.started and (until is None or until.is_alive()):  # not when stopped because the daemon ended
         raise ConfigError(f"EVIDENCE_PORT: could not serve on {s.host}:{s.port} (in use?)")
 
 
@@ -183,7 +184,7 @@ def _announce(server, s: Settings, until: threading.Thread | None) -> None:
     while not server.started and not server.should_exit:
         if until is not None and not until.is_alive():
             break
-        threading.Event().wait(0.05)
+        time.sleep(0.05)
     if server.started:
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else s.port
         base = f"http://{s.host}:{port}"

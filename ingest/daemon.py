@@ -94,9 +94,10 @@ class Health:
     healthy_after: float = 300.0
 
     def degraded(self) -> bool:
-        """A part is down, restarting, or restarted too recently to count as recovered."""
+        """A part is down, restarting, or running again too briefly to count as recovered."""
         return self.failure is not None or any(
-            p.state in {"restarting", "failed"} or p.recovering(self.healthy_after) for p in self.parts.values())
+            p.state in {"restarting", "failed"} or (p.state == "running" and p.recovering(self.healthy_after))
+            for p in list(self.parts.values()))
 
     def as_dict(self) -> dict:
         """Plain JSON-safe values (never raises: /healthz must always answer)."""

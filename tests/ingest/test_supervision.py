@@ -40,6 +40,7 @@ def start(settings, restarts=QUICK, **faults):
         setattr(daemon, name, fault)
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
+    wait_for(lambda: daemon.rt is not None or not thread.is_alive())  # connected and migrated
     return daemon, thread
 
 
@@ -145,3 +146,19 @@ def test_health_text_is_always_valid_utf8():
     report = health.as_dict()
     assert report["last_error"] == "ZFY0001/\\xff.mp4: cannot read"
     report["parts"]["ingest"]["last_error"].encode("utf-8")
+
+
+def test_a_start_up_that_needed_a_retry_is_not_held_against_the_running_daemon(make_settings):
+    settings = make_settings()
+    daemon = Daemon(settings, restarts=Restarts(first_delay=0.1, healthy_after=300))
+    daemon._start = Flaky(daemon._start, 1, PermissionError(13, "Permission denied", "/srv/dock1"))
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: {"ingest", "worker", "watcher"} <= set(daemon.health.parts))
+        time.sleep(0.5)
+        assert daemon.health.parts["start"].state == "stopped" and daemon.health.parts["start"].restarts == 1
+        assert not daemon.health.degraded()
+        assert daemon.health.last_error == "start: [Errno 13] Permission denied: '/srv/dock1'"
+    finally:
+        finish(daemon, thread)
