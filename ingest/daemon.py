@@ -68,7 +68,7 @@ class Restarts:
 class Part:
     """One supervised part of the daemon (start-up, ingest loop, worker, file watcher)."""
 
-    state: str = "starting"  # running, restarting, stopped or failed
+    state: str = "starting"  # running, restarting, done, stopped or failed
     failures: int = 0  # in a row; reset once the part has run ``healthy_after`` seconds
     restarts: int = 0
     last_error: str | None = None
@@ -345,7 +345,7 @@ class Daemon:
             part.state, part.started = "running", time.monotonic()
             try:
                 body()
-                part.state = "stopped"
+                part.state = "stopped" if self.stop.is_set() else "done"  # done: start-up has finished
                 return
             except Exception as exc:  # noqa: BLE001 - no failure of a part may end the daemon unreported
                 if time.monotonic() - part.started >= policy.healthy_after:

@@ -157,7 +157,7 @@ def test_a_start_up_that_needed_a_retry_is_not_held_against_the_running_daemon(m
     try:
         wait_for(lambda: {"ingest", "worker", "watcher"} <= set(daemon.health.parts))
         time.sleep(0.5)
-        assert daemon.health.parts["start"].state == "stopped" and daemon.health.parts["start"].restarts == 1
+        assert daemon.health.parts["start"].state == "done" and daemon.health.parts["start"].restarts == 1
         assert not daemon.health.degraded()
         assert daemon.health.last_error == "start: [Errno 13] Permission denied: '/srv/dock1'"
     finally:
