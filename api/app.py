@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 
+from api.access_log import AccessLog
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import attribution, auth, cases, clips, ingest, items, uploads, users
@@ -21,8 +26,15 @@ HealthProvider = Callable[[], dict[str, Any]]
 def create_app(settings: Settings | None = None, health: HealthProvider | None = None,
                migrate_db: bool = True) -> FastAPI:
     """Build the service; ``health`` reports on the daemon running beside it, if any."""
-    app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0", lifespan=thread_pools)
-    app.state.services = open_services(settings or get_settings(), migrate_db)
+    # /docs and /redoc load Swagger UI and ReDoc from files installed with the package: stations
+    # often have no internet, and a CDN would also learn who reads the API docs.
+    app = FastAPIOffline(title="Evidence management for enforcement recordings", version="0.1.0",
+                         lifespan=thread_pools, static_url="/docs-assets",
+                         swagger_ui_parameters={"validatorUrl": None})  # no online spec validator either
+    settings = settings or get_settings()
+    app.state.services = open_services(settings, migrate_db)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(auth.router)
@@ -35,18 +47,35 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     app.include_router(ingest.router)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> JSONResponse:
-        report: dict[str, Any] = {"status": "ok"}
-        if health is not None:
-            daemon = health()
-            report["ingest"] = daemon
-            if not daemon.get("database_ok") or daemon.get("running") is False:
-                report["status"] = "degraded"
-        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+    def healthz() -> Response:
+        return health_response(health)
 
     return app
 
 
+def health_response(health: HealthProvider | None) -> Response:
+    """200 ``ok``, or 503 ``degraded`` with the daemon's report; never a 500, whatever the report holds."""
+    report: dict[str, Any] = {"status": "ok"}
+    if health is not None:
+        try:
+            daemon = health()
+            report["ingest"] = daemon
+            if daemon.get("degraded") or not daemon.get("database_ok") or daemon.get("running") is False:
+                report["status"] = "degraded"
+        except Exception as exc:  # noqa: BLE001 - a failing report is itself news, not a crash
+            report = {"status": "degraded", "error": f"the daemon's health report failed: {exc!r}"}
+    try:
+        # ASCII escapes: a file name that is not UTF-8 must not make the report unencodable
+        body = json.dumps(report, ensure_ascii=True, default=str)
+    except Exception as exc:  # noqa: BLE001
+        body = json.dumps({"status": "degraded", "error": f"the daemon's health report is not JSON: {exc!r}"})
+        report["status"] = "degraded"
+    return Response(body, status_code=200 if report["status"] == "ok" else 503, media_type="application/json")
+
+
 def worker_app() -> FastAPI:
     """Factory for ``evidence serve --workers N``: settings from the environment; the parent migrated."""
+    # a worker process starts afresh: without this its access log (INFO) would go nowhere
+    logging.basicConfig(level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return create_app(migrate_db=False)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from api.access_log import note_user
 from api.services import Services
 from evidence import users
 from evidence.db import with_db_retry
@@ -29,7 +30,9 @@ def _signed_in(svc: Services, token: str | None, pending_ok: bool) -> Principal:
         with svc.read_engine.begin() as conn:
             return users.signed_in(conn, token, pending_ok)
 
-    return with_db_retry(lookup)
+    who = with_db_retry(lookup)
+    note_user(who.username)
+    return who
 
 
 def current_user(svc: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:

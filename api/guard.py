@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Row
 
+from api.access_log import note_user
 from api.services import Services
 from evidence import access, cases, custody, users
 from evidence.access import Action, CaseAction, Decision
@@ -78,6 +79,7 @@ def _item(svc: Services, who_in: Callable[[Connection], Principal], client: str,
             return who, row, decision, then(conn, row) if decision.allowed and then else None
 
     who, row, decision, extra = with_db_retry(load)
+    note_user(who.username)
     if row is None or decision is None:
         raise NotFound(f"no item {item_id}")
     _enforce(svc, who, client, decision, action.value, f"no item {item_id}", item_id=row.id)

@@ -18,8 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from evidence.db import make_sessionmaker, transaction
 from evidence.models import CustodyEvent, utcnow
 
 GENESIS = "0" * 64
@@ -190,6 +192,12 @@ def verify(session: Session) -> VerifyReport:
         checked += 1
         expected_seq, prev = ev.seq + 1, ev.hash
     return VerifyReport(True, checked, prev)
+
+
+def verify_chain(engine: Engine) -> VerifyReport:
+    """``verify`` in a read-only transaction: it takes no write lock, so ingest and the API go on meanwhile."""
+    with transaction(make_sessionmaker(engine, read_only=True)) as session:
+        return verify(session)
 
 
 def log_for(session: Session, item_id: int) -> list[CustodyEvent]:

@@ -23,7 +23,8 @@ API to HTTP statuses, each in one table.
     ├── SourceNotReleased      a stored source cannot be moved or deleted (immutable, permissions)
     ├── MediaError             ffprobe/ffmpeg could not read or convert the media
     │   └── ToolTimeout        an external tool ran past its time limit and was killed
-    └── CustodyBroken          the custody chain does not verify
+    ├── CustodyBroken          the custody chain does not verify
+    └── DaemonFailed           a part of the ingest daemon kept failing; the daemon gave up
 """
 
 from __future__ import annotations
@@ -117,3 +118,7 @@ class ToolTimeout(MediaError):
 
 class CustodyBroken(EvidenceError):
     exit_code = 1
+
+
+class DaemonFailed(EvidenceError):
+    exit_code = 70  # EX_SOFTWARE

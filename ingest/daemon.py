@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,49 @@ TICK_S = 0.5
 STAGING_MAX_AGE_S = 6 * 3600
 
 
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: the undecodable bytes of a file name (surrogate escapes) shown as ``\\xNN``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def describe(exc: BaseException) -> str:
+    """An error's text for the health report: its type when its message says nothing."""
+    return printable(str(exc) or type(exc).__name__)
+
+
+@dataclass
+class Restarts:
+    """How a failed part is restarted: exponential backoff, and when the daemon gives up."""
+
+    first_delay: float = 1.0
+    max_delay: float = 60.0
+    # consecutive failures (outages of the database or store do not count) before giving up
+    give_up_after: int = 8
+    # a part that ran this long since its last restart has recovered: its failure count starts afresh
+    healthy_after: float = 300.0
+
+
+@dataclass
+class Part:
+    """One supervised part of the daemon (start-up, ingest loop, worker, file watcher)."""
+
+    state: str = "starting"  # running, restarting, done, stopped or failed
+    failures: int = 0  # in a row; reset once the part has run ``healthy_after`` seconds
+    restarts: int = 0
+    last_error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def recovering(self, healthy_after: float) -> bool:
+        return self.failures > 0 and time.monotonic() - self.started < healthy_after
+
+
 @dataclass
 class Health:
     """What /healthz reports about the daemon."""
@@ -57,9 +101,50 @@ class Health:
     ingested: int = 0
     skipped: int = 0  # entries on the skipped list (``evidence status``, GET /api/v1/ingest/skipped)
     last_error: str | None = None
+    parts: dict[str, Part] = field(default_factory=dict)
+    failure: str | None = None  # why the daemon gave up, if it did
+    healthy_after: float = 300.0
+
+    def degraded(self) -> bool:
+        """A part is down, restarting, or running again too briefly to count as recovered."""
+        return self.failure is not None or any(
+            p.state in {"restarting", "failed"} or (p.state == "running" and p.recovering(self.healthy_after))
+            for p in list(self.parts.values()))
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        """Plain JSON-safe values (never raises: /healthz must always answer)."""
+        parts = {name: {"state": p.state, "failures": p.failures, "restarts": p.restarts,
+                        "last_error": p.last_error and printable(p.last_error)} for name, p in list(self.parts.items())}
+        return {
+            "started_at": self.started_at,
+            "database_ok": self.database_ok,
+            "store_ok": self.store_ok,
+            "last_scan_at": self.last_scan_at,
+            "pending_files": self.pending_files,
+            "ingested": self.ingested,
+            "last_error": self.last_error and printable(str(self.last_error)),
+            "degraded": self.degraded(),
+            "failure": self.failure,
+            "parts": parts,
+        }
+
+
+class PartDied(RuntimeError):
+    """A thread the daemon relies on (watchdog's) has ended."""
+
+
+def _guard_thread(thread: threading.Thread, errors: dict[str, str]) -> None:
+    """Record what kills ``thread`` instead of letting it die unreported (watchdog's threads)."""
+    run = thread.run
+
+    def guarded() -> None:
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - reported through the health of the watcher part
+            errors[thread.name] = f"{type(exc).__name__}: {describe(exc)}"
+            log.error("file watcher thread %s died", thread.name, exc_info=exc)
+
+    thread.run = guarded  # type: ignore[method-assign]
 
 
 class _Events(FileSystemEventHandler):
@@ -75,12 +160,13 @@ class _Events(FileSystemEventHandler):
 
 
 class Daemon:
-    """Owns the settler, the observer and the worker thread."""
+    """Owns the settler, the observer and the worker thread, and restarts whichever part fails."""
 
-    def __init__(self, settings: Settings, stop: threading.Event | None = None):
+    def __init__(self, settings: Settings, stop: threading.Event | None = None, restarts: Restarts | None = None):
         self.settings = settings
         self.stop = stop or threading.Event()
-        self.health = Health()
+        self.restarts = restarts or Restarts(give_up_after=settings.restart_limit)
+        self.health = Health(healthy_after=self.restarts.healthy_after)
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self.settler = Settler(settings.settle_seconds)
         self.retry_at: dict[Path, float] = {}
@@ -97,7 +183,7 @@ class Daemon:
                 self.health.database_ok = True
                 return rt
             except Unavailable as exc:
-                self.health.last_error = str(exc)
+                self.health.last_error = describe(exc)
                 log.warning("database not reachable, retrying in %.0fs: %s", delay, exc)
                 self.stop.wait(delay)
                 delay = min(delay * 2, 30)
@@ -135,13 +221,15 @@ class Daemon:
         if stale:
             log.info("removed %d stale incoming object(s)", len(stale))
 
-    def _observer(self):
+    def _observer(self, thread_errors: dict[str, str]):
         # lstat: the polling snapshot must not walk through links (a loop has no end); inotify never does
         observer = (PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=2)
                     if self.settings.polling else Observer())
         handler = _Events(self.events)
         for point in self.points:
             observer.schedule(handler, str(point.path), recursive=True)
+        for thread in (observer, *observer.emitters):
+            _guard_thread(thread, thread_errors)
         observer.daemon = True
         observer.start()
         return observer
@@ -272,53 +360,113 @@ class Daemon:
             log.info("%s: %s %s", result.outcome, printable(path), result.sha256 or result.reason or "")
         self.health.pending_files = len(self.settler)
 
+    # -- the parts and their supervision ----------------------------------
     def _work(self, rt: Runtime) -> None:
-        delay = 1.0
         while not self.stop.is_set():
-            try:
-                ran = worker.drain(rt, stop=self.stop.is_set)
-                delay = 1.0
-            except Exception as exc:  # noqa: BLE001 - the worker must outlive any single failure
-                if not isinstance(exc, Unavailable):
-                    log.exception("worker error")
-                log.warning("worker paused, retrying in %.0fs: %s", delay, exc)
-                self.stop.wait(delay)
-                delay = min(delay * 2, 60)
-                continue
-            if not ran:
+            if not worker.drain(rt, stop=self.stop.is_set):
                 self.stop.wait(1.0)
 
-    def run(self) -> None:
-        """Run until ``stop`` is set (Ctrl-C, SIGTERM)."""
+    def _watch(self) -> None:
+        """Run watchdog's threads; fail (to be restarted) when one of them has died."""
+        errors: dict[str, str] = {}
+        observer = self._observer(errors)
+        try:
+            while not self.stop.wait(TICK_S):
+                dead = [t for t in (observer, *observer.emitters) if not t.is_alive()]
+                if dead:
+                    why = errors.get(dead[0].name, "ended without an error")
+                    raise PartDied(f"file watcher thread {dead[0].name} died: {why}")
+        finally:
+            observer.stop()
+            if observer.is_alive():
+                observer.join(timeout=5)
+
+    def _ingest(self, rt: Runtime) -> None:
+        next_scan = 0.0
+        while not self.stop.is_set():
+            if time.monotonic() >= next_scan:
+                self._rescan()
+                next_scan = time.monotonic() + self.settings.rescan_seconds
+            self._drain_events()
+            self._ingest_ready(rt)
+            self.stop.wait(TICK_S)
+
+    def _start(self) -> Runtime:
         for point in self.points:
             point.path.mkdir(parents=True, exist_ok=True)
-        rt = self.rt = self._connect()
-        try:
-            self._run(rt)
-        finally:
-            rt.close()
-
-    def _run(self, rt: Runtime) -> None:
+        rt = self.rt = self.rt or self._connect()
         while not self.stop.is_set():
             try:
                 self._recover(rt)
                 break
             except Unavailable as exc:
+                self.health.last_error = describe(exc)
                 log.warning("recovery waits for storage/database: %s", exc)
                 self.stop.wait(2.0)
-        observer = self._observer()
-        work = threading.Thread(target=self._work, args=(rt,), name="evidence-worker", daemon=True)
-        work.start()
-        next_scan = 0.0
+        return rt
+
+    def _supervise(self, name: str, body: Callable[[], object], give_up: bool = True) -> None:
+        """Run ``body`` until it returns; whenever it fails, report why and run it again after a backoff.
+
+        After ``restarts.give_up_after`` failures in a row (outages of the database or store do not
+        count), the daemon gives up: ``health.failure`` says why and ``stop`` is set. ``give_up=False``
+        parts (the file watcher: rescans still find every file) are retried for ever.
+        """
+        part = self.health.parts[name] = Part()
+        policy = self.restarts
+        delay = policy.first_delay
+        while not self.stop.is_set():
+            part.state, part.started = "running", time.monotonic()
+            try:
+                body()
+                part.state = "stopped" if self.stop.is_set() else "done"  # done: start-up has finished
+                return
+            except Exception as exc:  # noqa: BLE001 - no failure of a part may end the daemon unreported
+                if time.monotonic() - part.started >= policy.healthy_after:
+                    part.failures, delay = 0, policy.first_delay
+                outage = isinstance(exc, Unavailable)
+                part.failures += not outage
+                part.restarts += 1
+                part.state = "restarting"
+                part.last_error = self.health.last_error = f"{name}: {describe(exc)}"
+                if give_up and part.failures >= policy.give_up_after:
+                    part.state = "failed"
+                    self.health.failure = f"{name} failed {part.failures} times in a row: {describe(exc)}"
+                    log.critical("giving up: %s", self.health.failure, exc_info=exc)
+                    self.stop.set()
+                    return
+                if outage:
+                    log.warning("%s waits for a dependency, retrying in %.3gs: %s", name, delay, exc)
+                else:
+                    log.error("%s failed (%d in a row), restarting in %.3gs", name, part.failures, delay, exc_info=exc)
+                self.stop.wait(delay)
+                delay = min(delay * 2, policy.max_delay)
+        if part.state != "failed":
+            part.state = "stopped"
+
+    def _spawn(self, name: str, body: Callable[[], object], give_up: bool = True) -> threading.Thread:
+        thread = threading.Thread(target=self._supervise, args=(name, body, give_up), name=f"evidence-{name}",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        """Run until ``stop`` is set (Ctrl-C, SIGTERM) or a part has failed beyond recovery."""
+        self._supervise("start", self._start)
+        rt = self.rt
+        if rt is None:
+            return
         try:
-            while not self.stop.is_set():
-                if time.monotonic() >= next_scan:
-                    self._rescan()
-                    next_scan = time.monotonic() + self.settings.rescan_seconds
-                self._drain_events()
-                self._ingest_ready(rt)
-                self.stop.wait(TICK_S)
+            if not self.stop.is_set():
+                self._run(rt)
         finally:
-            observer.stop()
-            observer.join(timeout=5)
-            work.join(timeout=30)
+            rt.close()
+
+    def _run(self, rt: Runtime) -> None:
+        threads = [self._spawn("watcher", self._watch, give_up=False), self._spawn("worker", lambda: self._work(rt))]
+        try:
+            self._supervise("ingest", lambda: self._ingest(rt))
+        finally:
+            self.stop.set()  # the ingest loop ends only when stopping or giving up: the others follow
+            for thread in threads:
+                thread.join(timeout=30)

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     api_threads: int = Field(2, ge=1, le=256)
+    access_log: bool = True
+    restart_limit: int = Field(8, ge=1)
     api_stream_threads: int = Field(16, ge=1, le=1024)
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"

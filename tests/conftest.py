@@ -11,7 +11,15 @@ from sqlalchemy import create_engine, text
 from ingest.runtime import open_runtime
 from storage_config.settings import load_settings
 from tests.media import build_library
-from tests.servers import PG_ADMIN_URL, MotoServer, create_pg_database, drop_pg_database, pg_available
+from tests.servers import (
+    PG_ADMIN_URL,
+    MotoServer,
+    create_pg_database,
+    drop_pg_database,
+    kill_group,
+    pg_available,
+    spawn,
+)
 
 BACKENDS = [
     pytest.param(("file", "sqlite"), id="file-sqlite"),
@@ -24,6 +32,25 @@ BACKENDS = [
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     return build_library(tmp_path_factory.mktemp("clips"))
+
+
+@pytest.fixture
+def processes():
+    """Start child processes (``tests.servers.spawn``) that never outlive the test.
+
+    Each one's whole process group is killed at teardown, whatever the test did; and the kernel
+    kills them if the test process itself dies.
+    """
+    started = []
+
+    def start(args, **kwargs):
+        proc = spawn(args, **kwargs)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        kill_group(proc)
 
 
 @pytest.fixture(scope="session")

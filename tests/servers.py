@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,37 @@ import uuid
 import urllib3
 
 PG_ADMIN_URL = os.environ.get("EVIDENCE_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+
+
+# Runs in the child, then becomes the real program (exec keeps both settings): the kernel kills the
+# child when the test process dies, however it dies; and SIGINT is ignored on request, as a shell
+# does for background jobs.
+_LAUNCH = """
+import ctypes, os, signal, sys
+prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+if prctl is not None:
+    prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(1)  # the test process died before the line above
+if sys.argv[2] == "ignore-sigint":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+os.execvp(sys.argv[3], sys.argv[3:])
+"""
+
+
+def spawn(args: list[str], *, sigint_ignored: bool = False, **popen) -> subprocess.Popen:
+    """Start ``args`` in a process group of its own that dies with the test process (see ``kill_group``)."""
+    launcher = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "ignore-sigint" if sigint_ignored else "-"]
+    return subprocess.Popen(launcher + [str(a) for a in args], start_new_session=True, **popen)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and whatever it started (server workers, ffmpeg), and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def free_port() -> int:
@@ -38,11 +70,8 @@ class MotoServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "MotoServer":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
         http = urllib3.PoolManager()
         http.request("GET", f"http://127.0.0.1:{self.port}/", timeout=5)
@@ -50,8 +79,7 @@ class MotoServer:
 
     def stop(self) -> None:
         if self.proc:
-            self.proc.kill()
-            self.proc.wait()
+            kill_group(self.proc)
             self.proc = None
 
     def url(self, bucket: str | None = None) -> str:

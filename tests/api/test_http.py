@@ -20,7 +20,7 @@ EVIDENCE = str(Path(sys.executable).parent / "evidence")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_serve_over_loopback(world, tmp_path, workers):
+def test_serve_over_loopback(world, tmp_path, workers, processes):
     rt = world["rt"]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
@@ -28,8 +28,8 @@ def test_serve_over_loopback(world, tmp_path, workers):
                EVIDENCE_LOG_LEVEL="WARNING")
     log = tmp_path / "serve.log"
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([EVIDENCE, "serve", "--workers", str(workers)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=sink)
+        proc = processes([EVIDENCE, "serve", "--workers", str(workers)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=sink)
     try:
         wait_port(port)
         base = f"http://127.0.0.1:{port}"

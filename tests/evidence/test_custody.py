@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from evidence import custody
 from evidence.custody import EventKind, Outcome
-from evidence.db import transaction
+from evidence.db import make_engine, make_sessionmaker, transaction
 from evidence.models import CustodyEvent
 
 
@@ -130,3 +132,34 @@ def test_appends_from_two_sessions_never_fork(sessions):
     assert not errors
     report = verify(sessions)
     assert report.ok and report.checked == 30
+
+
+def test_verify_takes_no_write_lock_so_appends_go_on_meanwhile(sessions):
+    """A long `custody verify` once held SQLite's write lock and stalled ingest until it finished."""
+    fill(sessions, 30)
+    engine = sessions.kw["bind"]
+    reading, go = threading.Event(), threading.Event()
+
+    def hold(_conn, _cursor, statement, *_):
+        if "FROM custody_events" in statement and not reading.is_set():
+            reading.set()
+            go.wait(30)  # verify is mid-walk, its transaction open
+
+    event.listen(engine, "after_cursor_execute", hold)
+    reports = []
+    walker = threading.Thread(target=lambda: reports.append(custody.verify_chain(engine)))
+    walker.start()
+    writer = make_engine(engine.url.render_as_string(hide_password=False))
+    if writer.dialect.name == "sqlite":
+        event.listen(writer, "connect", lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA busy_timeout=0"))
+    try:
+        assert reading.wait(30)
+        with transaction(make_sessionmaker(writer)) as session:  # would fail at once: "database is locked"
+            custody.append(session, EventKind.RECEIVED, agent="station=T", details={"during": "verify"})
+    finally:
+        go.set()
+        walker.join(30)
+        event.remove(engine, "after_cursor_execute", hold)
+        writer.dispose()
+    assert reports[0].ok
+    assert custody.verify_chain(engine).checked == 31

@@ -143,17 +143,18 @@ def _variants(clips, n: int, root: Path) -> list[Path]:
     return out
 
 
-def _up(settings_env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from ingest.cli import main; main()", "up", "--no-api"],
-        env=settings_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def _up(processes, settings_env: dict, log: Path) -> subprocess.Popen:
+    """`evidence up --no-api`, returned once it is under way (a loaded machine takes seconds to start it)."""
+    with open(log, "wb") as sink:
+        proc = processes([sys.executable, "-c", "from ingest.cli import main; main()", "up", "--no-api"],
+                         env=settings_env, stdout=subprocess.DEVNULL, stderr=sink)
+    wait_for(lambda: "watching upload point" in log.read_text(errors="replace") or proc.poll() is not None)
+    return proc
 
 
 @pytest.mark.slow
-def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make_settings, clips, tmp_path):
+def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make_settings, clips, tmp_path,
+                                                                          processes):
     settings = make_settings()
     home = settings.home
     env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_SETTLE_SECONDS": "0.2",
@@ -165,7 +166,7 @@ def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make
     rng = random.Random(7)
     interrupted = 0
     for _ in range(5):
-        proc = _up(env)
+        proc = _up(processes, env, tmp_path / "up.log")
         time.sleep(rng.uniform(0.8, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -173,7 +174,7 @@ def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make
             unfinished = count(settings, Job, Job.state.in_(["queued", "running"]))
             interrupted += unfinished > 0 or count(settings, Item) < len(files)
     assert interrupted, "no kill landed while work was in progress"
-    proc = _up(env)
+    proc = _up(processes, env, tmp_path / "up.log")
     try:
         wait_for(lambda: count(settings, Item) == len(files)
                  and count(settings, Job, Job.state.in_(["queued", "running"])) == 0
