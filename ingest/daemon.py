@@ -46,21 +46,9 @@ TICK_S = 0.5
 STAGING_MAX_AGE_S = 6 * 3600
 
 
-def printable(text: str) -> str:
-    """``text`` as valid UTF-8: the undecodable bytes of a file name (surrogate escapes) shown as ``\\xNN``."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def describe(exc: BaseException) -> str:
     """An error's text for the health report: its type when its message says nothing."""
-    return printable(str(exc) or type(exc).__name__)
+    return printable(str(exc) or type(exc).__name__, backslash=False)
 
 
 @dataclass
@@ -114,7 +102,7 @@ class Health:
     def as_dict(self) -> dict:
         """Plain JSON-safe values (never raises: /healthz must always answer)."""
         parts = {name: {"state": p.state, "failures": p.failures, "restarts": p.restarts,
-                        "last_error": p.last_error and printable(p.last_error)} for name, p in list(self.parts.items())}
+                        "last_error": p.last_error and printable(p.last_error, backslash=False)} for name, p in list(self.parts.items())}
         return {
             "started_at": self.started_at,
             "database_ok": self.database_ok,
@@ -122,7 +110,8 @@ class Health:
             "last_scan_at": self.last_scan_at,
             "pending_files": self.pending_files,
             "ingested": self.ingested,
-            "last_error": self.last_error and printable(str(self.last_error)),
+            "skipped": self.skipped,
+            "last_error": self.last_error and printable(str(self.last_error), backslash=False),
             "degraded": self.degraded(),
             "failure": self.failure,
             "parts": parts,
