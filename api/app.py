@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
-from api.routes import auth, cases, clips, items, uploads
+from api.routes import auth, cases, clips, custody, items, uploads
 from api.services import open_services
 from api.streams import thread_pools
 from storage_config.settings import Settings, get_settings
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     app.include_router(cases.router)
     app.include_router(uploads.router)
     app.include_router(clips.router)
+    app.include_router(custody.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

@@ -58,6 +58,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # every route's transaction may meet a database that is down or still migrating
         return JSONResponse(error_body("unavailable", f"database unavailable: {exc.orig}"), status_code=503)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A safety net: a bug still answers in the one error format (Starlette re-raises it after
+        # this answer, so the server logs the traceback).
+        return JSONResponse(error_body("internal_error", f"unexpected error: {type(exc).__name__}"),
+                            status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from evidence.errors import NotFound
-from evidence.models import Item, Receipt, ReceiptOutcome
+from evidence.errors import InvalidInput, NotFound
+from evidence.models import Case, DeviceAssignment, Item, Receipt, ReceiptOutcome, User
+
+# The largest id a row can have: ids are INTEGER columns, 32-bit on PostgreSQL. A larger number
+# names nothing, and must not reach the driver (it overflows there: 2^63 on SQLite, 2^31 on PostgreSQL).
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Could ``value`` be a row id? (Out-of-range ints overflow the database driver.)"""
+    return 1 <= value <= MAX_ID
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -63,6 +72,25 @@ def item_view(item: ItemLike) -> dict[str, Any]:
         "proxy_available": item.proxy_key is not None,
         "error": item.error,
     }
+
+
+# Where a name used as a filter may be known from: a name found in none of them is a typo, and
+# answering "nothing matches" would hide it.
+NAMED_BY = {
+    "officer": (Item.officer_id, User.officer_id, DeviceAssignment.officer_id),
+    "unit": (Item.unit, User.unit, DeviceAssignment.unit, Case.unit),
+    "device": (Item.device_serial, DeviceAssignment.serial),
+    "station": (Item.station_id,),
+}
+
+
+def check_names(session: Session, **names: str | None) -> None:
+    """Refuse (InvalidInput) a filter value in NAMED_BY that names nothing this system knows."""
+    for what, value in names.items():
+        if value is None:
+            continue
+        if not session.scalar(select(or_(*(exists().where(column == value) for column in NAMED_BY[what])))):
+            raise InvalidInput(f"{what}: no {what} {value!r} is known")
 
 
 def list_items(session: Session) -> list[Item]:
