@@ -28,7 +28,8 @@ from storage_config.urls import mask_url
 
 app = typer.Typer(help="Evidence management for enforcement recordings.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-custody_app = typer.Typer(help="Chain of custody: per-item log, search and whole-chain verification.", no_args_is_help=True)
+custody_app = typer.Typer(help="Chain of custody: per-item log, search and whole-chain verification.",
+                          no_args_is_help=True)
 devices_app = typer.Typer(help="Which officer carries which recorder, over time.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the API, their unit and roles.", no_args_is_help=True)
 app.add_typer(custody_app, name="custody")
@@ -296,11 +297,7 @@ def custody_log(item_id: int, as_json: Annotated[bool, typer.Option("--json")] =
             events = [custody.as_dict(e) for e in custody.log_for(session, item_id)]
     finally:
         rt.close()
-    for ev in events:
-        if as_json:
-            _emit(ev)
-        else:
-            _print_event(ev)
+    _print_events(events, as_json)
 
 
 @custody_app.command("events")
@@ -309,7 +306,8 @@ def custody_events(
     user: Annotated[Optional[str], typer.Option(help="Username: their acts through the API")] = None,
     item: Annotated[Optional[int], typer.Option(help="Item id")] = None,
     case: Annotated[Optional[int], typer.Option(help="Case id")] = None,
-    since: Annotated[Optional[str], typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")] = None,
+    since: Annotated[Optional[str], typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")
+                     ] = None,
     until: Annotated[Optional[str], typer.Option("--to", help="Before (ISO 8601)")] = None,
     after: Annotated[int, typer.Option(help="Only events after this sequence number (paging)")] = 0,
     limit: Annotated[int, typer.Option(help=f"At most this many events (up to {custody.MAX_PAGE})")] = 100,
@@ -325,18 +323,18 @@ def custody_events(
             events = [custody.as_dict(e) for e in found]
     finally:
         rt.close()
-    for ev in events:
-        if as_json:
-            _emit(ev)
-        else:
-            _print_event(ev)
+    _print_events(events, as_json)
     if last is not None:
         err.print(f"more events follow: --after {last}")
 
 
-def _print_event(ev: dict) -> None:
-    out.print(f"{ev['seq']:>6} {ev['occurred_at']} {ev['kind']:<18} {ev['outcome']:<8} "
-              f"{ev['tool'] or ''} {json.dumps(ev['details'], ensure_ascii=False)}", markup=False)
+def _print_events(events: list[dict], as_json: bool) -> None:
+    for ev in events:
+        if as_json:
+            _emit(ev)
+        else:
+            out.print(f"{ev['seq']:>6} {ev['occurred_at']} {ev['kind']:<18} {ev['outcome']:<8} "
+                      f"{ev['tool'] or ''} {json.dumps(ev['details'], ensure_ascii=False)}", markup=False)
 
 
 @custody_app.command("verify")
