@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, select, text, true
 from sqlalchemy.orm import Session
 
 from evidence.errors import InvalidInput
-from evidence.items import valid_id
+from evidence.items import time_filter, valid_id
 from evidence.models import Case, CustodyEvent, Item, User, utcnow
 
 GENESIS = "0" * 64
@@ -250,9 +250,7 @@ def search(
     for what, moment, keep in (("from", since, CustodyEvent.occurred_at.__ge__),
                                ("to", until, CustodyEvent.occurred_at.__lt__)):
         if moment is not None:
-            if moment.tzinfo is None:
-                raise InvalidInput(f"{what}: a time needs a zone, e.g. 2026-11-01T00:00:00Z")
-            query = query.where(keep(moment))
+            query = query.where(keep(time_filter(moment, what)))
     events = list(session.scalars(query.limit(limit + 1)))
     return events[:limit], events[limit - 1].seq if len(events) > limit else None
 

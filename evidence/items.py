@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -20,6 +20,16 @@ MAX_ID = 2**31 - 1
 def valid_id(value: int) -> bool:
     """Could ``value`` be a row id? (Out-of-range ints overflow the database driver.)"""
     return 1 <= value <= MAX_ID
+
+
+def time_filter(moment: datetime, what: str) -> datetime:
+    """A time a caller filters on, in UTC; refused without a zone, or beyond the years 1-9999 once in UTC."""
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what}: a time needs a zone, e.g. 2026-11-01T00:00:00Z")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"{what}: out of range once in UTC") from exc
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -23,6 +23,7 @@ from evidence import custody, devices, items, users
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import ConfigError, EvidenceError, InvalidInput
+from evidence.items import time_filter
 from storage_config.settings import Settings, UploadPoint, get_settings
 from storage_config.urls import mask_url
 
@@ -61,7 +62,7 @@ def _parse_time(text: str) -> datetime:
         raise InvalidInput(f"not an ISO 8601 time: {text!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_settings().zone)
-    return moment.astimezone(UTC)
+    return time_filter(moment, text)
 
 
 @app.command()

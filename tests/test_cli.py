@@ -93,6 +93,7 @@ def test_custody_events_search_with_filters_and_pages(cli, clips):
     (["--item", str(2**63)], "no item"),
     (["--case", "5"], "no case 5"),
     (["--from", "yesterday"], "not an ISO 8601 time"),
+    (["--from", "0001-01-01T00:00:00"], "out of range"),
     (["--limit", "0"], "limit"),
 ])
 def test_custody_events_refuses_bad_filters(cli, args, says):

@@ -25,7 +25,7 @@ from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import InvalidInput, NotFound
-from evidence.items import check_names, item_view
+from evidence.items import check_names, item_view, time_filter
 from evidence.models import CaseItem, Item, ItemStatus, Mark
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -141,13 +141,11 @@ def list_items(
                           (Item.on_time, on_time)):
         if value is not None:
             query = query.where(column == value)
-    for column, low, high in ((Item.recorded_start, recorded_from, recorded_to),
-                              (Item.received_at, received_from, received_to)):
-        for bound, keep in ((low, column.__ge__), (high, column.__lt__)):
+    for column, times in ((Item.recorded_start, {"recorded_from": recorded_from, "recorded_to": recorded_to}),
+                          (Item.received_at, {"received_from": received_from, "received_to": received_to})):
+        for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__)):
             if bound is not None:
-                if bound.tzinfo is None:
-                    raise InvalidInput("time filters need a zone, e.g. 2026-11-01T00:00:00Z")
-                query = query.where(keep(bound))
+                query = query.where(keep(time_filter(bound, name)))
     if cursor:
         query = query.where(Item.id > decode_cursor("id", cursor))
 

@@ -56,6 +56,7 @@ def test_supervisors_search_their_unit_only(world):
 
 @pytest.mark.parametrize("params", [{"kind": "nope"}, {"user": "nobody"}, {"item": 999}, {"case": 999},
                                     {"item": 2**63}, {"from": "2026-11-01T07:00:00"}, {"from": "yesterday"},
+                                    {"to": "9999-12-31T23:00:00-05:00"},
                                     {"cursor": "bm9wZQ"}, {"limit": 0}, {"limit": 1001}])
 def test_bad_search_parameters_are_422_json(world, params):
     r = world["clients"]["aud"].get("/api/v1/custody/events", params=params)

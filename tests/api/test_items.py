@@ -69,7 +69,9 @@ def test_lists_show_only_what_the_caller_may_see_and_page_with_cursors(world):
 
 
 @pytest.mark.parametrize("params", [{"cursor": "bm9wZQ"}, {"limit": 0}, {"limit": 1000},
-                                    {"recorded_from": "2026-11-01T07:00:00"}, {"on_time": "maybe"}])
+                                    {"recorded_from": "2026-11-01T07:00:00"}, {"on_time": "maybe"},
+                                    {"recorded_from": "9999-12-31T23:00:00-05:00"},
+                                    {"received_to": "0001-01-01T00:00:00+05:00"}])
 def test_bad_list_parameters_are_422_json(world, params):
     r = world["clients"]["aud"].get("/api/v1/items", params=params)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"

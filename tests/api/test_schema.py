@@ -50,24 +50,37 @@ HOME = Path(tempfile.mkdtemp(prefix="evidence-schema-"))
 SETTINGS = load_settings(home=HOME, station_id="ST01", timezone="Asia/Shanghai", max_upload_bytes=1_000_000)
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
-EXTREMES = [0, -1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1]
+EXTREMES = {int: [0, -1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1],
+            str: ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"]}  # times overflowing into UTC
 
 
 @schema.hook
 def flatmap_case(_context, case):
-    """The case as generated, or with one integer of it swapped for an extreme value."""
+    """The case as generated, or with one integer or time of it swapped for an extreme value."""
     parts = {part: values for part in ("path_parameters", "query", "body")
              if isinstance(values := getattr(case, part), dict)}
-    slots = [(part, key) for part, values in parts.items() for key, value in values.items() if type(value) is int]
+    slots = [(part, key, type(value)) for part, values in parts.items() for key, value in values.items()
+             if type(value) is int or (type(value) is str and _is_time(value))]
     if not slots:
         return st.just(case)
 
-    def swap(choice):
-        (part, key), value = choice
+    def swap(slot):
+        part, key, kind = slot
+        return st.sampled_from(EXTREMES[kind]).map(lambda value: _with(part, key, value))
+
+    def _with(part, key, value):
         setattr(case, part, {**parts[part], key: value})
         return case
 
-    return st.one_of(st.just(case), st.tuples(st.sampled_from(slots), st.sampled_from(EXTREMES)).map(swap))
+    return st.one_of(st.just(case), st.sampled_from(slots).flatmap(swap))
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return "T" in text
 
 
 def errors_are_json(_ctx, response, case) -> None:
