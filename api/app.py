@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from api.errors import install_error_handlers
+from api.errors import RefuseNul, install_error_handlers
 from api.openapi import install_openapi
 from api.routes import auth, cases, clips, custody, items, uploads
 from api.services import open_services
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     app = FastAPI(title="Evidence management for enforcement recordings", version="0.1.0", lifespan=thread_pools)
     app.state.services = open_services(settings or get_settings(), migrate_db)
     install_error_handlers(app)
+    app.add_middleware(RefuseNul)
     install_openapi(app)
     app.include_router(auth.router)
     app.include_router(items.router)

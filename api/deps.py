@@ -17,6 +17,8 @@ from evidence.users import Principal
 # Every id a route takes, in the path or a filter, uses these.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# Text in request bodies: PostgreSQL cannot hold a NUL (paths and queries: api.errors.RefuseNul).
+NO_NUL = r"^[^\x00]*$"
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api import guard
-from api.deps import ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
+from api.deps import NO_NUL, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
 from api.routes.items import CustodyEventOut
 from evidence import access, cases, custody
 from evidence.access import Action, CaseAction
@@ -22,13 +22,13 @@ DENIED = {401: {}, 403: {}, 404: {}}
 
 
 class CaseIn(BaseModel):
-    number: str = Field(min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=500)
+    number: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    title: str = Field(min_length=1, max_length=500, pattern=NO_NUL)
 
 
 class CasePatch(BaseModel):
     status: Literal["open", "closed"] | None = None
-    title: str | None = Field(None, min_length=1, max_length=500)
+    title: str | None = Field(None, min_length=1, max_length=500, pattern=NO_NUL)
 
 
 class CaseOut(BaseModel):
@@ -44,12 +44,12 @@ class CaseOut(BaseModel):
 
 
 class ReviewerIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
 
 
 class LinkIn(BaseModel):
     item_id: int = Field(ge=1, le=MAX_ID)
-    reason: str = Field(min_length=3, max_length=500)
+    reason: str = Field(min_length=3, max_length=500, pattern=NO_NUL)
 
 
 def _out(case_id: int, svc) -> CaseOut:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from api import guard
-from api.deps import BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
+from api.deps import NO_NUL, BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
 from api.pages import decode_cursor, encode_cursor
 from api.ranges import parse_range
 from api.services import Services
@@ -51,12 +51,12 @@ class MarkOut(BaseModel):
 
 class MarkIn(BaseModel):
     kind: Literal["important", "tag"]
-    value: str | None = Field(None, max_length=100)
+    value: str | None = Field(None, max_length=100, pattern=NO_NUL)
 
 
 class GrantIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=3, max_length=500)
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    reason: str = Field(min_length=3, max_length=500, pattern=NO_NUL)
 
 
 class GrantOut(BaseModel):
