@@ -13,9 +13,9 @@ from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 
 from api.access_log import AccessLog
-from api.errors import install_error_handlers
+from api.errors import RefuseNul, install_error_handlers
 from api.openapi import install_openapi
-from api.routes import attribution, auth, cases, clips, ingest, items, uploads, users
+from api.routes import attribution, auth, cases, clips, custody, ingest, items, uploads, users
 from api.services import open_services
 from api.streams import thread_pools
 from storage_config.settings import Settings, get_settings
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     if settings.access_log:
         app.add_middleware(AccessLog)
     install_error_handlers(app)
+    app.add_middleware(RefuseNul)
     install_openapi(app)
     app.include_router(auth.router)
     app.include_router(items.router)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, health: HealthProvider | None =
     app.include_router(clips.router)
     app.include_router(users.router)
     app.include_router(ingest.router)
+    app.include_router(custody.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.access_log import note_user
 from api.services import Services
 from evidence import users
 from evidence.db import with_db_retry
+from evidence.items import MAX_ID
 from evidence.users import Principal
+
+# Anything beyond MAX_ID is refused at the door (422) instead of overflowing inside the driver.
+# Every id a route takes, in the path or a filter, uses these.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# Text in request bodies: PostgreSQL cannot hold a NUL (paths and queries: api.errors.RefuseNul).
+NO_NUL = r"^[^\x00]*$"
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.exceptions import HTTPException
 
 from api.ranges import RangeNotSatisfiable
@@ -63,9 +64,43 @@ def install_error_handlers(app: FastAPI) -> None:
         # every route's transaction may meet a database that is down or still migrating
         return JSONResponse(error_body("unavailable", f"database unavailable: {exc.orig}"), status_code=503)
 
+    @app.exception_handler(DataError)
+    async def _refused_value(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (out of range, too long, a NUL on PostgreSQL) is the
+        # caller's input; the routes refuse those at the door, this keeps any that slip by a 4xx.
+        return JSONResponse(error_body("invalid_input", f"a value the database cannot hold: {exc.orig}"),
+                            status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A safety net: a bug still answers in the one error format (Starlette re-raises it after
+        # this answer, so the server logs the traceback).
+        return JSONResponse(error_body("internal_error", f"unexpected error: {type(exc).__name__}"),
+                            status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         return JSONResponse(error_body("invalid_input", problems), status_code=422)
+
+
+class RefuseNul:
+    """ASGI middleware: a NUL character in the path or query string is a 422 before any route runs.
+
+    PostgreSQL cannot store or even compare text holding NUL, and no name, number or reason here
+    needs one; request bodies are checked by their models (``NO_NUL``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"")
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in query or b"\x00" in query):
+            response = JSONResponse(error_body("invalid_input", "a NUL character is not allowed in a request"),
+                                    status_code=422)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

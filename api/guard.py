@@ -13,12 +13,13 @@ from sqlalchemy.engine import Connection, Row
 
 from api.access_log import note_user
 from api.services import Services
-from evidence import access, cases, custody, users
+from evidence import access, cases, custody, devices, users
 from evidence.access import Action, CaseAction, Decision
 from evidence.custody import EventKind, Outcome
 from evidence.db import transaction, with_db_retry
 from evidence.errors import Forbidden, NotFound
-from evidence.models import Case
+from evidence.items import valid_id
+from evidence.models import Case, DeviceAssignment, utcnow
 from evidence.users import Principal
 
 T = TypeVar("T")
@@ -41,8 +42,10 @@ def record(svc: Services, kind: EventKind, who: Principal, client: str, *, item_
     with_db_retry(write)
 
 
-def _enforce(svc: Services, who: Principal, client: str, decision: Decision, action: str, missing: str,
-             item_id: int | None = None, case_id: int | None = None) -> None:
+def enforce(svc: Services, who: Principal, client: str, decision: Decision, action: str, missing: str = "",
+            item_id: int | None = None, case_id: int | None = None) -> None:
+    """Carry out ``decision``: a refusal is recorded as an access_denied custody event, then raised
+    as NotFound(``missing``) when the thing is hidden from ``who``, else Forbidden(reason)."""
     if decision.allowed:
         return
     record(svc, EventKind.ACCESS_DENIED, who, client, item_id=item_id, case_id=case_id, outcome=Outcome.FAILURE,
@@ -68,6 +71,9 @@ def signed_in_item(svc: Services, token: str | None, client: str, item_id: int, 
 
 def _item(svc: Services, who_in: Callable[[Connection], Principal], client: str, item_id: int, action: Action,
           then: Callable[[Connection, Row[Any]], T] | None) -> tuple[Principal, Row[Any], T | None]:
+    if not valid_id(item_id):  # the driver would overflow; no row has such an id
+        raise NotFound(f"no item {item_id}")
+
     # Core reads on a plain connection: no ORM session or entity loading on the hottest path.
     def load() -> tuple[Principal, Row[Any] | None, Decision | None, T | None]:
         with svc.read_engine.begin() as conn:
@@ -82,12 +88,14 @@ def _item(svc: Services, who_in: Callable[[Connection], Principal], client: str,
     note_user(who.username)
     if row is None or decision is None:
         raise NotFound(f"no item {item_id}")
-    _enforce(svc, who, client, decision, action.value, f"no item {item_id}", item_id=row.id)
+    enforce(svc, who, client, decision, action.value, f"no item {item_id}", item_id=row.id)
     return who, row, extra
 
 
 def case(svc: Services, who: Principal, client: str, case_id: int, action: CaseAction) -> Case:
     """The case, if ``who`` may do ``action`` on it; else a logged 404/403."""
+    if not valid_id(case_id):
+        raise NotFound(f"no case {case_id}")
 
     def load() -> tuple[Case | None, bool]:
         with transaction(svc.reads) as session:
@@ -97,6 +105,16 @@ def case(svc: Services, who: Principal, client: str, case_id: int, action: CaseA
     row, assigned = with_db_retry(load)
     if row is None:
         raise NotFound(f"no case {case_id}")
-    _enforce(svc, who, client, access.decide_case(who, action, row, assigned), f"case_{action.value}",
+    enforce(svc, who, client, access.decide_case(who, action, row, assigned), f"case_{action.value}",
              f"no case {case_id}", case_id=row.id)
     return row
+
+
+def upload(svc: Services, who: Principal, client: str, device: str | None) -> None:
+    """Refuse (logged) an upload by someone who may not upload, or naming a recorder not theirs."""
+
+    def holder() -> DeviceAssignment | None:
+        with transaction(svc.reads) as session:
+            return devices.assignment_at(session, device, utcnow()) if device else None
+
+    enforce(svc, who, client, access.decide_upload(who, device, with_db_retry(holder)), "upload")

@@ -7,6 +7,10 @@
                 other users access to the unit's recordings (with a reason)
     auditor     metadata and custody logs of every unit; media only where granted
     admin       users and devices; no access to recordings
+    uploads     officers, reviewers and supervisors; a recorder named with an upload must be the
+                uploader's own (assigned to their 警号 now) or, for a supervisor, their unit's
+    custody     searching events across the system: auditors (all), supervisors (events of their
+                unit's recordings and cases)
 
 Unattributed footage (no recorder known, so no unit) shows its metadata to every supervisor, so
 that one can attribute it to a recorder their unit carried then (``decide_attribution``).
@@ -15,6 +19,7 @@ recordings) is for supervisors, auditors and admins.
 
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
 404); someone who may see it but not do this act gets a plain refusal (403).
+Every refusal is recorded by the caller (api/guard.py) as an access_denied custody event.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from sqlalchemy import ColumnElement, bindparam, exists, false, or_, select, tru
 from sqlalchemy.engine import Connection, Row
 
 from evidence.items import ItemLike, is_unattributed, unattributed_clause
-from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item
+from evidence.models import Case, CaseItem, CaseReviewer, CustodyEvent, DeviceAssignment, Grant, Item
 from evidence.users import Principal, Role
 
 UNIT_ROLES = {Role.REVIEWER, Role.SUPERVISOR}
@@ -177,6 +182,8 @@ def decide_attribution(who: Principal, device_unit: str | None) -> Decision:
     if device_unit is None or device_unit != who.unit:
         return Decision(False, f"that recorder was not with your unit ({who.unit}) when this was recorded")
     return Decision(True, "allowed")
+
+
 # -- the stations' disks -------------------------------------------------
 
 STATION_READERS = {Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}
@@ -187,3 +194,56 @@ def may_see_skipped(who: Principal) -> Decision:
     if STATION_READERS & who.roles:
         return Decision(True, "allowed")
     return Decision(False, "the skipped list is for supervisors, auditors and admins")
+def decide_open_case(who: Principal) -> Decision:
+    if UNIT_ROLES & who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "only reviewers and supervisors open cases")
+
+
+# -- uploads ---------------------------------------------------------------
+
+UPLOADERS = {Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR}
+
+
+def decide_upload(who: Principal, device: str | None, holder: DeviceAssignment | None) -> Decision:
+    """May ``who`` upload footage, naming recorder ``device`` (``holder``: its assignment now, if any)?
+
+    A recorder assigned to someone else would attribute the footage to them; only a supervisor
+    of the recorder's unit may upload on their behalf.
+    """
+    if not UPLOADERS & who.roles:
+        return Decision(False, "only officers, reviewers and supervisors upload footage")
+    if device is None or holder is None:
+        return Decision(True, "allowed")
+    own = Role.OFFICER in who.roles and who.officer_id is not None and holder.officer_id == who.officer_id
+    supervises = Role.SUPERVISOR in who.roles and holder.unit is not None and holder.unit == who.unit
+    if own or supervises:
+        return Decision(True, "allowed")
+    return Decision(False, f"recorder {device} is assigned to another officer; only they, or a supervisor "
+                           "of its unit, may upload its footage")
+
+
+def decide_upload_status(who: Principal, uploaded_by: str) -> Decision:
+    if uploaded_by == who.username or Role.AUDITOR in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "not your upload", hide=True)
+
+
+# -- custody search ----------------------------------------------------------
+
+
+def decide_custody_search(who: Principal) -> Decision:
+    if Role.AUDITOR in who.roles or Role.SUPERVISOR in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "searching custody events is for auditors and supervisors")
+
+
+def visible_events(who: Principal) -> ColumnElement[bool]:
+    """SQL condition for the custody events ``who`` may search: auditors all; supervisors those of
+    their unit's recordings and cases (system events with neither are for auditors)."""
+    if Role.AUDITOR in who.roles:
+        return true()
+    if Role.SUPERVISOR not in who.roles:
+        return false()
+    return or_(CustodyEvent.item_id.in_(select(Item.id).where(Item.unit == who.unit)),
+               CustodyEvent.case_id.in_(select(Case.id).where(Case.unit == who.unit)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from evidence import custody
 from evidence.custody import EventKind
 from evidence.errors import Conflict, InvalidInput, NotFound
 from evidence.items import ItemLike, iso
-from evidence.models import Case, CaseItem, CaseReviewer, Grant, Mark, User, utcnow
+from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item, Mark, User, utcnow
 from evidence.users import Role, parse_roles
 
 MARK_KINDS = {"important", "tag"}
@@ -64,6 +64,36 @@ def update_case(session: Session, case: Case, agent: str, status: str | None = N
         setattr(case, key, value)
     custody.append(session, EventKind.CASE_UPDATED, agent=agent, case_id=case.id, details=changes)
     return case
+
+
+def case_filter(session: Session, visible: ColumnElement[bool], number: str | None, case_id: int | None) -> int | None:
+    """The id of the case a list filter names (by number or id), among the ``visible`` cases.
+
+    A case that does not exist, or that the caller may not see, is refused the same way (InvalidInput).
+    """
+    if number is None and case_id is None:
+        return None
+    query = select(Case.id).where(visible)
+    if number is not None:
+        query = query.where(Case.number == number)
+    if case_id is not None:
+        query = query.where(Case.id == case_id)
+    found = session.scalar(query)
+    if found is None:
+        named = " and ".join(f"{k} {v!r}" for k, v in (("number", number), ("id", case_id)) if v is not None)
+        raise InvalidInput(f"case: no case with {named} that you may see")
+    return found
+
+
+def mark_filter(session: Session, visible: ColumnElement[bool], mark: str | None) -> ColumnElement[bool] | None:
+    """The condition on Mark rows a list filter names: ``important`` or a tag in use on a ``visible`` item."""
+    if mark is None:
+        return None
+    wanted = Mark.kind == "important" if mark == "important" else (Mark.kind == "tag") & (Mark.value == mark)
+    if mark != "important" and session.scalar(select(Mark.id).join(Item, Item.id == Mark.item_id).where(
+            wanted, Mark.removed_at.is_(None), visible).limit(1)) is None:
+        raise InvalidInput(f"mark: no item you may see is tagged {mark!r} (use 'important' or a tag in use)")
+    return wanted & Mark.removed_at.is_(None)
 
 
 def reviewers(session: Session, case_id: int) -> list[str]:
@@ -122,17 +152,36 @@ def linked_items(session: Session, case_id: int) -> list[int]:
         CaseItem.case_id == case_id, CaseItem.unlinked_at.is_(None)).order_by(CaseItem.item_id)))
 
 
-# Built once in Core over the tables: every metadata request reads both (Core reads see
-# only flushed rows; the writers here flush).
+# Built once in Core over the tables: every metadata request reads both, for one item or a page
+# of them (Core reads see only flushed rows; the writers here flush).
 _C, _CI, _M = Case.__table__.c, CaseItem.__table__.c, Mark.__table__.c
-_CASES_OF_ITEM = (select(_C.number).select_from(Case.__table__.join(CaseItem.__table__, _CI.case_id == _C.id))
-                  .where(_CI.item_id == bindparam("item_id"), _CI.unlinked_at.is_(None)).order_by(_C.number))
-_MARKS_OF_ITEM = (select(_M.id, _M.kind, _M.value, _M.created_by, _M.created_at)
-                  .where(_M.item_id == bindparam("item_id"), _M.removed_at.is_(None)).order_by(_M.id))
+_ITEMS = bindparam("item_ids", expanding=True)
+_CASES_OF_ITEMS = (select(_CI.item_id, _C.number)
+                   .select_from(Case.__table__.join(CaseItem.__table__, _CI.case_id == _C.id))
+                   .where(_CI.item_id.in_(_ITEMS), _CI.unlinked_at.is_(None)).order_by(_C.number))
+_MARKS_OF_ITEMS = (select(_M.item_id, _M.id, _M.kind, _M.value, _M.created_by, _M.created_at)
+                   .where(_M.item_id.in_(_ITEMS), _M.removed_at.is_(None)).order_by(_M.id))
+
+
+def cases_of_items(conn: Connection, item_ids: list[int]) -> dict[int, list[str]]:
+    """The numbers of the cases each item is linked to (one query for a whole page)."""
+    found: dict[int, list[str]] = {i: [] for i in item_ids}
+    for row in conn.execute(_CASES_OF_ITEMS, {"item_ids": item_ids}):
+        found[row.item_id].append(row.number)
+    return found
+
+
+def marks_of_items(conn: Connection, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The live marks of each item (one query for a whole page)."""
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in item_ids}
+    for m in conn.execute(_MARKS_OF_ITEMS, {"item_ids": item_ids}):
+        found[m.item_id].append({"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by,
+                                 "created_at": iso(m.created_at)})
+    return found
 
 
 def cases_of_item(conn: Connection, item_id: int) -> list[str]:
-    return list(conn.execute(_CASES_OF_ITEM, {"item_id": item_id}).scalars())
+    return cases_of_items(conn, [item_id])[item_id]
 
 
 def case_view(session: Session, case: Case) -> dict[str, Any]:
@@ -176,9 +225,7 @@ def remove_mark(session: Session, item: ItemLike, mark_id: int, agent: str) -> N
 
 
 def marks_of(conn: Connection, item_id: int) -> list[dict[str, Any]]:
-    return [{"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by,
-             "created_at": iso(m.created_at)}
-            for m in conn.execute(_MARKS_OF_ITEM, {"item_id": item_id})]
+    return marks_of_items(conn, [item_id])[item_id]
 
 
 def grant(session: Session, item: ItemLike, username: str, reason: str, by: str, agent: str) -> Grant:

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from evidence.db import make_sessionmaker, transaction
-from evidence.models import CustodyEvent, utcnow
+from evidence.errors import InvalidInput
+from evidence.items import time_filter, valid_id
+from evidence.models import Case, CustodyEvent, Item, User, utcnow
 
 GENESIS = "0" * 64
 CHAIN_LOCK_ID = 0x45564944  # "EVID"
+MAX_PAGE = 1000
 
 
 class EventKind(str, enum.Enum):
@@ -212,6 +215,52 @@ def log_for_case(session: Session, case_id: int) -> list[CustodyEvent]:
     return list(
         session.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.seq))
     )
+
+
+def search(
+    session: Session,
+    visible: ColumnElement[bool] = true(),
+    *,
+    kind: str | None = None,
+    user: str | None = None,
+    item_id: int | None = None,
+    case_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> tuple[list[CustodyEvent], int | None]:
+    """Events across the whole chain, oldest first, among the ``visible`` ones: of one ``kind``, by
+    one ``user`` (API acts), on one item or case, at ``since`` or later and before ``until``.
+
+    A page of at most ``limit`` events after seq ``after``, and the ``after`` of the next page (or
+    None). A filter naming a kind, user, item or case that does not exist is InvalidInput.
+    """
+    query = select(CustodyEvent).where(visible, CustodyEvent.seq > after).order_by(CustodyEvent.seq)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit: between 1 and {MAX_PAGE}")
+    if not (after == 0 or valid_id(after)):
+        raise InvalidInput("after: not a sequence number")
+    if kind is not None:
+        if kind not in EventKind._value2member_map_:
+            raise InvalidInput(f"kind: {kind!r} is not one of {', '.join(k.value for k in EventKind)}")
+        query = query.where(CustodyEvent.kind == kind)
+    if user is not None:
+        if session.scalar(select(User.id).where(User.username == user)) is None:
+            raise InvalidInput(f"user: no user {user!r}")
+        query = query.where(CustodyEvent.agent.startswith(f"user={user};", autoescape=True))
+    for what, model, value, column in (("item", Item, item_id, CustodyEvent.item_id),
+                                       ("case", Case, case_id, CustodyEvent.case_id)):
+        if value is not None:
+            if not valid_id(value) or session.get(model, value) is None:
+                raise InvalidInput(f"{what}: no {what} {value}")
+            query = query.where(column == value)
+    for what, moment, keep in (("from", since, CustodyEvent.occurred_at.__ge__),
+                               ("to", until, CustodyEvent.occurred_at.__lt__)):
+        if moment is not None:
+            query = query.where(keep(time_filter(moment, what)))
+    events = list(session.scalars(query.limit(limit + 1)))
+    return events[:limit], events[limit - 1].seq if len(events) > limit else None
 
 
 def as_dict(ev: CustodyEvent) -> dict[str, Any]:

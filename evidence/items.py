@@ -7,15 +7,34 @@ attributes it to a recorder (evidence/attribution.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, select
+from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from evidence.errors import NotFound
-from evidence.models import Item, Receipt, ReceiptOutcome
+from evidence.errors import InvalidInput, NotFound
+from evidence.models import Case, DeviceAssignment, Item, Receipt, ReceiptOutcome, User
+
+# The largest id a row can have: ids are INTEGER columns, 32-bit on PostgreSQL. A larger number
+# names nothing, and must not reach the driver (it overflows there: 2^63 on SQLite, 2^31 on PostgreSQL).
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Could ``value`` be a row id? (Out-of-range ints overflow the database driver.)"""
+    return 1 <= value <= MAX_ID
+
+
+def time_filter(moment: datetime, what: str) -> datetime:
+    """A time a caller filters on, in UTC; refused without a zone, or beyond the years 1-9999 once in UTC."""
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what}: a time needs a zone, e.g. 2026-11-01T00:00:00Z")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"{what}: out of range once in UTC") from exc
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -88,6 +107,23 @@ def list_items(session: Session, unattributed: bool | None = None) -> list[Item]
     if unattributed is not None:
         query = query.where(unattributed_clause(unattributed))
     return list(session.scalars(query))
+# Where a name used as a filter may be known from: a name found in none of them is a typo, and
+# answering "nothing matches" would hide it.
+NAMED_BY = {
+    "officer": (Item.officer_id, User.officer_id, DeviceAssignment.officer_id),
+    "unit": (Item.unit, User.unit, DeviceAssignment.unit, Case.unit),
+    "device": (Item.device_serial, DeviceAssignment.serial),
+    "station": (Item.station_id,),
+}
+
+
+def check_names(session: Session, **names: str | None) -> None:
+    """Refuse (InvalidInput) a filter value in NAMED_BY that names nothing this system knows."""
+    for what, value in names.items():
+        if value is None:
+            continue
+        if not session.scalar(select(or_(*(exists().where(column == value) for column in NAMED_BY[what])))):
+            raise InvalidInput(f"{what}: no {what} {value!r} is known")
 
 
 def rejected_receipts(session: Session) -> list[Receipt]:

@@ -27,13 +27,15 @@ from evidence import attribution, custody, devices, items, skipped, users
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import ConfigError, DaemonFailed, EvidenceError, InvalidInput, NotFound
+from evidence.items import time_filter
 from evidence.names import printable
 from storage_config.settings import Settings, UploadPoint, get_settings
 from storage_config.urls import mask_url
 
 app = typer.Typer(help="Evidence management for enforcement recordings.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-custody_app = typer.Typer(help="Chain of custody: per-item log and whole-chain verification.", no_args_is_help=True)
+custody_app = typer.Typer(help="Chain of custody: per-item log, search and whole-chain verification.",
+                          no_args_is_help=True)
 devices_app = typer.Typer(help="Which officer carries which recorder, over time.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the API, their unit and roles.", no_args_is_help=True)
 app.add_typer(custody_app, name="custody")
@@ -69,7 +71,7 @@ def _parse_time(text: str) -> datetime:
         raise InvalidInput(f"not an ISO 8601 time: {text!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_settings().zone)
-    return moment.astimezone(UTC)
+    return time_filter(moment, text)
 
 
 @app.command()
@@ -439,6 +441,38 @@ def custody_log(item_id: int, as_json: Annotated[bool, typer.Option("--json")] =
             events = [custody.as_dict(e) for e in custody.log_for(session, item_id)]
     finally:
         rt.close()
+    _print_events(events, as_json)
+
+
+@custody_app.command("events")
+def custody_events(
+    kind: Annotated[Optional[str], typer.Option(help="Event kind, e.g. access_denied")] = None,
+    user: Annotated[Optional[str], typer.Option(help="Username: their acts through the API")] = None,
+    item: Annotated[Optional[int], typer.Option(help="Item id")] = None,
+    case: Annotated[Optional[int], typer.Option(help="Case id")] = None,
+    since: Annotated[Optional[str], typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")
+                     ] = None,
+    until: Annotated[Optional[str], typer.Option("--to", help="Before (ISO 8601)")] = None,
+    after: Annotated[int, typer.Option(help="Only events after this sequence number (paging)")] = 0,
+    limit: Annotated[int, typer.Option(help=f"At most this many events (up to {custody.MAX_PAGE})")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Search custody events across the whole system, oldest first."""
+    bounds = (_parse_time(since) if since else None, _parse_time(until) if until else None)
+    rt = _runtime("cli")
+    try:
+        with transaction(rt.sessions) as session:
+            found, last = custody.search(session, kind=kind, user=user, item_id=item, case_id=case,
+                                         since=bounds[0], until=bounds[1], after=after, limit=limit)
+            events = [custody.as_dict(e) for e in found]
+    finally:
+        rt.close()
+    _print_events(events, as_json)
+    if last is not None:
+        err.print(f"more events follow: --after {last}")
+
+
+def _print_events(events: list[dict], as_json: bool) -> None:
     for ev in events:
         if as_json:
             _emit(ev)

@@ -73,6 +73,35 @@ def test_custody_verify_fails_and_names_the_bad_event(cli, clips):
     assert proc.returncode == 1 and "event 3" in proc.stderr
 
 
+def test_custody_events_search_with_filters_and_pages(cli, clips):
+    upload = cli.home / "upload"
+    first = lines(cli("ingest", str(drop(clips["h264"], upload, "ZFY0001/a.mp4"))))[0]["item_id"]
+    lines(cli("ingest", str(drop(clips["h265"], upload, "ZFY0001/b.mp4"))))
+    everything = lines(cli("custody", "events", "--json", "--limit", "1000"))
+    assert [e["seq"] for e in everything] == list(range(1, len(everything) + 1))
+    received = lines(cli("custody", "events", "--kind", "received", "--json"))
+    assert len(received) == 2 and {e["kind"] for e in received} == {"received"}
+    assert {e["item_id"] for e in lines(cli("custody", "events", "--item", str(first), "--json"))} == {first}
+    assert lines(cli("custody", "events", "--from", "2999-01-01T00:00:00", "--json")) == []
+    page = cli("custody", "events", "--limit", "3", "--after", "2", "--json")
+    assert [e["seq"] for e in lines(page)] == [3, 4, 5] and "--after 5" in page.stderr
+    assert "received" in cli("custody", "events", "--kind", "received").stdout
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--kind", "nope"], "kind: 'nope' is not one of"),
+    (["--user", "nobody"], "no user 'nobody'"),
+    (["--item", str(2**63)], "no item"),
+    (["--case", "5"], "no case 5"),
+    (["--from", "yesterday"], "not an ISO 8601 time"),
+    (["--from", "0001-01-01T00:00:00"], "out of range"),
+    (["--limit", "0"], "limit"),
+])
+def test_custody_events_refuses_bad_filters(cli, args, says):
+    proc = cli("custody", "events", *args, ok=False)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+
+
 def test_outside_files_are_kept_and_missing_files_fail(cli, clips, tmp_path):
     outside = drop(clips["h264"], tmp_path / "elsewhere", "x.mp4")
     assert lines(cli("ingest", "--station", "MOBILE1", str(outside)))[0]["item"]["station_id"] == "MOBILE1"

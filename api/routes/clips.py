@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api import guard
-from api.deps import ClientDep, CurrentUser, ServicesDep
+from api.deps import ClientDep, CurrentUser, IdPath, ServicesDep
 from evidence import clips, custody, jobs
 from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
@@ -70,7 +70,7 @@ def request_clip(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 
 
 @router.get("/clips/{clip_request_id}", response_model=ClipOut, responses={401: {}, 404: {}})
-def clip_status(svc: ServicesDep, who: CurrentUser, clip_request_id: int) -> ClipOut:
+def clip_status(svc: ServicesDep, who: CurrentUser, clip_request_id: IdPath) -> ClipOut:
     with transaction(svc.reads) as session:
         job = session.get(Job, clip_request_id)
         if job is None or job.kind != jobs.JobKind.CLIP.value:

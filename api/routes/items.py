@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from api import guard
-from api.deps import BearerToken, ClientDep, CurrentUser, ServicesDep
+from api.deps import NO_NUL, BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
+from api.pages import decode_cursor, encode_cursor
 from api.ranges import http_date, if_range_holds, parse_range
 from api.services import Services
 from api.streams import stream_body
@@ -24,8 +25,8 @@ from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
 from evidence.errors import InvalidInput, NotFound
-from evidence.items import item_view, unattributed_clause
-from evidence.models import Case, CaseItem, Item, Mark
+from evidence.items import check_names, item_view, time_filter, unattributed_clause
+from evidence.models import CaseItem, Item, ItemStatus, Mark
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 DENIED = {403: {}, 404: {}, 401: {}}
@@ -50,12 +51,12 @@ class MarkOut(BaseModel):
 
 class MarkIn(BaseModel):
     kind: Literal["important", "tag"]
-    value: str | None = Field(None, max_length=100)
+    value: str | None = Field(None, max_length=100, pattern=NO_NUL)
 
 
 class GrantIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=3, max_length=500)
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    reason: str = Field(min_length=3, max_length=500, pattern=NO_NUL)
 
 
 class GrantOut(BaseModel):
@@ -111,78 +112,72 @@ class CustodyEventOut(BaseModel):
     hash: str
 
 
-def _encode_cursor(item_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{item_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "id":
-            raise ValueError(text)
-        return int(value)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor: not a cursor this API handed out") from exc
-
-
 @router.get("", response_model=ItemPage, responses={401: {}, 422: {}})
 def list_items(
     svc: ServicesDep,
     who: CurrentUser,
-    officer: str | None = None,
-    unit: str | None = None,
-    device: str | None = None,
-    station: str | None = None,
-    status: str | None = None,
+    officer: Annotated[str | None, Query(max_length=64, description="警号")] = None,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    device: Annotated[str | None, Query(max_length=64, description="recorder serial")] = None,
+    station: Annotated[str | None, Query(max_length=64)] = None,
+    status: ItemStatus | None = None,
     on_time: bool | None = None,
     unattributed: Annotated[bool | None, Query(description="true: only footage with no recorder known")] = None,
     recorded_from: datetime | None = None,
     recorded_to: datetime | None = None,
     received_from: datetime | None = None,
     received_to: datetime | None = None,
-    case: Annotated[str | None, Query(description="case number")] = None,
-    mark: Annotated[str | None, Query(description="'important' or a tag")] = None,
+    case: Annotated[str | None, Query(max_length=64, description="case number")] = None,
+    case_id: IdQuery = None,
+    mark: Annotated[str | None, Query(max_length=100, description="'important' or a tag")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ItemPage:
-    """Items the caller may see, oldest first; ``next_cursor`` fetches the next page."""
+    """Items the caller may see, oldest first; ``next_cursor`` fetches the next page.
+
+    A filter naming an officer, unit, device, station, case or tag that is not known is a 422.
+    """
     query = select(Item).where(access.visible(who)).order_by(Item.id).limit(limit + 1)
     for column, value in ((Item.officer_id, officer), (Item.unit, unit), (Item.device_serial, device),
-                          (Item.station_id, station), (Item.status, status), (Item.on_time, on_time)):
+                          (Item.station_id, station), (Item.status, status and status.value),
+                          (Item.on_time, on_time)):
         if value is not None:
             query = query.where(column == value)
     if unattributed is not None:
         query = query.where(unattributed_clause(unattributed))
-    for column, low, high in ((Item.recorded_start, recorded_from, recorded_to),
-                              (Item.received_at, received_from, received_to)):
-        for bound, keep in ((low, column.__ge__), (high, column.__lt__)):
+    for column, times in ((Item.recorded_start, {"recorded_from": recorded_from, "recorded_to": recorded_to}),
+                          (Item.received_at, {"received_from": received_from, "received_to": received_to})):
+        for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__)):
             if bound is not None:
-                if bound.tzinfo is None:
-                    raise InvalidInput("time filters need a zone, e.g. 2026-11-01T00:00:00Z")
-                query = query.where(keep(bound))
-    if case is not None:
-        query = query.where(Item.id.in_(select(CaseItem.item_id).join(Case, Case.id == CaseItem.case_id)
-                                        .where(Case.number == case, CaseItem.unlinked_at.is_(None))))
-    if mark is not None:
-        wanted = Mark.kind == "important" if mark == "important" else (Mark.kind == "tag") & (Mark.value == mark)
-        query = query.where(Item.id.in_(select(Mark.item_id).where(wanted, Mark.removed_at.is_(None))))
+                query = query.where(keep(time_filter(bound, name)))
     if cursor:
-        query = query.where(Item.id > _decode_cursor(cursor))
+        query = query.where(Item.id > decode_cursor("id", cursor))
 
-    def read() -> list[Item]:
+    def read() -> tuple[list[tuple[Item, list[dict[str, Any]], list[str]]], bool]:
         with transaction(svc.reads) as session:
-            return list(session.scalars(query))
+            check_names(session, officer=officer, unit=unit, device=device, station=station)
+            page = query
+            linked = cases.case_filter(session, access.visible_cases(who), case, case_id)
+            if linked is not None:
+                page = page.where(Item.id.in_(select(CaseItem.item_id).where(
+                    CaseItem.case_id == linked, CaseItem.unlinked_at.is_(None))))
+            marked = cases.mark_filter(session, access.visible(who), mark)
+            if marked is not None:
+                page = page.where(Item.id.in_(select(Mark.item_id).where(marked)))
+            rows = list(session.scalars(page))
+            ids = [r.id for r in rows[:limit]]
+            marks, numbers = (cases.marks_of_items(session.connection(), ids),
+                              cases.cases_of_items(session.connection(), ids))
+            return [(r, marks[r.id], numbers[r.id]) for r in rows[:limit]], len(rows) > limit
 
-    rows = with_db_retry(read)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ItemPage(items=[ItemOut(**item_view(r)) for r in rows],
-                    next_cursor=_encode_cursor(rows[-1].id) if more else None)
+    rows, more = with_db_retry(read)
+    return ItemPage(items=[ItemOut(**item_view(r), marks=[MarkOut(**m) for m in marks], cases=numbers)
+                           for r, marks, numbers in rows],
+                    next_cursor=encode_cursor("id", rows[-1][0].id) if more else None)
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=DENIED)
-def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: int) -> Response:
+def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: IdPath) -> Response:
     _, row, (marks, numbers) = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_METADATA, lambda s, _: (
         cases.marks_of(s, item_id), cases.cases_of_item(s, item_id)))
     # Built and serialised here: a returned model would be validated a second time, on another
@@ -192,7 +187,7 @@ def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: in
 
 
 @router.post("/{item_id}/marks", response_model=MarkOut, status_code=201, responses={**DENIED, 409: {}, 422: {}})
-def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: MarkIn) -> MarkOut:
+def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, body: MarkIn) -> MarkOut:
     """Mark an item ``important`` (重要) or tag it; a custody event."""
     row = guard.item(svc, who, client, item_id, Action.CURATE)
     with transaction(svc.sessions) as session:
@@ -201,7 +196,7 @@ def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int
 
 
 @router.delete("/{item_id}/marks/{mark_id}", status_code=204, responses={**DENIED, 404: {}})
-def remove_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, mark_id: int) -> Response:
+def remove_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, mark_id: IdPath) -> Response:
     row = guard.item(svc, who, client, item_id, Action.CURATE)
     with transaction(svc.sessions) as session:
         cases.remove_mark(session, row, mark_id, guard.agent_of(who, client))
@@ -209,7 +204,7 @@ def remove_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: 
 
 
 @router.post("/{item_id}/grants", response_model=GrantOut, status_code=201, responses={**DENIED, 422: {}})
-def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: GrantIn) -> GrantOut:
+def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, body: GrantIn) -> GrantOut:
     """A supervisor lets a user of another unit (or an auditor) see this recording, with a reason."""
     row = guard.item(svc, who, client, item_id, Action.GRANT)
     with transaction(svc.sessions) as session:
@@ -218,7 +213,7 @@ def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 
 
 @router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
-def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: int) -> list[CustodyEventOut]:
+def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: IdPath) -> list[CustodyEventOut]:
     def log(conn: Connection, _) -> list[dict[str, Any]]:
         with Session(conn) as session:  # joins the guard's read transaction
             return [custody.as_dict(e) for e in custody.log_for(session, item_id)]

@@ -8,21 +8,21 @@ import os
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, ServicesDep
+from api import guard
+from api.deps import ClientDep, CurrentUser, ServicesDep
 from api.streams import run_io
-from evidence import uploads
+from evidence import access, uploads
 from evidence.db import transaction
-from evidence.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from evidence.errors import InvalidInput, NotFound, TooLarge
 from evidence.items import iso
 from evidence.models import Receipt, utcnow
-from evidence.users import Role
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
-UPLOADERS = {Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR}
 WRITE_BATCH = 1 << 20
 
 
@@ -46,13 +46,17 @@ class UploadOut(BaseModel):
 async def upload(
     svc: ServicesDep,
     who: CurrentUser,
+    client: ClientDep,
     request: Request,
     filename: Annotated[str, Query(min_length=1, max_length=200)],
     device: Annotated[str | None, Query(max_length=64, description="serial of the recorder it came from")] = None,
 ) -> UploadOut:
-    """Send the file as the raw request body. It is written to disk as it arrives (never held in memory)."""
-    if not UPLOADERS & who.roles:
-        raise Forbidden("only officers, reviewers and supervisors upload footage")
+    """Send the file as the raw request body. It is written to disk as it arrives (never held in memory).
+
+    Naming a recorder assigned to another officer is refused (403), unless a supervisor of its unit uploads.
+    """
+    device = (device or "").strip() or None
+    await run_in_threadpool(guard.upload, svc, who, client, device)
     name = uploads.safe_filename(filename)
     limit = svc.settings.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -87,7 +91,7 @@ async def upload(
         if size == 0:
             raise InvalidInput("the request body is empty: nothing to preserve")
         ticket = uploads.Ticket(upload_id=upload_id, filename=name, uploaded_by=who.username,
-                                device_serial=(device or "").strip() or None, received_at=iso(utcnow()),
+                                device_serial=device, received_at=iso(utcnow()),
                                 size_bytes=size, sha256=sha.hexdigest())
         uploads.write_ticket(web, ticket)
         (web / upload_id).mkdir()
@@ -104,12 +108,15 @@ def _ticket_fields(ticket: uploads.Ticket) -> dict:
 
 
 @router.get("/{upload_id}", response_model=UploadOut, responses={401: {}, 404: {}})
-def upload_status(svc: ServicesDep, who: CurrentUser, upload_id: str) -> UploadOut:
+def upload_status(svc: ServicesDep, who: CurrentUser, client: ClientDep,
+                  upload_id: Annotated[str, Path(max_length=64)]) -> UploadOut:
     """Where an upload is: queued for ingest, ingested (with its item), or rejected (with the reason)."""
     web = svc.settings.web_upload_dir
     ticket = uploads.read_ticket(web, upload_id)
-    if ticket is None or (ticket.uploaded_by != who.username and Role.AUDITOR not in who.roles):
+    if ticket is None:
         raise NotFound(f"no upload {upload_id}")
+    guard.enforce(svc, who, client, access.decide_upload_status(who, ticket.uploaded_by), "upload_status",
+                  f"no upload {upload_id}")
     with transaction(svc.reads) as session:
         receipt = session.scalars(select(Receipt).where(
             Receipt.upload_point == str(web), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -86,3 +87,10 @@ def stored(rt, item_id, column):
     with transaction(rt.sessions) as session:
         key = getattr(session.get(Item, item_id), column)
     return b"".join(rt.store.iter_chunks(key))
+
+
+def denials(rt, action: str) -> list[dict]:
+    """The access_denied custody events for ``action`` (any item, case or none), as details + agent."""
+    with transaction(rt.sessions) as session:
+        found = session.scalars(select(CustodyEvent).where(CustodyEvent.kind == "access_denied"))
+        return [{**json.loads(e.details), "agent": e.agent} for e in found if json.loads(e.details)["action"] == action]

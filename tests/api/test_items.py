@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import timedelta
@@ -68,7 +69,9 @@ def test_lists_show_only_what_the_caller_may_see_and_page_with_cursors(world):
 
 
 @pytest.mark.parametrize("params", [{"cursor": "bm9wZQ"}, {"limit": 0}, {"limit": 1000},
-                                    {"recorded_from": "2026-11-01T07:00:00"}, {"on_time": "maybe"}])
+                                    {"recorded_from": "2026-11-01T07:00:00"}, {"on_time": "maybe"},
+                                    {"recorded_from": "9999-12-31T23:00:00-05:00"},
+                                    {"received_to": "0001-01-01T00:00:00+05:00"}])
 def test_bad_list_parameters_are_422_json(world, params):
     r = world["clients"]["aud"].get("/api/v1/items", params=params)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
@@ -201,3 +204,70 @@ def test_passwords_are_stored_only_as_scrypt_hashes(world):
     with transaction(world["rt"].sessions) as session:
         user = users.get_user(session, "rev1")
         assert user.password_hash.startswith("scrypt$") and world["passwords"]["rev1"] not in user.password_hash
+
+
+OUT_OF_RANGE = [2**31, 2**63 - 1, 2**63, 2**64, 0, -1]
+
+
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
+def test_out_of_range_ids_are_json_4xx_everywhere(world):
+    """Ids of 2^63 once overflowed the SQLite driver into a plain-text 500 (and 2^31 PostgreSQL's INTEGER)."""
+    aud, a = world["clients"]["aud"], world["ids"]["a"]
+    for big in OUT_OF_RANGE:
+        cursor = base64.urlsafe_b64encode(f"id:{big}".encode()).decode().rstrip("=")
+        for method, url, params in (
+            ("GET", f"/api/v1/items/{big}", None), ("GET", f"/api/v1/items/{big}/custody", None),
+            ("GET", f"/api/v1/items/{big}/proxy", None), ("GET", f"/api/v1/items/{big}/poster", None),
+            ("DELETE", f"/api/v1/items/{a}/marks/{big}", None), ("GET", f"/api/v1/cases/{big}", None),
+            ("GET", "/api/v1/cases", {"after": big}), ("GET", "/api/v1/items", {"case_id": big}),
+            ("GET", "/api/v1/items", {"cursor": cursor}), ("GET", f"/api/v1/clips/{big}", None),
+            ("GET", "/api/v1/custody/events", {"item": big}), ("GET", "/api/v1/items", {"limit": big}),
+        ):
+            r = aud.request(method, url, params=params)
+            assert r.status_code in (404, 422), (url, params, r.status_code, r.text)
+            assert r.json()["error"]["code"] in ("not_found", "invalid_input"), (url, params)
+    sup = world["clients"]["sup1"]
+    case = sup.post("/api/v1/cases", json={"number": "C-1", "title": "t"}).json()
+    for big in OUT_OF_RANGE:  # in a body
+        r = sup.post(f"/api/v1/cases/{case['id']}/items", json={"item_id": big, "reason": "why"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", (big, r.text)
+
+
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
+def test_lists_carry_marks_and_cases_like_the_item(world):
+    a, b = world["ids"]["a"], world["ids"]["b"]
+    sup1 = world["clients"]["sup1"]
+    case = sup1.post("/api/v1/cases", json={"number": "C-7", "title": "market"}).json()
+    assert sup1.post(f"/api/v1/cases/{case['id']}/items", json={"item_id": a, "reason": "shows it"}).status_code == 201
+    assert sup1.post(f"/api/v1/items/{a}/marks", json={"kind": "important"}).status_code == 201
+    assert sup1.post(f"/api/v1/items/{a}/marks", json={"kind": "tag", "value": "vendor"}).status_code == 201
+    aud = world["clients"]["aud"]
+    listed = {i["id"]: i for i in aud.get("/api/v1/items").json()["items"]}
+    assert listed[a] == aud.get(f"/api/v1/items/{a}").json()
+    assert listed[a]["cases"] == ["C-7"] and [m["kind"] for m in listed[a]["marks"]] == ["important", "tag"]
+    assert listed[b]["cases"] == [] and listed[b]["marks"] == []
+    by_number = aud.get("/api/v1/items", params={"case": "C-7"}).json()["items"]
+    by_id = aud.get("/api/v1/items", params={"case_id": case["id"]}).json()["items"]
+    assert [i["id"] for i in by_number] == [i["id"] for i in by_id] == [a]
+    assert [i["id"] for i in aud.get("/api/v1/items", params={"mark": "vendor"}).json()["items"]] == [a]
+    assert [i["id"] for i in aud.get("/api/v1/items", params={"mark": "important"}).json()["items"]] == [a]
+
+
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
+def test_filters_naming_something_unknown_are_422(world):
+    sup1, aud = world["clients"]["sup1"], world["clients"]["aud"]
+    case = sup1.post("/api/v1/cases", json={"number": "C-7", "title": "market"}).json()
+    assert aud.get("/api/v1/items", params={"case": "C-7"}).status_code == 200
+    # once silently []: a case id given where the number goes, and other names nothing carries
+    for params in ({"case": str(case["id"])}, {"case": "C-404"}, {"case_id": case["id"] + 1},
+                   {"case": "C-7", "case_id": case["id"] + 1}, {"mark": "no-such-tag"}, {"officer": "999999"},
+                   {"unit": "U404"}, {"device": "ZFY9999"}, {"station": "ST99"}, {"status": "lost"}):
+        r = aud.get("/api/v1/items", params=params)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", (params, r.text)
+    # a case the caller may not see is as unknown as one that does not exist (no leak of its existence)
+    r = world["clients"]["rev2"].get("/api/v1/items", params={"case": "C-7"})
+    assert r.status_code == 422 and "C-7" in r.json()["error"]["message"]
+    # known names that match nothing visible are an empty page, not an error
+    assert world["clients"]["off1"].get("/api/v1/items", params={"device": "ZFY0002"}).json()["items"] == []
+    for params in ({"officer": "220002"}, {"unit": "U2"}, {"station": "ST01"}, {"status": "ready"}):
+        assert aud.get("/api/v1/items", params=params).status_code == 200, params

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 
+import pytest
+
 from evidence.db import transaction
 from evidence.models import Item
 from ingest import worker
 from ingest.pipeline import ingest_file
 from ingest.scan import scan
+from tests.api.conftest import denials
 
 
 def ingest_web_uploads(world):
@@ -92,3 +95,25 @@ def test_a_body_of_several_mib_is_written_exactly(world):
     assert ticket["size_bytes"] == len(data) and ticket["sha256"] == hashlib.sha256(data).hexdigest()
     web = world["app"].state.services.settings.web_upload_dir
     assert (web / ticket["upload_id"] / "long.mp4").read_bytes() == data
+
+
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
+def test_an_upload_naming_someone_elses_recorder_is_refused_and_logged(world):
+    """ZFY0001 is 110001's (off1, unit U1); ZFY0002 is 220002's (off2, unit U2)."""
+    c, rt = world["clients"], world["rt"]
+
+    def send(who, device):
+        return c[who].post("/api/v1/uploads", params={"filename": "x.mp4", "device": device}, content=b"abc")
+
+    for who, device in (("off2", "ZFY0001"), ("off1", "ZFY0002"), ("sup1", "ZFY0002"), ("rev1", "ZFY0001")):
+        r = send(who, device)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (who, device, r.text)
+        assert device in r.json()["error"]["message"]
+    refused = denials(rt, "upload")
+    assert [(d["agent"].split(";")[0], d["reason"].split()[1]) for d in refused] == [
+        ("user=off2", "ZFY0001"), ("user=off1", "ZFY0002"), ("user=sup1", "ZFY0002"), ("user=rev1", "ZFY0001")]
+    for who, device in (("off1", "ZFY0001"), ("off2", " ZFY0002 "), ("sup1", "ZFY0001"), ("off1", "ZFY7777"),
+                        ("off1", None)):
+        assert send(who, device).status_code == 202, (who, device)
+    web = world["app"].state.services.settings.web_upload_dir
+    assert len(list(web.glob("*/x.mp4"))) == 5, "only the allowed uploads were written"
