@@ -223,10 +223,11 @@ def decide_upload(who: Principal, device: str | None, holder: DeviceAssignment |
                            "of its unit, may upload its footage")
 
 
-def decide_upload_status(who: Principal, uploaded_by: str) -> Decision:
-    if uploaded_by == who.username or Role.AUDITOR in who.roles:
+def decide_request_status(who: Principal, requested_by: str | None, what: str) -> Decision:
+    """May ``who`` follow a request (an upload, a clip) that ``requested_by`` made? Its maker and auditors."""
+    if requested_by == who.username or Role.AUDITOR in who.roles:
         return Decision(True, "allowed")
-    return Decision(False, "not your upload", hide=True)
+    return Decision(False, f"not your {what}", hide=True)
 
 
 # -- custody search ----------------------------------------------------------

@@ -9,13 +9,12 @@ from pydantic import BaseModel, Field
 
 from api import guard
 from api.deps import ClientDep, CurrentUser, IdPath, ServicesDep
-from evidence import clips, custody, jobs
+from evidence import access, clips, custody, jobs
 from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
 from evidence.db import transaction
 from evidence.errors import NotFound
 from evidence.models import Job
-from evidence.users import Role
 
 router = APIRouter(prefix="/api/v1", tags=["clips"])
 
@@ -70,12 +69,15 @@ def request_clip(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
 
 
 @router.get("/clips/{clip_request_id}", response_model=ClipOut, responses={401: {}, 404: {}})
-def clip_status(svc: ServicesDep, who: CurrentUser, clip_request_id: IdPath) -> ClipOut:
+def clip_status(svc: ServicesDep, who: CurrentUser, client: ClientDep, clip_request_id: IdPath) -> ClipOut:
+    """Where a clip request is: queued, running, done (with its item and cut points) or failed."""
+    missing = f"no clip request {clip_request_id}"
     with transaction(svc.reads) as session:
         job = session.get(Job, clip_request_id)
         if job is None or job.kind != jobs.JobKind.CLIP.value:
-            raise NotFound(f"no clip request {clip_request_id}")
-        request = json.loads(job.payload or "{}")
-        if request.get("requested_by") != who.username and Role.AUDITOR not in who.roles:
-            raise NotFound(f"no clip request {clip_request_id}")
-        return _out(job)
+            raise NotFound(missing)
+        session.expunge(job)
+    requested_by = json.loads(job.payload or "{}").get("requested_by")
+    guard.enforce(svc, who, client, access.decide_request_status(who, requested_by, "clip request"), "clip_status",
+                  missing, item_id=job.item_id)
+    return _out(job)

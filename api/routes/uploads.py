@@ -115,7 +115,8 @@ def upload_status(svc: ServicesDep, who: CurrentUser, client: ClientDep,
     ticket = uploads.read_ticket(web, upload_id)
     if ticket is None:
         raise NotFound(f"no upload {upload_id}")
-    guard.enforce(svc, who, client, access.decide_upload_status(who, ticket.uploaded_by), "upload_status",
+    guard.enforce(svc, who, client, access.decide_request_status(who, ticket.uploaded_by, "upload"),
+                  "upload_status",
                   f"no upload {upload_id}")
     with transaction(svc.reads) as session:
         receipt = session.scalars(select(Receipt).where(

@@ -13,7 +13,7 @@ ROUTES = Path(__file__).resolve().parents[2] / "api" / "routes"
 
 def test_routes_leave_the_decision_to_access(world):
     """No route of these decides on roles itself (a refusal there would go unrecorded)."""
-    for name in ("items.py", "cases.py", "uploads.py", "custody.py"):
+    for name in ("items.py", "cases.py", "uploads.py", "custody.py", "clips.py"):
         text = (ROUTES / name).read_text()
         assert "Forbidden" not in text and "Role." not in text, name
 
@@ -23,6 +23,7 @@ def test_every_refusal_is_a_custody_event(world):
     c, a, rt = world["clients"], world["ids"]["a"], world["rt"]
     case = c["sup1"].post("/api/v1/cases", json={"number": "C-1", "title": "t"}).json()
     upload = c["off1"].post("/api/v1/uploads", params={"filename": "a.mp4"}, content=b"abc").json()
+    clip = c["rev1"].post(f"/api/v1/items/{a}/clips", json={"start_s": 0, "end_s": 1, "case_id": case["id"]}).json()
     refused = [
         # (who, method, url, keyword arguments, status, recorded action)
         ("off1", "POST", "/api/v1/cases", {"json": {"number": "C-9", "title": "x"}}, 403, "open_case"),
@@ -30,6 +31,7 @@ def test_every_refusal_is_a_custody_event(world):
         ("off1", "POST", "/api/v1/uploads", {"params": {"filename": "a.mp4", "device": "ZFY0002"},
                                              "content": b"x"}, 403, "upload"),
         ("off2", "GET", f"/api/v1/uploads/{upload['upload_id']}", {}, 404, "upload_status"),
+        ("rev2", "GET", f"/api/v1/clips/{clip['clip_request_id']}", {}, 404, "clip_status"),
         ("rev1", "GET", "/api/v1/custody/events", {}, 403, "search_custody"),
         ("off1", "GET", "/api/v1/custody/events", {"params": {"kind": "received"}}, 403, "search_custody"),
         ("rev1", "PATCH", f"/api/v1/cases/{case['id']}", {"json": {"status": "closed"}}, 403, "case_manage"),

@@ -44,4 +44,4 @@ def test_custody_search_and_case_opening():
         True, True, False, False, False]
     assert [access.decide_open_case(person(r)).allowed for r in ("reviewer", "supervisor", "officer", "auditor",
                                                                  "admin")] == [True, True, False, False, False]
-    assert access.decide_upload_status(person("officer"), "someone else").hide
+    assert access.decide_request_status(person("officer"), "someone else", "upload").hide
