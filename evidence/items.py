@@ -73,6 +73,8 @@ def item_view(item: ItemLike) -> dict[str, Any]:
         "size_bytes": item.size_bytes,
         "original_filename": item.original_filename,
         "source_path": item.source_path,
+        # the exact bytes of a name that had to be escaped (not UTF-8, or with control characters)
+        "source_path_hex": item.source_path_bytes.hex() if item.source_path_bytes is not None else None,
         "device_serial": item.device_serial,
         "unattributed": is_unattributed(item),
         "officer_id": item.officer_id,

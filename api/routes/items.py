@@ -71,6 +71,8 @@ class ItemOut(BaseModel):
     size_bytes: int
     original_filename: str
     source_path: str
+    source_path_hex: str | None = Field(None, description="the name's exact bytes in hex, where source_path had "
+                                        "to escape them (not UTF-8, or control characters); else null")
     device_serial: str | None
     unattributed: bool
     officer_id: str | None

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from evidence.db import transaction
 from evidence.errors import InvalidInput, SourceChanged, SourceNotReleased, SourceUnreadable
+from evidence.items import item_view
 from evidence.models import CustodyEvent, Item, Receipt
 from ingest.pipeline import finish_releases, ingest_file, regular_file, store_and_verify
 from ingest.runtime import open_runtime
@@ -86,6 +87,7 @@ def test_a_name_that_is_not_utf8_is_ingested_with_its_exact_bytes(rt, clips):
     (item,) = all_items(rt)
     assert item.source_path == "ZFY0001/\\xff\\xfe执.mp4" and item.original_filename == "\\xff\\xfe执.mp4"
     assert item.source_path_bytes == b"ZFY0001/\xff\xfe\xe6\x89\xa7.mp4"
+    assert item_view(item)["source_path_hex"] == item.source_path_bytes.hex()
     assert not src.exists() and (upload / "_archive" / NOT_UTF8).read_bytes() == variant(clips, "bytes")
     with transaction(rt.sessions) as session:
         receipt = session.scalars(select(Receipt)).one()
