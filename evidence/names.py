@@ -14,6 +14,8 @@ backslash is doubled, so two different names never look alike.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 
 def printable(name: str | bytes | os.PathLike, *, backslash: bool = True) -> str:
@@ -55,3 +57,31 @@ def stored_form(name: str) -> tuple[str, bytes | None]:
 def on_disk(text: str, raw: bytes | None) -> str:
     """The name to hand to the operating system, from what :func:`stored_form` gave."""
     return text if raw is None else os.fsdecode(raw)
+
+
+# -- names that are never evidence -------------------------------------------
+
+IGNORED_SUFFIXES = (".part", ".tmp", "~")
+
+
+def name_reason(name: str, patterns: Sequence[str], last: bool) -> str | None:
+    """Why one path component is not a candidate (litter, hidden; partial when ``last``), or None."""
+    lowered = name.lower()
+    for pattern in patterns:
+        if fnmatchcase(lowered, pattern.lower()):
+            return f"ignored: operating-system litter (EVIDENCE_IGNORE pattern {pattern!r})"
+    if name.startswith("."):
+        return "ignored: hidden name"
+    if last and lowered.endswith(IGNORED_SUFFIXES):
+        return "ignored: partial or temporary file (*.part, *.tmp, *~)"
+    return None
+
+
+def ignore_reason(rel_path: str, patterns: Sequence[str] = ()) -> str | None:
+    """Why a path is not a candidate by its name alone (litter, hidden, partial), or None."""
+    parts = rel_path.split("/")
+    for n, part in enumerate(parts):
+        reason = name_reason(part, patterns, n == len(parts) - 1)
+        if reason:
+            return reason
+    return None

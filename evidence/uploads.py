@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from evidence.errors import InvalidInput
+from evidence.names import name_reason, printable
 
 TICKETS = ".uploads"
 INCOMING = ".incoming"
@@ -36,13 +38,17 @@ class Ticket:
         return datetime.fromisoformat(self.received_at.replace("Z", "+00:00"))
 
 
-def safe_filename(name: str) -> str:
-    """The name a browser upload is stored under; refuses paths, hidden and temporary names."""
+def safe_filename(name: str, ignore: Sequence[str] = ()) -> str:
+    """The name a browser upload is stored under; refuses paths, control characters, and names that
+    ingest leaves alone (hidden, temporary, or matching ``ignore``: the upload would never be ingested)."""
     name = (name or "").strip()
     if not name or "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
         raise InvalidInput("filename: give a plain file name, without folders")
-    if name.startswith(".") or name.lower().endswith((".part", ".tmp", "~")):
-        raise InvalidInput("filename: hidden and temporary names are never ingested")
+    if printable(name) != name:
+        raise InvalidInput(f"filename: control characters are not allowed ({printable(name)})")
+    why = name_reason(name, ignore, last=True)
+    if why:
+        raise InvalidInput(f"filename: ingest would leave it alone ({why})")
     if len(name.encode()) > 200:
         raise InvalidInput("filename: longer than 200 bytes")
     return name

@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 
-from evidence.names import printable
+from evidence.names import ignore_reason, name_reason, printable
 from evidence.skipped import Skip, SkipKind
 from evidence.uploads import TICKETS
 
-IGNORED_SUFFIXES = (".part", ".tmp", "~")
 _KINDS = (
     (stat.S_ISREG, "a regular file"),
     (stat.S_ISDIR, "a folder"),
@@ -31,28 +29,6 @@ _KINDS = (
 def describe(mode: int) -> str:
     """What kind of file a stat mode says this is, in words (``a FIFO (named pipe)``)."""
     return next((words for test, words in _KINDS if test(mode)), "an unknown kind of file")
-
-
-def _name_reason(name: str, patterns: Sequence[str], last: bool) -> str | None:
-    lowered = name.lower()
-    for pattern in patterns:
-        if fnmatchcase(lowered, pattern.lower()):
-            return f"ignored: operating-system litter (EVIDENCE_IGNORE pattern {pattern!r})"
-    if name.startswith("."):
-        return "ignored: hidden name"
-    if last and lowered.endswith(IGNORED_SUFFIXES):
-        return "ignored: partial or temporary file (*.part, *.tmp, *~)"
-    return None
-
-
-def ignore_reason(rel_path: str, patterns: Sequence[str] = ()) -> str | None:
-    """Why a path is not a candidate by its name alone (litter, hidden, partial), or None."""
-    parts = rel_path.split("/")
-    for n, part in enumerate(parts):
-        reason = _name_reason(part, patterns, n == len(parts) - 1)
-        if reason:
-            return reason
-    return None
 
 
 def in_archive(rel_path: str, archive_dirname: str) -> bool:
@@ -84,7 +60,7 @@ def _entry(entry: os.DirEntry, rel: str, patterns: Sequence[str]) -> Path | Skip
     if entry.is_symlink():
         return Skip(rel, SkipKind.LINK, _link_reason(entry.path))
     is_dir = entry.is_dir(follow_symlinks=False)
-    reason = _name_reason(entry.name, patterns, last=not is_dir)
+    reason = name_reason(entry.name, patterns, last=not is_dir)
     if reason:
         return Skip(rel, SkipKind.IGNORED, reason.replace("ignored:", "ignored folder:") if is_dir else reason)
     if is_dir:

@@ -57,7 +57,7 @@ async def upload(
     """
     device = (device or "").strip() or None
     await run_in_threadpool(guard.upload, svc, who, client, device)
-    name = uploads.safe_filename(filename)
+    name = uploads.safe_filename(filename, svc.settings.ignore)
     limit = svc.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:

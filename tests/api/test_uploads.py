@@ -53,9 +53,16 @@ def test_upload_refusals(world):
     c = world["clients"]
     mp4 = world["clips"]["h264"].read_bytes()
     assert c["aud"].post("/api/v1/uploads", params={"filename": "a.mp4"}, content=mp4).status_code == 403
-    for bad in ("../etc/passwd", "a/b.mp4", ".hidden.mp4", "x.mp4.part", ""):
+    for bad, says in (("../etc/passwd", "plain file name"), ("a/b.mp4", "plain file name"),
+                      (".hidden.mp4", "hidden"), ("x.mp4.part", "temporary"), ("", "1 character"),
+                      # ingest would leave these in the web upload point for ever, "queued"
+                      ("Thumbs.db", "litter"), ("desktop.ini", "litter"), ("~$report.mp4", "litter"),
+                      ("evil\nINFO forged.mp4", "control characters"), ("a\x1b[2Jb.mp4", "control characters")):
         r = c["off1"].post("/api/v1/uploads", params={"filename": bad}, content=mp4)
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", bad
+        assert says in r.json()["error"]["message"], (bad, r.json())
+    assert not any(p.is_file() for p in world["rt"].settings.web_upload_dir.rglob("*")
+                   if ".incoming" not in p.parts and ".uploads" not in p.parts)
     empty = c["off1"].post("/api/v1/uploads", params={"filename": "empty.mp4"}, content=b"")
     assert empty.status_code == 422 and "empty" in empty.json()["error"]["message"]
     services = world["app"].state.services
