@@ -117,7 +117,7 @@ class ToolTimeout(MediaError):
 
 
 class CustodyBroken(EvidenceError):
-    exit_code = 1
+    exit_code = 8  # its own code: a scheduled check tells a broken chain from an ordinary failure
 
 
 class DaemonFailed(EvidenceError):

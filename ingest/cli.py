@@ -26,7 +26,15 @@ from rich.table import Table
 from evidence import attribution, custody, devices, items, skipped, users
 from evidence.custody import EventKind
 from evidence.db import transaction, with_db_retry
-from evidence.errors import ConfigError, DaemonFailed, EvidenceError, InvalidInput, NotFound
+from evidence.errors import (
+    ConfigError,
+    CustodyBroken,
+    DaemonFailed,
+    EvidenceError,
+    InvalidInput,
+    NotFound,
+    RejectedFile,
+)
 from evidence.items import time_filter
 from evidence.names import printable
 from storage_config.settings import Settings, UploadPoint, get_settings
@@ -267,6 +275,9 @@ def _point_for(path: Path, station: str | None, device: str | None) -> tuple[Upl
     return UploadPoint(station_id=station or s.station_id, path=root), s.model_copy(update={"source_policy": "keep"})
 
 
+NO_SUCH_FILE = "no such file"
+
+
 def _not_a_file(path: Path) -> str | None:
     """Why ``path`` cannot be ingested by its kind (missing, a link, a FIFO…), or None for a regular file."""
     from ingest.scan import describe
@@ -274,7 +285,7 @@ def _not_a_file(path: Path) -> str | None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return "no such file"
+        return NO_SUCH_FILE
     except OSError as exc:
         return f"cannot be examined: {exc.strerror or exc}"
     if stat.S_ISLNK(st.st_mode):
@@ -295,7 +306,7 @@ def ingest(
     from ingest.pipeline import ingest_file
 
     rt = _runtime("cli")
-    failed = 0
+    failed: list[int] = []  # exit codes, in file order: the first is the command's
     done: list[tuple[int | None, dict]] = []
     show_bar = err.is_terminal
     try:
@@ -304,7 +315,7 @@ def ingest(
             for path in files:
                 problem = _not_a_file(path)
                 if problem:
-                    failed += 1
+                    failed.append(NotFound.exit_code if problem == NO_SUCH_FILE else InvalidInput.exit_code)
                     done.append((None, {"path": printable(path), "outcome": "error", "error": problem}))
                     continue
                 point, settings = _point_for(path, station, None)
@@ -314,8 +325,10 @@ def ingest(
                     result = ingest_file(rt, point, Path(os.path.abspath(path)),
                                          on_bytes=lambda n, t=task: bar.advance(t, n))
                     done.append((result.item_id, result.as_dict()))
+                    if result.outcome == "rejected":
+                        failed.append(RejectedFile.exit_code)
                 except EvidenceError as exc:
-                    failed += 1
+                    failed.append(exc.exit_code)
                     done.append((None, {"path": printable(path), "outcome": "error", "error": str(exc)}))
         if process:
             ids = [i for i, _ in done if i is not None]
@@ -329,7 +342,7 @@ def ingest(
     finally:
         rt.close()
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(failed[0])
 
 
 @app.command()
@@ -492,9 +505,8 @@ def custody_verify() -> None:
     if report.ok:
         out.print(f"custody chain intact: {report.checked} events, head {report.head_hash}")
         return
-    err.print(f"[red]custody chain BROKEN[/red] at event {report.bad_seq}: {report.reason} "
-              f"({report.checked} events verified before it)")
-    raise typer.Exit(1)
+    raise CustodyBroken(f"custody chain BROKEN at event {report.bad_seq}: {report.reason} "
+                        f"({report.checked} events verified before it)")
 
 
 @devices_app.command("assign")

@@ -44,8 +44,9 @@ def test_ingest_show_list_and_custody(cli, clips):
     cli("devices", "assign", "ZFY0001", "--officer", "110001", "--since", "2026-10-01T00:00:00+08:00")
     a = drop(clips["h264"], upload, "ZFY0001/a.mp4")
     z = drop(clips["zero"], upload, "ZFY0001/empty.mp4")
-    out = lines(cli("ingest", str(a), str(z)))
-    assert [o["outcome"] for o in out] == ["new", "rejected"]
+    ingested = cli("ingest", str(a), str(z), ok=False)
+    out = lines(ingested)
+    assert [o["outcome"] for o in out] == ["new", "rejected"] and ingested.returncode == 3
     assert out[0]["item"]["officer_id"] == "110001" and out[0]["item"]["status"] == "ready"
 
     shown = lines(cli("show", str(out[0]["item_id"]), "--json"))[0]
@@ -70,7 +71,7 @@ def test_custody_verify_fails_and_names_the_bad_event(cli, clips):
     with sqlite3.connect(cli.home / "evidence.db") as db:
         db.execute("UPDATE custody_events SET agent = 'someone else' WHERE seq = 3")
     proc = cli("custody", "verify", ok=False)
-    assert proc.returncode == 1 and "event 3" in proc.stderr
+    assert proc.returncode == 8 and "BROKEN at event 3" in proc.stderr
 
 
 def test_custody_events_search_with_filters_and_pages(cli, clips):
@@ -107,7 +108,7 @@ def test_outside_files_are_kept_and_missing_files_fail(cli, clips, tmp_path):
     assert lines(cli("ingest", "--station", "MOBILE1", str(outside)))[0]["item"]["station_id"] == "MOBILE1"
     assert outside.exists()
     proc = cli("ingest", str(tmp_path / "nope.mp4"), ok=False)
-    assert proc.returncode == 1 and lines(proc)[0]["error"] == "no such file"
+    assert proc.returncode == 4 and lines(proc)[0]["error"] == "no such file"
 
 
 @pytest.mark.parametrize("args, code, says", [
@@ -172,7 +173,7 @@ def test_ingest_names_what_is_not_a_regular_file(cli, clips, tmp_path):
     proc = cli("ingest", str(upload / "pipe.mp4"), str(upload / "link.mp4"),
                str(cli.home / "upload" / "ZFY0002" / "secret.mp4"), ok=False)
     out = lines(proc)
-    assert proc.returncode == 1 and [o["outcome"] for o in out] == ["error"] * 3
+    assert proc.returncode == 2 and [o["outcome"] for o in out] == ["error"] * 3
     assert out[0]["error"] == "not a regular file: it is a FIFO (named pipe)"
     assert "symbolic link" in out[1]["error"] and "links are never followed" in out[2]["error"]
     assert (tmp_path / "outside" / "secret.mp4").exists()
