@@ -123,11 +123,3 @@ def release_dead_owners(session: Session, host: str) -> int:
             job.run_after = utcnow()
             freed += 1
     return freed
-
-
-def pending(session: Session, item_ids: list[int] | None = None) -> int:
-    """How many jobs are not yet done or failed."""
-    query = select(Job.id).where(Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
-    if item_ids is not None:
-        query = query.where(Job.item_id.in_(item_ids))
-    return len(session.scalars(query).all())
