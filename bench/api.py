@@ -78,9 +78,8 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
-from storage_config.settings import Settings, load_settings  # noqa: E402
-
 from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, settle  # noqa: E402
+from storage_config.settings import Settings, load_settings  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20

@@ -56,6 +56,7 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 from evidence.filestore import FileStore  # noqa: E402
 from evidence.objectstore import derived_key  # noqa: E402
 from ingest.pipeline import ingest_file  # noqa: E402
@@ -65,8 +66,6 @@ from ingest.runtime import open_runtime  # noqa: E402
 from ingest.samples import make_clip  # noqa: E402
 from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
-
-from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 
 MB = 1_000_000
 REMUX_SECONDS = 60
@@ -83,7 +82,7 @@ class Contention:
     shows a little; whole seconds mean another job shared the CPUs with the run.
     """
 
-    def __enter__(self) -> "Contention":
+    def __enter__(self) -> Contention:
         self.busy, self.own = busy_cpu_s(), own_cpu_s(children=True)
         return self
 
@@ -253,7 +252,7 @@ def proxy_bare(args: list[str], out: Path, wait: bool) -> dict:
     settle(wait)
     with Contention() as c:
         t0 = time.perf_counter()
-        subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=True,
                        timeout=TOOL_TIMEOUT)
         elapsed = time.perf_counter() - t0
     t_sync, _ = timed(os.sync)

@@ -217,9 +217,12 @@ def log_for_case(session: Session, case_id: int) -> list[CustodyEvent]:
     )
 
 
+_EVERY_EVENT: ColumnElement[bool] = true()
+
+
 def search(
     session: Session,
-    visible: ColumnElement[bool] = true(),
+    visible: ColumnElement[bool] = _EVERY_EVENT,
     *,
     kind: str | None = None,
     user: str | None = None,

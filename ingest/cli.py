@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -95,7 +95,7 @@ def config() -> None:
 
 
 @app.command()
-def samples(into: Annotated[Optional[Path], typer.Option(help="Upload point to fill (default: the first)")] = None,
+def samples(into: Annotated[Path | None, typer.Option(help="Upload point to fill (default: the first)")] = None,
             assign: Annotated[bool, typer.Option(help="Also assign the sample recorders to officers")] = True) -> None:
     """Place a few generated sample clips in an upload point, as a docking station would."""
     from ingest.samples import make_samples
@@ -134,7 +134,7 @@ def _assign(rt, session, serial: str, officer: str, since: datetime, unit: str |
 @app.command()
 def up(
     api: Annotated[bool, typer.Option(help="Serve the API beside the daemon")] = True,
-    access_log: Annotated[Optional[bool], ACCESS_LOG_OPTION] = None,
+    access_log: Annotated[bool | None, ACCESS_LOG_OPTION] = None,
 ) -> None:
     """Run the ingest daemon, its worker and the API until Ctrl-C."""
     from ingest.daemon import Daemon
@@ -233,10 +233,10 @@ def _demo_user_line(s: Settings) -> str:
 
 @app.command()
 def serve(
-    workers: Annotated[Optional[int], typer.Option(
+    workers: Annotated[int | None, typer.Option(
         min=1, max=64, help="Server processes (default: one per CPU, at most 8; the work per request is CPU-bound)",
     )] = None,
-    access_log: Annotated[Optional[bool], ACCESS_LOG_OPTION] = None,
+    access_log: Annotated[bool | None, ACCESS_LOG_OPTION] = None,
 ) -> None:
     """Run the API alone (no ingest daemon)."""
     s = _with_access_log(_settings(), access_log)
@@ -298,7 +298,7 @@ def _not_a_file(path: Path) -> str | None:
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Files to ingest")],
-    station: Annotated[Optional[str], typer.Option(help="Station id to record")] = None,
+    station: Annotated[str | None, typer.Option(help="Station id to record")] = None,
     process: Annotated[bool, typer.Option(help="Also probe and make proxies before returning")] = True,
 ) -> None:
     """Ingest files once through the same pipeline as the daemon; one JSON line per file."""
@@ -459,13 +459,13 @@ def custody_log(item_id: int, as_json: Annotated[bool, typer.Option("--json")] =
 
 @custody_app.command("events")
 def custody_events(
-    kind: Annotated[Optional[str], typer.Option(help="Event kind, e.g. access_denied")] = None,
-    user: Annotated[Optional[str], typer.Option(help="Username: their acts through the API")] = None,
-    item: Annotated[Optional[int], typer.Option(help="Item id")] = None,
-    case: Annotated[Optional[int], typer.Option(help="Case id")] = None,
-    since: Annotated[Optional[str], typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")
+    kind: Annotated[str | None, typer.Option(help="Event kind, e.g. access_denied")] = None,
+    user: Annotated[str | None, typer.Option(help="Username: their acts through the API")] = None,
+    item: Annotated[int | None, typer.Option(help="Item id")] = None,
+    case: Annotated[int | None, typer.Option(help="Case id")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")
                      ] = None,
-    until: Annotated[Optional[str], typer.Option("--to", help="Before (ISO 8601)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Before (ISO 8601)")] = None,
     after: Annotated[int, typer.Option(help="Only events after this sequence number (paging)")] = 0,
     limit: Annotated[int, typer.Option(help=f"At most this many events (up to {custody.MAX_PAGE})")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
@@ -513,8 +513,8 @@ def custody_verify() -> None:
 def devices_assign(
     serial: str,
     officer: Annotated[str, typer.Option(help="Officer number (警号)")],
-    since: Annotated[Optional[str], typer.Option(help="ISO time the officer took the device (default now)")] = None,
-    unit: Annotated[Optional[str], typer.Option(help="The officer's unit (decides who may review the footage)")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time the officer took the device (default now)")] = None,
+    unit: Annotated[str | None, typer.Option(help="The officer's unit (decides who may review the footage)")] = None,
 ) -> None:
     """Record that OFFICER carries recorder SERIAL from SINCE on."""
     when = _parse_time(since) if since else datetime.now(UTC)
@@ -532,7 +532,7 @@ def devices_assign(
 
 
 @devices_app.command("list")
-def devices_list(serial: Optional[str] = None) -> None:
+def devices_list(serial: str | None = None) -> None:
     """The assignment history."""
     rt = _runtime("cli")
     try:
@@ -564,7 +564,7 @@ def users_add(
     name: str,
     role: Annotated[list[str], typer.Option(help="officer, reviewer, supervisor, auditor or admin; repeatable")],
     unit: Annotated[str, typer.Option(help="The user's unit (department)")],
-    officer_id: Annotated[Optional[str], typer.Option(help="警号, required for officers")] = None,
+    officer_id: Annotated[str | None, typer.Option(help="警号, required for officers")] = None,
 ) -> None:
     """Create a user and print a one-time password."""
     password = _in_transaction(lambda session: users.add_user(session, name, role, unit, officer_id)[1])

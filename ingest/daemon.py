@@ -102,7 +102,8 @@ class Health:
     def as_dict(self) -> dict:
         """Plain JSON-safe values (never raises: /healthz must always answer)."""
         parts = {name: {"state": p.state, "failures": p.failures, "restarts": p.restarts,
-                        "last_error": p.last_error and printable(p.last_error, backslash=False)} for name, p in list(self.parts.items())}
+                        "last_error": p.last_error and printable(p.last_error, backslash=False)}
+                 for name, p in list(self.parts.items())}
         return {
             "started_at": self.started_at,
             "database_ok": self.database_ok,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from evidence import cases, clips, custody, devices, jobs

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _derive_paths(self) -> "Settings":
+    def _derive_paths(self) -> Settings:
         self.home = self.home.expanduser().absolute()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'evidence.db'}"

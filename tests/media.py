@@ -58,7 +58,7 @@ def gray_frames(path: Path, size: tuple[int, int] = (32, 24)) -> list[bytes]:
 
 def closest_frame(frame: bytes, frames: list[bytes]) -> int:
     """The index of the frame in ``frames`` that looks most like ``frame``."""
-    return min(range(len(frames)), key=lambda i: sum(abs(a - b) for a, b in zip(frame, frames[i])))
+    return min(range(len(frames)), key=lambda i: sum(abs(a - b) for a, b in zip(frame, frames[i], strict=False)))
 
 
 def streams(path: Path) -> dict[str, dict]:

@@ -69,7 +69,7 @@ class MotoServer:
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "MotoServer":
+    def start(self) -> MotoServer:
         self.proc = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
@@ -128,7 +128,7 @@ class TcpForwarder:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
 
-    def start(self) -> "TcpForwarder":
+    def start(self) -> TcpForwarder:
         import threading
 
         self._listener = socket.create_server(("127.0.0.1", self.port), reuse_port=True)

@@ -149,7 +149,7 @@ def list_items(
         query = query.where(unattributed_clause(unattributed))
     for column, times in ((Item.recorded_start, {"recorded_from": recorded_from, "recorded_to": recorded_to}),
                           (Item.received_at, {"received_from": received_from, "received_to": received_to})):
-        for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__)):
+        for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__), strict=True):
             if bound is not None:
                 query = query.where(keep(time_filter(bound, name)))
     if cursor:

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+
 from evidence import skipped
 from evidence.db import transaction
 from evidence.models import Receipt

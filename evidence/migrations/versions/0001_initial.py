@@ -123,7 +123,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_receipts_file', 'receipts', ['upload_point', 'rel_path', 'inode', 'mtime_ns', 'size_bytes'], unique=False)
+    op.create_index('ix_receipts_file', 'receipts', ['upload_point', 'rel_path', 'inode', 'mtime_ns', 'size_bytes'],
+                    unique=False)
     op.create_index(op.f('ix_receipts_item_id'), 'receipts', ['item_id'], unique=False)
 
 
