@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's two entry points, each doing its own setup:
 #   ./dev.sh up     venv + packages + ffmpeg, sample clips in the upload point, then `evidence up`
-#   ./dev.sh test   venv + packages + ffmpeg, PostgreSQL started if installed, then the whole test suite
+#   ./dev.sh test   venv + packages + ffmpeg, PostgreSQL started if installed, ruff, then the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -68,6 +68,8 @@ case "$cmd" in
         ensure_ffmpeg
         ensure_venv
         ensure_postgres
+        say "lint: ruff check (rules in pyproject.toml)"
+        .venv/bin/ruff check . || { echo "ruff found problems (see above): the test command fails" >&2; exit 1; }
         exec .venv/bin/python -m pytest "$@"
         ;;
     *)
