@@ -46,7 +46,7 @@ TICK_S = 0.5
 STAGING_MAX_AGE_S = 6 * 3600
 
 
-def describe(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """An error's text for the health report: its type when its message says nothing."""
     return printable(str(exc) or type(exc).__name__, backslash=False)
 
@@ -131,7 +131,7 @@ def _guard_thread(thread: threading.Thread, errors: dict[str, str]) -> None:
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - reported through the health of the watcher part
-            errors[thread.name] = f"{type(exc).__name__}: {describe(exc)}"
+            errors[thread.name] = f"{type(exc).__name__}: {error_text(exc)}"
             log.error("file watcher thread %s died", thread.name, exc_info=exc)
 
     thread.run = guarded  # type: ignore[method-assign]
@@ -173,7 +173,7 @@ class Daemon:
                 self.health.database_ok = True
                 return rt
             except Unavailable as exc:
-                self.health.last_error = describe(exc)
+                self.health.last_error = error_text(exc)
                 log.warning("database not reachable, retrying in %.0fs: %s", delay, exc)
                 self.stop.wait(delay)
                 delay = min(delay * 2, 30)
@@ -390,7 +390,7 @@ class Daemon:
                 self._recover(rt)
                 break
             except Unavailable as exc:
-                self.health.last_error = describe(exc)
+                self.health.last_error = error_text(exc)
                 log.warning("recovery waits for storage/database: %s", exc)
                 self.stop.wait(2.0)
         return rt
@@ -418,10 +418,10 @@ class Daemon:
                 part.failures += not outage
                 part.restarts += 1
                 part.state = "restarting"
-                part.last_error = self.health.last_error = f"{name}: {describe(exc)}"
+                part.last_error = self.health.last_error = f"{name}: {error_text(exc)}"
                 if give_up and part.failures >= policy.give_up_after:
                     part.state = "failed"
-                    self.health.failure = f"{name} failed {part.failures} times in a row: {describe(exc)}"
+                    self.health.failure = f"{name} failed {part.failures} times in a row: {error_text(exc)}"
                     log.critical("giving up: %s", self.health.failure, exc_info=exc)
                     self.stop.set()
                     return
