@@ -56,6 +56,13 @@ class AccessLog:
             _user.reset(token)
             client = scope.get("client")
             # quoted: a path with a newline or control characters cannot forge a log line
-            log.info('%s "%s %s" %d %d %.1fms user=%s', client[0] if client else "-", scope["method"],
-                     quote(scope["path"], safe="/:@!$&'()*+,;=~"), status, sent,
-                     (time.perf_counter() - began) * 1000, holder[-1] if holder else "-")
+            log.info(
+                '%s "%s %s" %d %d %.1fms user=%s',
+                client[0] if client else "-",
+                scope["method"],
+                quote(scope["path"], safe="/:@!$&'()*+,;=~"),
+                status,
+                sent,
+                (time.perf_counter() - began) * 1000,
+                holder[-1] if holder else "-",
+            )

@@ -23,14 +23,19 @@ from storage_config.settings import Settings, get_settings
 HealthProvider = Callable[[], dict[str, Any]]
 
 
-def create_app(settings: Settings | None = None, health: HealthProvider | None = None,
-               migrate_db: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, health: HealthProvider | None = None, migrate_db: bool = True
+) -> FastAPI:
     """Build the service; ``health`` reports on the daemon running beside it, if any."""
     # /docs and /redoc load Swagger UI and ReDoc from files installed with the package: stations
     # often have no internet, and a CDN would also learn who reads the API docs.
-    app = FastAPIOffline(title="Evidence management for enforcement recordings", version="0.1.0",
-                         lifespan=thread_pools, static_url="/docs-assets",
-                         swagger_ui_parameters={"validatorUrl": None})  # no online spec validator either
+    app = FastAPIOffline(
+        title="Evidence management for enforcement recordings",
+        version="0.1.0",
+        lifespan=thread_pools,
+        static_url="/docs-assets",
+        swagger_ui_parameters={"validatorUrl": None},
+    )  # no online spec validator either
     settings = settings or get_settings()
     app.state.services = open_services(settings, migrate_db)
     if settings.access_log:
@@ -78,6 +83,7 @@ def health_response(health: HealthProvider | None) -> Response:
 def worker_app() -> FastAPI:
     """Factory for ``evidence serve --workers N``: settings from the environment; the parent migrated."""
     # a worker process starts afresh: without this its access log (INFO) would go nowhere
-    logging.basicConfig(level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return create_app(migrate_db=False)

@@ -53,11 +53,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed"}.get(
-            exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+        }.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -68,21 +73,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _refused_value(_request: Request, exc: DataError) -> JSONResponse:
         # A value the database cannot hold (out of range, too long, a NUL on PostgreSQL) is the
         # caller's input; the routes refuse those at the door, this keeps any that slip by a 4xx.
-        return JSONResponse(error_body("invalid_input", f"a value the database cannot hold: {exc.orig}"),
-                            status_code=422)
+        return JSONResponse(
+            error_body("invalid_input", f"a value the database cannot hold: {exc.orig}"), status_code=422
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         # A safety net: a bug still answers in the one error format (Starlette re-raises it after
         # this answer, so the server logs the traceback).
-        return JSONResponse(error_body("internal_error", f"unexpected error: {type(exc).__name__}"),
-                            status_code=500)
+        return JSONResponse(error_body("internal_error", f"unexpected error: {type(exc).__name__}"), status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return JSONResponse(error_body("invalid_input", problems), status_code=422)
 
 
@@ -99,8 +102,9 @@ class RefuseNul:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = scope.get("query_string", b"")
         if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in query or b"\x00" in query):
-            response = JSONResponse(error_body("invalid_input", "a NUL character is not allowed in a request"),
-                                    status_code=422)
+            response = JSONResponse(
+                error_body("invalid_input", "a NUL character is not allowed in a request"), status_code=422
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

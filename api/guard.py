@@ -30,26 +30,59 @@ def agent_of(who: Principal, client: str) -> str:
     return f"user={who.username}; roles={who.role_text}; unit={who.unit}; client={client}; via=api"
 
 
-def record(svc: Services, kind: EventKind, who: Principal, client: str, *, item_id: int | None = None,
-           case_id: int | None = None, outcome: Outcome = Outcome.SUCCESS, **details) -> None:
+def record(
+    svc: Services,
+    kind: EventKind,
+    who: Principal,
+    client: str,
+    *,
+    item_id: int | None = None,
+    case_id: int | None = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    **details,
+) -> None:
     """A custody event in its own transaction (so a refusal is kept although the request fails)."""
 
     def write() -> None:
         with transaction(svc.sessions) as session:
-            custody.append(session, kind, agent=agent_of(who, client), item_id=item_id, case_id=case_id,
-                           outcome=outcome, details={k: v for k, v in details.items() if v is not None})
+            custody.append(
+                session,
+                kind,
+                agent=agent_of(who, client),
+                item_id=item_id,
+                case_id=case_id,
+                outcome=outcome,
+                details={k: v for k, v in details.items() if v is not None},
+            )
 
     with_db_retry(write)
 
 
-def enforce(svc: Services, who: Principal, client: str, decision: Decision, action: str, missing: str = "",
-            item_id: int | None = None, case_id: int | None = None) -> None:
+def enforce(
+    svc: Services,
+    who: Principal,
+    client: str,
+    decision: Decision,
+    action: str,
+    missing: str = "",
+    item_id: int | None = None,
+    case_id: int | None = None,
+) -> None:
     """Carry out ``decision``: a refusal is recorded as an access_denied custody event, then raised
     as NotFound(``missing``) when the thing is hidden from ``who``, else Forbidden(reason)."""
     if decision.allowed:
         return
-    record(svc, EventKind.ACCESS_DENIED, who, client, item_id=item_id, case_id=case_id, outcome=Outcome.FAILURE,
-           action=action, reason=decision.reason)
+    record(
+        svc,
+        EventKind.ACCESS_DENIED,
+        who,
+        client,
+        item_id=item_id,
+        case_id=case_id,
+        outcome=Outcome.FAILURE,
+        action=action,
+        reason=decision.reason,
+    )
     if decision.hide:
         raise NotFound(missing)
     raise Forbidden(decision.reason)
@@ -60,8 +93,14 @@ def item(svc: Services, who: Principal, client: str, item_id: int, action: Actio
     return _item(svc, lambda _: who, client, item_id, action, None)[1]
 
 
-def signed_in_item(svc: Services, token: str | None, client: str, item_id: int, action: Action,
-                   then: Callable[[Connection, Row[Any]], T] | None = None) -> tuple[Principal, Row[Any], T | None]:
+def signed_in_item(
+    svc: Services,
+    token: str | None,
+    client: str,
+    item_id: int,
+    action: Action,
+    then: Callable[[Connection, Row[Any]], T] | None = None,
+) -> tuple[Principal, Row[Any], T | None]:
     """As ``item`` for the token's user, plus ``then(conn, item)``, all in one read transaction.
 
     For the hot read routes (metadata, media ranges): one transaction per request, not two.
@@ -69,8 +108,14 @@ def signed_in_item(svc: Services, token: str | None, client: str, item_id: int, 
     return _item(svc, lambda conn: users.signed_in(conn, token), client, item_id, action, then)
 
 
-def _item(svc: Services, who_in: Callable[[Connection], Principal], client: str, item_id: int, action: Action,
-          then: Callable[[Connection, Row[Any]], T] | None) -> tuple[Principal, Row[Any], T | None]:
+def _item(
+    svc: Services,
+    who_in: Callable[[Connection], Principal],
+    client: str,
+    item_id: int,
+    action: Action,
+    then: Callable[[Connection, Row[Any]], T] | None,
+) -> tuple[Principal, Row[Any], T | None]:
     if not valid_id(item_id):  # the driver would overflow; no row has such an id
         raise NotFound(f"no item {item_id}")
 
@@ -105,8 +150,15 @@ def case(svc: Services, who: Principal, client: str, case_id: int, action: CaseA
     row, assigned = with_db_retry(load)
     if row is None:
         raise NotFound(f"no case {case_id}")
-    enforce(svc, who, client, access.decide_case(who, action, row, assigned), f"case_{action.value}",
-             f"no case {case_id}", case_id=row.id)
+    enforce(
+        svc,
+        who,
+        client,
+        access.decide_case(who, action, row, assigned),
+        f"case_{action.value}",
+        f"no case {case_id}",
+        case_id=row.id,
+    )
     return row
 
 

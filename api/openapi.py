@@ -20,7 +20,7 @@ DESCRIPTIONS = {
     "400": "Malformed request body",
     "401": "Not signed in, or the token is unknown, expired or revoked",
     "403": "Signed in, but not allowed (the refusal is logged), or the password is a one-time one that "
-           "must be replaced first (code password_change_required)",
+    "must be replaced first (code password_change_required)",
     "404": "Not found, or not yours to know about (the refusal is logged)",
     "409": "Conflicts with the current state",
     "413": "Larger than the configured limit",

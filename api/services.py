@@ -28,5 +28,11 @@ def open_services(settings: Settings, migrate_db: bool) -> Services:
     engine = make_engine(settings.database_url)
     if migrate_db:
         migrate(engine)
-    return Services(settings, engine, make_sessionmaker(engine), make_sessionmaker(engine, read_only=True),
-                    read_only_engine(engine), open_store(settings))
+    return Services(
+        settings,
+        engine,
+        make_sessionmaker(engine),
+        make_sessionmaker(engine, read_only=True),
+        read_only_engine(engine),
+        open_store(settings),
+    )

@@ -106,13 +106,19 @@ def serve(home: Path, port: int, workers: int = 1) -> None:
     from api.app import create_app
 
     if workers > 1:
-        os.environ.update(EVIDENCE_HOME=str(home), EVIDENCE_STATION_ID="bench", EVIDENCE_SOURCE_POLICY="keep",
-                          EVIDENCE_TIMEZONE="Asia/Shanghai")
-        uvicorn.run("api.app:worker_app", factory=True, host="127.0.0.1", port=port, workers=workers,
-                    log_level="warning")
+        os.environ.update(
+            EVIDENCE_HOME=str(home),
+            EVIDENCE_STATION_ID="bench",
+            EVIDENCE_SOURCE_POLICY="keep",
+            EVIDENCE_TIMEZONE="Asia/Shanghai",
+        )
+        uvicorn.run(
+            "api.app:worker_app", factory=True, host="127.0.0.1", port=port, workers=workers, log_level="warning"
+        )
         return
-    config = uvicorn.Config(create_app(bench_settings(home), None, migrate_db=True), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(
+        create_app(bench_settings(home), None, migrate_db=True), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     server.run()
 
@@ -130,9 +136,13 @@ class Server:
         self.port = free_port()
         self.logfile = logfile
         with open(logfile, "wb") as out:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(home),
-                                          str(self.port), str(workers)], stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=out, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--serve", str(home), str(self.port), str(workers)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                cwd=ROOT,
+            )
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
@@ -186,18 +196,47 @@ def make_big_clip(work: Path, mb: float, upload: Path) -> Path:
     from ingest.tools import run_tool
 
     t0 = time.perf_counter()
-    base = make_clip(work / "clips" / "base-60s.mp4", codec="h264", seconds=CLIP_SECONDS, size="1920x1080", fps=30,
-                     extra=H264_EXTRA, creation_time=datetime(2026, 11, 1, 8, 0, 0, tzinfo=UTC))
+    base = make_clip(
+        work / "clips" / "base-60s.mp4",
+        codec="h264",
+        seconds=CLIP_SECONDS,
+        size="1920x1080",
+        fps=30,
+        extra=H264_EXTRA,
+        creation_time=datetime(2026, 11, 1, 8, 0, 0, tzinfo=UTC),
+    )
     copies = max(1, math.ceil(mb * MB / base.stat().st_size))
     listing = work / "clips" / "concat.txt"
     listing.write_text("".join(f"file '{base}'\n" for _ in range(copies)))
     dst = upload / UNITS["U1"][0] / f"{UNITS['U1'][0]}_20261101_160000.mp4"
     dst.parent.mkdir(parents=True, exist_ok=True)
-    run_tool(["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0",
-              "-i", str(listing), "-map", "0", "-c", "copy", str(dst)], timeout=600)
+    run_tool(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            str(dst),
+        ],
+        timeout=600,
+    )
     base.unlink()
-    log(f"  made {dst.name}: {copies} x {CLIP_SECONDS} s 1080p30 H.264+AAC, {dst.stat().st_size / MB:.0f} MB "
-        f"in {time.perf_counter() - t0:.1f}s")
+    log(
+        f"  made {dst.name}: {copies} x {CLIP_SECONDS} s 1080p30 H.264+AAC, {dst.stat().st_size / MB:.0f} MB "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
     return dst
 
 
@@ -216,8 +255,9 @@ def build_world(work: Path, mb: float) -> dict:
     point = settings.points[0]
     point.path.mkdir(parents=True, exist_ok=True)
     big = make_big_clip(work, mb, point.path)
-    small = make_clip(point.path / UNITS["U2"][0] / f"{UNITS['U2'][0]}_20261101_161500.mp4", seconds=5,
-                      size="1280x720", fps=30)
+    small = make_clip(
+        point.path / UNITS["U2"][0] / f"{UNITS['U2'][0]}_20261101_161500.mp4", seconds=5, size="1280x720", fps=30
+    )
     rt = open_runtime(settings, "bench")
     passwords: dict[str, tuple[str, str]] = {}  # name -> (unit, password)
     since = datetime(2026, 1, 1, tzinfo=UTC)
@@ -241,23 +281,32 @@ def build_world(work: Path, mb: float) -> dict:
         with transaction(rt.sessions) as session:
             item = session.get(Item, result.item_id)
             if item.proxy_key is None or item.unit != unit or item.proxy_method != "remux":
-                raise SystemExit(f"item {item.id}: proxy {item.proxy_key} by {item.proxy_method}, unit {item.unit}, "
-                                 f"status {item.status} ({item.error}); expected a remuxed proxy in unit {unit}")
+                raise SystemExit(
+                    f"item {item.id}: proxy {item.proxy_key} by {item.proxy_method}, unit {item.unit}, "
+                    f"status {item.status} ({item.error}); expected a remuxed proxy in unit {unit}"
+                )
             ids[unit] = item.id
             if unit == "U1":
                 proxy_key, proxy_size = item.proxy_key, rt.store.size(item.proxy_key)
-        log(f"  ingested {path.name} as item {result.item_id} (unit {unit}) in {t1 - t0:.1f}s; "
-            f"probe + proxy (remux) + poster {t2 - t1:.1f}s")
+        log(
+            f"  ingested {path.name} as item {result.item_id} (unit {unit}) in {t1 - t0:.1f}s; "
+            f"probe + proxy (remux) + poster {t2 - t1:.1f}s"
+        )
         path.unlink()  # source policy "keep": the upload point still has it; the store has its copy
-    return {"rt": rt, "home": home, "ids": ids, "passwords": passwords, "proxy_key": proxy_key,
-            "proxy_size": proxy_size}
+    return {
+        "rt": rt,
+        "home": home,
+        "ids": ids,
+        "passwords": passwords,
+        "proxy_key": proxy_key,
+        "proxy_size": proxy_size,
+    }
 
 
 def sign_in(port: int, username: str, password: str) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     body = f"username={username}&password={password}"
-    conn.request("POST", "/api/v1/auth/token", body=body,
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("POST", "/api/v1/auth/token", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
     r = conn.getresponse()
     data = r.read()
     conn.close()
@@ -274,8 +323,13 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
-def load_run(server: Server, targets: list[tuple[str, dict[str, str], int | None]], warmup: float,
-             seconds: float, interval: float | None = None) -> dict:
+def load_run(
+    server: Server,
+    targets: list[tuple[str, dict[str, str], int | None]],
+    warmup: float,
+    seconds: float,
+    interval: float | None = None,
+) -> dict:
     """One client thread per target (path, headers, expected item id); latencies of the timed window.
 
     Closed loop (the next request as soon as the last answer is in) unless ``interval``: then each
@@ -340,10 +394,18 @@ def load_run(server: Server, targets: list[tuple[str, dict[str, str], int | None
         raise SystemExit(f"{len(errors)} failed request(s), first: {errors[0]}\nserver log:\n{server.tail()}")
     lat = sorted(x for r in results for x in r)
     n = len(lat)
-    return {"n": n, "rps": n / seconds, "p50": percentile(lat, 50) * 1e3, "p95": percentile(lat, 95) * 1e3,
-            "p99": percentile(lat, 99) * 1e3, "max": lat[-1] * 1e3, "server_cpu": (cpu1 - cpu0) / seconds,
-            "client_cpu": (own1 - own0) / seconds, "server_ms_per_req": (cpu1 - cpu0) / n * 1e3,
-            "other_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)) / seconds}
+    return {
+        "n": n,
+        "rps": n / seconds,
+        "p50": percentile(lat, 50) * 1e3,
+        "p95": percentile(lat, 95) * 1e3,
+        "p99": percentile(lat, 99) * 1e3,
+        "max": lat[-1] * 1e3,
+        "server_cpu": (cpu1 - cpu0) / seconds,
+        "client_cpu": (own1 - own0) / seconds,
+        "server_ms_per_req": (cpu1 - cpu0) / n * 1e3,
+        "other_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)) / seconds,
+    }
 
 
 WRK_SCRIPT = """
@@ -364,8 +426,9 @@ end
 """
 
 
-def wrk_run(server: Server, targets: list[tuple[str, str]], clients: int, warmup: float, seconds: float,
-            work: Path) -> dict:
+def wrk_run(
+    server: Server, targets: list[tuple[str, str]], clients: int, warmup: float, seconds: float, work: Path
+) -> dict:
     """A closed-loop load from wrk: ``clients`` keep-alive connections on two threads, each request the
     next of ``targets`` (path, bearer token or "") round robin; any non-2xx answer fails the run.
 
@@ -378,14 +441,24 @@ def wrk_run(server: Server, targets: list[tuple[str, str]], clients: int, warmup
 
     def run(duration: float) -> tuple[str, float]:
         before = os.times()
-        command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
-                   "-s", str(script), url]
+        command = [
+            "wrk",
+            f"-t{min(2, clients)}",
+            f"-c{clients}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
         after = os.times()
         if done.returncode != 0:
             raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-        return done.stdout, (after.children_user + after.children_system
-                             - before.children_user - before.children_system)
+        return done.stdout, (
+            after.children_user + after.children_system - before.children_user - before.children_system
+        )
 
     if warmup > 0:
         run(warmup)
@@ -398,17 +471,27 @@ def wrk_run(server: Server, targets: list[tuple[str, str]], clients: int, warmup
     if r["errors"]:
         raise SystemExit(f"wrk: {r['errors']} failed request(s) of {r['n']}\n{out}\nserver log:\n{server.tail()}")
     n = r["n"]
-    return {"n": n, "rps": n / seconds, "p50": r["p50"] / 1e3, "p95": r["p95"] / 1e3, "p99": r["p99"] / 1e3,
-            "max": r["max"] / 1e3, "server_cpu": (cpu1 - cpu0) / elapsed, "client_cpu": client_cpu / elapsed,
-            "server_ms_per_req": (cpu1 - cpu0) / n * 1e3,
-            "other_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - client_cpu) / elapsed}
+    return {
+        "n": n,
+        "rps": n / seconds,
+        "p50": r["p50"] / 1e3,
+        "p95": r["p95"] / 1e3,
+        "p99": r["p99"] / 1e3,
+        "max": r["max"] / 1e3,
+        "server_cpu": (cpu1 - cpu0) / elapsed,
+        "client_cpu": client_cpu / elapsed,
+        "server_ms_per_req": (cpu1 - cpu0) / n * 1e3,
+        "other_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - client_cpu) / elapsed,
+    }
 
 
 def describe(name: str, r: dict) -> str:
-    return (f"  {name}: {r['n']} requests, {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
-            f"p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms; server CPU {r['server_cpu']:.2f} cores "
-            f"({r['server_ms_per_req']:.2f} ms/request), client CPU {r['client_cpu']:.2f} cores, "
-            f"other processes {r['other_cpu']:.2f} cores")
+    return (
+        f"  {name}: {r['n']} requests, {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
+        f"p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms; server CPU {r['server_cpu']:.2f} cores "
+        f"({r['server_ms_per_req']:.2f} ms/request), client CPU {r['client_cpu']:.2f} cores, "
+        f"other processes {r['other_cpu']:.2f} cores"
+    )
 
 
 # ---------------------------------------------------------------------------- 2. streaming
@@ -424,8 +507,9 @@ def read_body(resp: http.client.HTTPResponse, buf: memoryview, length: int) -> i
     return got
 
 
-def api_ranged(port: int, path: str, token: str, size: int, span: int, buf: memoryview,
-               sha: hashlib._Hash | None = None) -> float:
+def api_ranged(
+    port: int, path: str, token: str, size: int, span: int, buf: memoryview, sha: hashlib._Hash | None = None
+) -> float:
     headers = {"Authorization": f"Bearer {token}"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     t0 = time.perf_counter()
@@ -520,8 +604,11 @@ def media_views(rt, item_id: int) -> int:
     from evidence.models import CustodyEvent
 
     with transaction(rt.sessions) as session:
-        return session.scalar(select(func.count()).select_from(CustodyEvent).where(
-            CustodyEvent.item_id == item_id, CustodyEvent.kind == "media_viewed"))
+        return session.scalar(
+            select(func.count())
+            .select_from(CustodyEvent)
+            .where(CustodyEvent.item_id == item_id, CustodyEvent.kind == "media_viewed")
+        )
 
 
 # ---------------------------------------------------------------------------- report
@@ -532,8 +619,10 @@ def machine() -> str:
 
     cpu = cpu_model()
     extras = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
-    return (f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; uvicorn {uvicorn.__version__} "
-            f"({', '.join(extras) if extras else 'h11 + asyncio: no httptools, no uvloop'}); {platform.platform()}")
+    return (
+        f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; uvicorn {uvicorn.__version__} "
+        f"({', '.join(extras) if extras else 'h11 + asyncio: no httptools, no uvloop'}); {platform.platform()}"
+    )
 
 
 def main() -> int:
@@ -541,33 +630,59 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50, help="concurrent metadata clients (default 50)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds of the main load (default 10)")
     parser.add_argument("--info-seconds", type=float, default=4.0, help="timed seconds of each info load (default 4)")
-    parser.add_argument("--paced-rate", type=float, default=2.0,
-                        help="requests/s of each client in the paced info run (default 2)")
+    parser.add_argument(
+        "--paced-rate", type=float, default=2.0, help="requests/s of each client in the paced info run (default 2)"
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="untimed seconds before each load (default 2)")
     parser.add_argument("--mb", type=float, default=500.0, help="size of the streamed clip, MB (default 500)")
     parser.add_argument("--range-mib", type=int, default=8, help="range size of the ranged reads, MiB (default 8)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the streaming sides (default 3)")
     parser.add_argument("--out", type=Path, help="folder for working files (default: system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the working files")
-    parser.add_argument("--store", choices=("file", "s3"), default="file",
-                        help="object store: the embedded default's folder (default), or S3 on moto's server "
-                             "started on loopback (the production shape: the API in front of an S3 server)")
-    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
-                        help="closed-loop load generator: wrk (C; `apt install wrk`) or Python threads; auto: wrk "
-                             "when on PATH")
-    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
-                        help="server processes, as `evidence serve --workers` (default as there: one per CPU, "
-                             "at most 8)")
+    parser.add_argument(
+        "--store",
+        choices=("file", "s3"),
+        default="file",
+        help="object store: the embedded default's folder (default), or S3 on moto's server "
+        "started on loopback (the production shape: the API in front of an S3 server)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="closed-loop load generator: wrk (C; `apt install wrk`) or Python threads; auto: wrk when on PATH",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 8),
+        help="server processes, as `evidence serve --workers` (default as there: one per CPU, at most 8)",
+    )
     args = parser.parse_args()
-    if (args.clients < 1 or args.seconds <= 0 or args.info_seconds <= 0 or args.paced_rate <= 0 or args.mb <= 0
-            or args.range_mib < 1 or args.reps < 1 or args.warmup < 0):
-        parser.error("--clients, --seconds, --info-seconds, --paced-rate, --mb, --range-mib and --reps must be "
-                     "positive, --warmup >= 0")
+    if (
+        args.clients < 1
+        or args.seconds <= 0
+        or args.info_seconds <= 0
+        or args.paced_rate <= 0
+        or args.mb <= 0
+        or args.range_mib < 1
+        or args.reps < 1
+        or args.warmup < 0
+    ):
+        parser.error(
+            "--clients, --seconds, --info-seconds, --paced-rate, --mb, --range-mib and --reps must be "
+            "positive, --warmup >= 0"
+        )
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "python"
     started = time.perf_counter()
-    work, load_before = begin(parser, ("ffmpeg", "ffprobe") + (("wrk",) if args.client == "wrk" else ()), args.out,
-                              "evidence-bench-api-", machine())
+    work, load_before = begin(
+        parser,
+        ("ffmpeg", "ffprobe") + (("wrk",) if args.client == "wrk" else ()),
+        args.out,
+        "evidence-bench-api-",
+        machine(),
+    )
     world = server = moto = None
     try:
         if args.store == "s3":
@@ -594,17 +709,26 @@ def main() -> int:
         def targets(path_of) -> list[tuple[str, dict[str, str], int | None]]:
             return [(path_of(unit)[0], {"Authorization": f"Bearer {tok}"}, path_of(unit)[1]) for unit, tok in tokens]
 
-        def closed_loop(load: list[tuple[str, dict[str, str], int | None]], seconds: float,
-                        warmup: float = args.warmup) -> dict:
+        def closed_loop(
+            load: list[tuple[str, dict[str, str], int | None]], seconds: float, warmup: float = args.warmup
+        ) -> dict:
             if args.client == "python":
                 return load_run(server, load, warmup, seconds)
-            return wrk_run(server, [(p, h.get("Authorization", "").removeprefix("Bearer ")) for p, h, _ in load],
-                           len(load), warmup, seconds, work)
+            return wrk_run(
+                server,
+                [(p, h.get("Authorization", "").removeprefix("Bearer ")) for p, h, _ in load],
+                len(load),
+                warmup,
+                seconds,
+                work,
+            )
 
         item_targets = targets(lambda u: (f"/api/v1/items/{ids[u]}", ids[u]))
         load_run(server, item_targets, 0, 0.2)  # every client's token and item answer, with the right id
-        log(f"1. GET /api/v1/items/{{id}} from {args.clients} clients on loopback "
-            f"({args.warmup:.0f} s warm-up, {args.seconds:.0f} s timed; closed-loop client: {args.client})")
+        log(
+            f"1. GET /api/v1/items/{{id}} from {args.clients} clients on loopback "
+            f"({args.warmup:.0f} s warm-up, {args.seconds:.0f} s timed; closed-loop client: {args.client})"
+        )
         meta = closed_loop(item_targets, args.seconds)
         log(describe(f"items/{{id}}, {args.clients} clients", meta))
         paced = load_run(server, item_targets, args.warmup, args.info_seconds, interval=1 / args.paced_rate)
@@ -621,8 +745,10 @@ def main() -> int:
         path = f"/api/v1/items/{item}/proxy"
         span = args.range_mib * MIB
         buf = memoryview(bytearray(MIB))
-        log(f"2. streaming the {size / MB:.0f} MB proxy of item {item}: direct iter_chunks vs API "
-            f"({args.range_mib} MiB ranges, whole GET) vs bare loopback sendfile (info), alternating")
+        log(
+            f"2. streaming the {size / MB:.0f} MB proxy of item {item}: direct iter_chunks vs API "
+            f"({args.range_mib} MiB ranges, whole GET) vs bare loopback sendfile (info), alternating"
+        )
         with rt.store.local_path(key) as object_path:
             sha_direct = hashlib.sha256()
             for chunk in rt.store.iter_chunks(key):
@@ -634,8 +760,7 @@ def main() -> int:
             api_whole(server.port, path, token, size, buf)
             loopback_floor(object_path, size, buf)
             views = media_views(rt, item)
-            sides: dict[str, list[float]] = {"direct": [], "direct ranged": [], "ranged": [], "whole": [],
-                                             "floor": []}
+            sides: dict[str, list[float]] = {"direct": [], "direct ranged": [], "ranged": [], "whole": [], "floor": []}
             other = []
             for rep in range(args.reps):
                 cpu0, own0, busy0 = server.cpu_s(), own_cpu_s(), busy_cpu_s()
@@ -647,9 +772,12 @@ def main() -> int:
                 cpu2 = server.cpu_s()
                 sides["floor"].append(loopback_floor(object_path, size, buf))
                 other.append(max(0.0, (busy_cpu_s() - busy0) - (server.cpu_s() - cpu0) - (own_cpu_s() - own0)))
-                log(f"  rep {rep + 1}: " + ", ".join(f"{k} {size / MB / v[-1]:.0f} MB/s" for k, v in sides.items())
+                log(
+                    f"  rep {rep + 1}: "
+                    + ", ".join(f"{k} {size / MB / v[-1]:.0f} MB/s" for k, v in sides.items())
                     + f"; server CPU ranged {cpu1 - cpu0:.2f}s, whole {cpu2 - cpu1:.2f}s; "
-                    f"other processes {other[-1]:.2f}s CPU")
+                    f"other processes {other[-1]:.2f}s CPU"
+                )
             added = media_views(rt, item) - views
             if added != 2 * args.reps:
                 raise SystemExit(f"{added} media_viewed events for {2 * args.reps} viewings (one per viewing)")
@@ -673,45 +801,96 @@ def main() -> int:
     def lat(r: dict) -> str:
         return f"p50 {r['p50']:.1f} / p95 {r['p95']:.1f} / p99 {r['p99']:.1f} ms"
 
-    row(f"GET items/{{id}}, {args.clients} clients", lat(meta), f"{meta['rps']:.0f} req/s",
-        f"p95 {meta['p95']:.1f} ms", f"p95 <= {P95_TARGET_MS:.0f} ms", meta["p95"] <= P95_TARGET_MS)
-    row(f"  same, each client {args.paced_rate:g} req/s, not closed loop (info)", lat(paced),
-        f"{paced['rps']:.0f} req/s", "-", "-", None)
+    row(
+        f"GET items/{{id}}, {args.clients} clients",
+        lat(meta),
+        f"{meta['rps']:.0f} req/s",
+        f"p95 {meta['p95']:.1f} ms",
+        f"p95 <= {P95_TARGET_MS:.0f} ms",
+        meta["p95"] <= P95_TARGET_MS,
+    )
+    row(
+        f"  same, each client {args.paced_rate:g} req/s, not closed loop (info)",
+        lat(paced),
+        f"{paced['rps']:.0f} req/s",
+        "-",
+        "-",
+        None,
+    )
     row(f"  /healthz, {args.clients} clients (info)", lat(health), f"{health['rps']:.0f} req/s", "-", "-", None)
     row(f"  /api/v1/me, {args.clients} clients (info)", lat(me), f"{me['rps']:.0f} req/s", "-", "-", None)
     row("  items/{id}, 1 client (info)", lat(single), f"{single['rps']:.0f} req/s", "-", "-", None)
-    row("  server CPU per items/{id} request (info)", f"{meta['server_ms_per_req']:.2f} ms",
-        f"{meta['server_cpu']:.2f} cores busy", "-", "-", None)
+    row(
+        "  server CPU per items/{id} request (info)",
+        f"{meta['server_ms_per_req']:.2f} ms",
+        f"{meta['server_cpu']:.2f} cores busy",
+        "-",
+        "-",
+        None,
+    )
 
     mbps_direct = size / MB / statistics.median(sides["direct"])
     for side, base, label in (
-            ("ranged", "direct ranged", f"proxy {size / MB:.0f} MB, API {args.range_mib} MiB ranges"),
-            ("whole", "direct", f"proxy {size / MB:.0f} MB, API whole GET")):
+        ("ranged", "direct ranged", f"proxy {size / MB:.0f} MB, API {args.range_mib} MiB ranges"),
+        ("whole", "direct", f"proxy {size / MB:.0f} MB, API whole GET"),
+    ):
         mbps = size / MB / statistics.median(sides[side])
         mbps_base = size / MB / statistics.median(sides[base])
         ratio = mbps / mbps_base
-        row(label, f"{mbps:.0f} MB/s", f"{base} {mbps_base:.0f} MB/s", f"ratio {ratio:.2f}",
-            f">= {RATIO_TARGET:.2f}", ratio >= RATIO_TARGET)
+        row(
+            label,
+            f"{mbps:.0f} MB/s",
+            f"{base} {mbps_base:.0f} MB/s",
+            f"ratio {ratio:.2f}",
+            f">= {RATIO_TARGET:.2f}",
+            ratio >= RATIO_TARGET,
+        )
     n_ranges = math.ceil(size / span)
     per_range = (statistics.median(sides["ranged"]) - statistics.median(sides["whole"])) / n_ranges * 1e3
-    row(f"  cost per range request, {n_ranges} ranges (info)", f"{per_range:.1f} ms",
-        "(ranged - whole) / ranges", "-", "-", None)
+    row(
+        f"  cost per range request, {n_ranges} ranges (info)",
+        f"{per_range:.1f} ms",
+        "(ranged - whole) / ranges",
+        "-",
+        "-",
+        None,
+    )
     floor = size / MB / statistics.median(sides["floor"])
-    row("  bare loopback sendfile, no HTTP (info)", f"{floor:.0f} MB/s", f"direct {mbps_direct:.0f} MB/s",
-        f"ratio {floor / mbps_direct:.2f}", "-", None)
-    row("  API vs bare loopback (info)", f"ranged {size / MB / statistics.median(sides['ranged']) / floor:.2f}",
-        f"whole {size / MB / statistics.median(sides['whole']) / floor:.2f}", "-", "-", None)
+    row(
+        "  bare loopback sendfile, no HTTP (info)",
+        f"{floor:.0f} MB/s",
+        f"direct {mbps_direct:.0f} MB/s",
+        f"ratio {floor / mbps_direct:.2f}",
+        "-",
+        None,
+    )
+    row(
+        "  API vs bare loopback (info)",
+        f"ranged {size / MB / statistics.median(sides['ranged']) / floor:.2f}",
+        f"whole {size / MB / statistics.median(sides['whole']) / floor:.2f}",
+        "-",
+        "-",
+        None,
+    )
 
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     load_after = os.getloadavg()
     log("")
     log(f"load average 1 min: {load_before:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~2)")
     worst = max([r["other_cpu"] for r in (meta, paced, health, me, single)])
-    log(f"CPU used by other processes: at most {worst:.2f} cores during a load run, {max(other):.2f}s during a "
-        "streaming rep" + ("  -- WARNING: the machine was shared; rerun when idle for clean numbers"
-                           if worst > 0.2 or max(other) > 0.5 else ""))
-    log(f"results: latencies over the timed window, streaming medians of {args.reps} runs, MB = 10^6 B, "
-        f"proxy in page cache, total {time.perf_counter() - started:.0f}s")
+    log(
+        f"CPU used by other processes: at most {worst:.2f} cores during a load run, {max(other):.2f}s during a "
+        "streaming rep"
+        + (
+            "  -- WARNING: the machine was shared; rerun when idle for clean numbers"
+            if worst > 0.2 or max(other) > 0.5
+            else ""
+        )
+    )
+    log(
+        f"results: latencies over the timed window, streaming medians of {args.reps} runs, MB = 10^6 B, "
+        f"proxy in page cache, total {time.perf_counter() - started:.0f}s"
+    )
     return print_results(headers, rows)
 
 

@@ -115,12 +115,23 @@ def rmtree(path: Path) -> None:
 def build_inputs(work: Path, gb: float) -> tuple[Path, Path, list[Path], dict[Path, str], Path]:
     """The 60 s H.264 clip, the upload point with its copies, their hashes, the H.265 clip."""
     clips = work / "clips"
-    t, base = timed(lambda: make_clip(clips / "base-h264-1080p30-60s.mp4", codec="h264", seconds=REMUX_SECONDS,
-                                      size="1920x1080", fps=30, extra=H264_EXTRA))
+    t, base = timed(
+        lambda: make_clip(
+            clips / "base-h264-1080p30-60s.mp4",
+            codec="h264",
+            seconds=REMUX_SECONDS,
+            size="1920x1080",
+            fps=30,
+            extra=H264_EXTRA,
+        )
+    )
     size = base.stat().st_size
     log(f"  made {base.name}: {size / MB:.1f} MB in {t:.1f}s")
-    t, hevc = timed(lambda: make_clip(clips / "hevc-1080p30-10s.mp4", codec="h265", seconds=TRANSCODE_SECONDS,
-                                      size="1920x1080", fps=30))
+    t, hevc = timed(
+        lambda: make_clip(
+            clips / "hevc-1080p30-10s.mp4", codec="h265", seconds=TRANSCODE_SECONDS, size="1920x1080", fps=30
+        )
+    )
     log(f"  made {hevc.name}: {hevc.stat().st_size / MB:.1f} MB in {t:.1f}s")
 
     upload = work / "upload"
@@ -225,15 +236,25 @@ def fresh_ram_cost(work: Path, files: list[Path], rep: int) -> dict:
 # ---------------------------------------------------------------------------- 2. proxy
 
 
-def proxy_ours(store: FileStore, src: Path, sha: str, info: MediaInfo, profile: ProxyProfile, key: str, expect: str,
-               expect_args: list[str], wait: bool) -> dict:
+def proxy_ours(
+    store: FileStore,
+    src: Path,
+    sha: str,
+    info: MediaInfo,
+    profile: ProxyProfile,
+    key: str,
+    expect: str,
+    expect_args: list[str],
+    wait: bool,
+) -> dict:
     """ingest.worker.store_proxy: make_proxy into the store's staging folder, then store it (the worker's code)."""
     store.delete(key)
     settle(wait)
     with Contention() as c:
         t0 = time.perf_counter()
-        result, stored_key = store_proxy(store, src, sha, info, profile, ffmpeg_bin="ffmpeg",
-                                         timeout=TOOL_TIMEOUT, transcode=True, tag="bench")
+        result, stored_key = store_proxy(
+            store, src, sha, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT, transcode=True, tag="bench"
+        )
         elapsed = time.perf_counter() - t0
     if stored_key != key:
         raise SystemExit(f"proxy stored at {stored_key}, expected {key}")
@@ -252,8 +273,7 @@ def proxy_bare(args: list[str], out: Path, wait: bool) -> dict:
     settle(wait)
     with Contention() as c:
         t0 = time.perf_counter()
-        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=True,
-                       timeout=TOOL_TIMEOUT)
+        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=TOOL_TIMEOUT)
         elapsed = time.perf_counter() - t0
     t_sync, _ = timed(os.sync)
     if not out.exists() or out.stat().st_size == 0:
@@ -264,12 +284,16 @@ def proxy_bare(args: list[str], out: Path, wait: bool) -> dict:
 
 def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tuple[list[dict], list[dict], MediaInfo]:
     settings = load_settings(home=work / "proxy-home")  # defaults, for the profile only
-    profile = ProxyProfile(max_height=settings.proxy_max_height, transcode_height=settings.transcode_height,
-                           preset=settings.transcode_preset)
+    profile = ProxyProfile(
+        max_height=settings.proxy_max_height,
+        transcode_height=settings.transcode_height,
+        preset=settings.transcode_preset,
+    )
     info = probe(src)
     if (expect == "remux") != can_remux(info, profile):
-        raise SystemExit(f"{src.name} ({info.video_codec}/{info.pix_fmt}/{info.height}p) "
-                         f"does not take the {expect} path")
+        raise SystemExit(
+            f"{src.name} ({info.video_codec}/{info.pix_fmt}/{info.height}p) does not take the {expect} path"
+        )
     store = FileStore(work / f"proxy-store-{name}")
     store.ensure_ready()
     # Same output path for both sides, so the argument lists are identical.
@@ -283,8 +307,10 @@ def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tup
     for rep in range(reps):
         ours.append(proxy_ours(store, src, sha, info, profile, key, expect, args, wait))
         bare.append(proxy_bare(args, out, wait))
-        log(f"  {name} rep {rep + 1}: ours {ours[-1]['seconds']:.3f}s, bare ffmpeg {bare[-1]['seconds']:.3f}s "
-            f"(+sync {bare[-1]['sync']:.3f}s); other CPU {ours[-1]['other_cpu']:.2f}s / {bare[-1]['other_cpu']:.2f}s")
+        log(
+            f"  {name} rep {rep + 1}: ours {ours[-1]['seconds']:.3f}s, bare ffmpeg {bare[-1]['seconds']:.3f}s "
+            f"(+sync {bare[-1]['sync']:.3f}s); other CPU {ours[-1]['other_cpu']:.2f}s / {bare[-1]['other_cpu']:.2f}s"
+        )
     return ours, bare, info
 
 
@@ -298,8 +324,10 @@ def med(runs: list[dict], field: str = "seconds") -> float:
 def machine() -> str:
     cpu = cpu_model()
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], stdout=subprocess.PIPE, check=True).stdout.decode()
-    return (f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; "
-            f"{ffmpeg_version.splitlines()[0].split(' Copyright')[0]}; {platform.platform()}")
+    return (
+        f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; "
+        f"{ffmpeg_version.splitlines()[0].split(' Copyright')[0]}; {platform.platform()}"
+    )
 
 
 def main() -> int:
@@ -325,27 +353,33 @@ def main() -> int:
             # Untimed: first-time costs (imports, SQLite and file-system first use).
             w_ours = ingest_ours(work, upload, files, hashes, -1 - rep)
             w_base = ingest_baseline(work, files, hashes, -1 - rep, "sha256sum")
-            log(f"  warm-up {rep + 1} (not counted): ours {w_ours['seconds']:.2f}s, "
-                f"sha256sum+cp {w_base['seconds']:.2f}s")
+            log(
+                f"  warm-up {rep + 1} (not counted): ours {w_ours['seconds']:.2f}s, "
+                f"sha256sum+cp {w_base['seconds']:.2f}s"
+            )
         ours, base_runs, ossl_runs = [], [], []
         for rep in range(args.reps):
             ours.append(ingest_ours(work, upload, files, hashes, rep))
             base_runs.append(ingest_baseline(work, files, hashes, rep, "sha256sum"))
             if has_openssl:
                 ossl_runs.append(ingest_baseline(work, files, hashes, rep, "openssl"))
-            log(f"  rep {rep + 1}: ours {ours[-1]['seconds']:.2f}s, sha256sum+cp {base_runs[-1]['seconds']:.2f}s "
+            log(
+                f"  rep {rep + 1}: ours {ours[-1]['seconds']:.2f}s, sha256sum+cp {base_runs[-1]['seconds']:.2f}s "
                 f"(+sync {base_runs[-1]['sync']:.2f}s)"
                 + (f", openssl+cp {ossl_runs[-1]['seconds']:.2f}s" if has_openssl else "")
                 + f"; open_runtime {ours[-1]['open_runtime']:.2f}s (not counted); other CPU "
-                + " / ".join(f"{r[-1]['other_cpu']:.2f}s" for r in (ours, base_runs, ossl_runs) if r))
+                + " / ".join(f"{r[-1]['other_cpu']:.2f}s" for r in (ours, base_runs, ossl_runs) if r)
+            )
 
         cal = []
         if reporting_free_ram():
             log(f"1b. VM cost of writing {total / MB:.0f} MB into fresh RAM (free page reporting is on)")
             for rep in range(args.reps):
                 cal.append(fresh_ram_cost(work, files, rep))
-                log(f"  rep {rep + 1}: cp into fresh RAM {cal[-1]['fresh']:.2f}s, "
-                    f"into just-freed RAM {cal[-1]['recycled']:.2f}s")
+                log(
+                    f"  rep {rep + 1}: cp into fresh RAM {cal[-1]['fresh']:.2f}s, "
+                    f"into just-freed RAM {cal[-1]['recycled']:.2f}s"
+                )
 
         log(f"2a. proxy remux of {base.name}")
         remux_ours, remux_bare, _ = bench_proxy(work, "remux", base, args.reps, "remux")
@@ -364,43 +398,95 @@ def main() -> int:
 
     t_ours, t_base, t_sync = med(ours), med(base_runs), med(base_runs, "sync")
     ratio = t_ours / t_base
-    row(f"ingest {len(files)} x {total / len(files) / MB:.0f} MB (ingest_file)",
-        f"{t_ours:.2f}s {total / MB / t_ours:.0f} MB/s", f"{t_base:.2f}s {total / MB / t_base:.0f} MB/s",
-        f"ratio {ratio:.2f}", "<= 1.00", ratio <= 1.0)
+    row(
+        f"ingest {len(files)} x {total / len(files) / MB:.0f} MB (ingest_file)",
+        f"{t_ours:.2f}s {total / MB / t_ours:.0f} MB/s",
+        f"{t_base:.2f}s {total / MB / t_base:.0f} MB/s",
+        f"ratio {ratio:.2f}",
+        "<= 1.00",
+        ratio <= 1.0,
+    )
     ratio_sync = t_ours / (t_base + t_sync)
-    row("  same, baseline + sync (info)", f"{t_ours:.2f}s", f"{t_base + t_sync:.2f}s "
-        f"{total / MB / (t_base + t_sync):.0f} MB/s", f"ratio {ratio_sync:.2f}", "-", None)
+    row(
+        "  same, baseline + sync (info)",
+        f"{t_ours:.2f}s",
+        f"{t_base + t_sync:.2f}s {total / MB / (t_base + t_sync):.0f} MB/s",
+        f"ratio {ratio_sync:.2f}",
+        "-",
+        None,
+    )
     if ossl_runs:
         t_ossl = med(ossl_runs)
-        row("  same, baseline openssl dgst + cp (info)", f"{t_ours:.2f}s",
-            f"{t_ossl:.2f}s {total / MB / t_ossl:.0f} MB/s", f"ratio {t_ours / t_ossl:.2f}", "-", None)
+        row(
+            "  same, baseline openssl dgst + cp (info)",
+            f"{t_ours:.2f}s",
+            f"{t_ossl:.2f}s {total / MB / t_ossl:.0f} MB/s",
+            f"ratio {t_ours / t_ossl:.2f}",
+            "-",
+            None,
+        )
     if cal:
         # Both sides write the same bytes into fresh RAM; take that (measured) VM cost off both.
         p = max(0.0, med(cal, "fresh") - med(cal, "recycled"))
-        row("  same, less VM fresh-RAM cost (estimate)", f"{t_ours - p:.2f}s {total / MB / (t_ours - p):.0f} MB/s",
-            f"{t_base - p:.2f}s {total / MB / (t_base - p):.0f} MB/s", f"ratio {(t_ours - p) / (t_base - p):.2f}",
-            "-", None)
+        row(
+            "  same, less VM fresh-RAM cost (estimate)",
+            f"{t_ours - p:.2f}s {total / MB / (t_ours - p):.0f} MB/s",
+            f"{t_base - p:.2f}s {total / MB / (t_base - p):.0f} MB/s",
+            f"ratio {(t_ours - p) / (t_base - p):.2f}",
+            "-",
+            None,
+        )
 
     r_ours, r_bare = med(remux_ours), med(remux_bare)
     over = r_ours / r_bare - 1
-    row(f"proxy remux {REMUX_SECONDS}s 1080p30 h264", f"{r_ours:.3f}s", f"{r_bare:.3f}s",
-        f"overhead {over * 100:+.1f}%", "<= +5%", over <= 0.05)
+    row(
+        f"proxy remux {REMUX_SECONDS}s 1080p30 h264",
+        f"{r_ours:.3f}s",
+        f"{r_bare:.3f}s",
+        f"overhead {over * 100:+.1f}%",
+        "<= +5%",
+        over <= 0.05,
+    )
     realtime = REMUX_SECONDS / r_ours
-    row("  remux speed (ours)", f"{realtime:.0f}x realtime", f"bare {REMUX_SECONDS / r_bare:.0f}x",
-        f"{realtime:.0f}x", ">= 100x", realtime >= 100)
+    row(
+        "  remux speed (ours)",
+        f"{realtime:.0f}x realtime",
+        f"bare {REMUX_SECONDS / r_bare:.0f}x",
+        f"{realtime:.0f}x",
+        ">= 100x",
+        realtime >= 100,
+    )
     r_sync = med(remux_bare, "sync")
-    row("  remux, bare + sync (info)", f"{r_ours:.3f}s", f"{r_bare + r_sync:.3f}s",
-        f"overhead {(r_ours / (r_bare + r_sync) - 1) * 100:+.1f}%", "-", None)
+    row(
+        "  remux, bare + sync (info)",
+        f"{r_ours:.3f}s",
+        f"{r_bare + r_sync:.3f}s",
+        f"overhead {(r_ours / (r_bare + r_sync) - 1) * 100:+.1f}%",
+        "-",
+        None,
+    )
 
     c_ours, c_bare = med(tc_ours), med(tc_bare)
     over_tc = c_ours / c_bare - 1
-    row(f"proxy transcode {TRANSCODE_SECONDS}s 1080p30 hevc->720p", f"{c_ours:.2f}s", f"{c_bare:.2f}s",
-        f"overhead {over_tc * 100:+.1f}%", "<= +5%", over_tc <= 0.05)
+    row(
+        f"proxy transcode {TRANSCODE_SECONDS}s 1080p30 hevc->720p",
+        f"{c_ours:.2f}s",
+        f"{c_bare:.2f}s",
+        f"overhead {over_tc * 100:+.1f}%",
+        "<= +5%",
+        over_tc <= 0.05,
+    )
 
     if cal:
         fresh, recycled = med(cal, "fresh"), med(cal, "recycled")
-        row(f"VM: cp {total / MB:.0f} MB, fresh vs just-freed RAM (info)", f"fresh {fresh:.2f}s",
-            f"recycled {recycled:.2f}s", f"+{(fresh - recycled) / (total / 1e9):.2f} s/GB", "-", None)
+        row(
+            f"VM: cp {total / MB:.0f} MB, fresh vs just-freed RAM (info)",
+            f"fresh {fresh:.2f}s",
+            f"recycled {recycled:.2f}s",
+            f"+{(fresh - recycled) / (total / 1e9):.2f} s/GB",
+            "-",
+            None,
+        )
 
     headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     load_after = os.getloadavg()
@@ -408,10 +494,14 @@ def main() -> int:
     log(f"load average 1 min: {load_before:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~1-2)")
     every = ours + base_runs + ossl_runs + remux_ours + remux_bare + tc_ours + tc_bare
     worst = max(r["other_cpu"] for r in every)
-    log(f"CPU used by other processes during a timed run: at most {worst:.2f}s"
-        + ("  -- WARNING: the machine was shared; rerun when idle for clean numbers" if worst > 0.5 else ""))
-    log(f"results: medians of {args.reps} runs, MB = 10^6 B, inputs in page cache, outputs into settled RAM, "
-        f"total {time.perf_counter() - started:.0f}s")
+    log(
+        f"CPU used by other processes during a timed run: at most {worst:.2f}s"
+        + ("  -- WARNING: the machine was shared; rerun when idle for clean numbers" if worst > 0.5 else "")
+    )
+    log(
+        f"results: medians of {args.reps} runs, MB = 10^6 B, inputs in page cache, outputs into settled RAM, "
+        f"total {time.perf_counter() - started:.0f}s"
+    )
     return print_results(headers, rows)
 
 

@@ -45,8 +45,9 @@ def settle(wait: bool = True) -> None:
         time.sleep(2.2)
 
 
-def begin(parser: argparse.ArgumentParser, tools: tuple[str, ...], out: Path | None, prefix: str,
-          machine: str) -> tuple[Path, float]:
+def begin(
+    parser: argparse.ArgumentParser, tools: tuple[str, ...], out: Path | None, prefix: str, machine: str
+) -> tuple[Path, float]:
     """Check the tools, make the working folder, log the machine and its load: (folder, 1-min load)."""
     for tool in tools:
         if shutil.which(tool) is None:
@@ -56,8 +57,10 @@ def begin(parser: argparse.ArgumentParser, tools: tuple[str, ...], out: Path | N
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=out))
     log(f"machine: {machine}")
     load = os.getloadavg()[0]
-    log(f"load average before: {load:.2f} (1 min)"
-        + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load > 0.5 else ""))
+    log(
+        f"load average before: {load:.2f} (1 min)"
+        + ("  -- WARNING: something else is using the CPU; numbers will be noisy" if load > 0.5 else "")
+    )
     log(f"working folder: {work}")
     return work, load
 

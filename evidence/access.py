@@ -99,10 +99,14 @@ def decide(who: Principal, action: Action, item: ItemLike, links: Links = Links(
 _I, _CI, _CR, _G = Item.__table__.c, CaseItem.__table__.c, CaseReviewer.__table__.c, Grant.__table__.c
 _ITEM_AND_LINKS = select(
     Item.__table__,
-    exists().where(_CI.item_id == _I.id, _CI.unlinked_at.is_(None), _CR.case_id == _CI.case_id,
-                   _CR.user_id == bindparam("user_id")).label("link_case_assigned"),
-    exists().where(_G.item_id == _I.id, _G.user_id == bindparam("user_id"),
-                   _G.revoked_at.is_(None)).label("link_granted"),
+    exists()
+    .where(
+        _CI.item_id == _I.id, _CI.unlinked_at.is_(None), _CR.case_id == _CI.case_id, _CR.user_id == bindparam("user_id")
+    )
+    .label("link_case_assigned"),
+    exists()
+    .where(_G.item_id == _I.id, _G.user_id == bindparam("user_id"), _G.revoked_at.is_(None))
+    .label("link_granted"),
 ).where(_I.id == bindparam("item_id"))
 
 
@@ -125,11 +129,13 @@ def visible(who: Principal) -> ColumnElement[bool]:
         clauses.append(unattributed_clause())
     if UNIT_ROLES & who.roles:
         clauses.append(Item.unit == who.unit)
-        clauses.append(Item.id.in_(
-            select(CaseItem.item_id)
-            .join(CaseReviewer, CaseReviewer.case_id == CaseItem.case_id)
-            .where(CaseItem.unlinked_at.is_(None), CaseReviewer.user_id == who.user_id)
-        ))
+        clauses.append(
+            Item.id.in_(
+                select(CaseItem.item_id)
+                .join(CaseReviewer, CaseReviewer.case_id == CaseItem.case_id)
+                .where(CaseItem.unlinked_at.is_(None), CaseReviewer.user_id == who.user_id)
+            )
+        )
     return or_(*clauses) if clauses else false()
 
 
@@ -158,8 +164,13 @@ def decide_case(who: Principal, action: CaseAction, case: Case, assigned: bool) 
         return Decision(True, "allowed")
     if action is CaseAction.LINK and works_on:
         return Decision(False, "the case is closed")
-    return Decision(False, {CaseAction.LINK: "only the case's reviewers may link footage",
-                            CaseAction.MANAGE: "only a supervisor of the case's unit may do that"}[action])
+    return Decision(
+        False,
+        {
+            CaseAction.LINK: "only the case's reviewers may link footage",
+            CaseAction.MANAGE: "only a supervisor of the case's unit may do that",
+        }[action],
+    )
 
 
 def visible_cases(who: Principal) -> ColumnElement[bool]:
@@ -167,8 +178,9 @@ def visible_cases(who: Principal) -> ColumnElement[bool]:
         return true()
     if not UNIT_ROLES & who.roles:
         return false()
-    return or_(Case.unit == who.unit,
-               Case.id.in_(select(CaseReviewer.case_id).where(CaseReviewer.user_id == who.user_id)))
+    return or_(
+        Case.unit == who.unit, Case.id.in_(select(CaseReviewer.case_id).where(CaseReviewer.user_id == who.user_id))
+    )
 
 
 # -- attributing footage to a recorder -------------------------------------
@@ -194,6 +206,8 @@ def may_see_skipped(who: Principal) -> Decision:
     if STATION_READERS & who.roles:
         return Decision(True, "allowed")
     return Decision(False, "the skipped list is for supervisors, auditors and admins")
+
+
 def decide_open_case(who: Principal) -> Decision:
     if UNIT_ROLES & who.roles:
         return Decision(True, "allowed")
@@ -219,8 +233,11 @@ def decide_upload(who: Principal, device: str | None, holder: DeviceAssignment |
     supervises = Role.SUPERVISOR in who.roles and holder.unit is not None and holder.unit == who.unit
     if own or supervises:
         return Decision(True, "allowed")
-    return Decision(False, f"recorder {device} is assigned to another officer; only they, or a supervisor "
-                           "of its unit, may upload its footage")
+    return Decision(
+        False,
+        f"recorder {device} is assigned to another officer; only they, or a supervisor "
+        "of its unit, may upload its footage",
+    )
 
 
 def decide_request_status(who: Principal, requested_by: str | None, what: str) -> Decision:
@@ -246,5 +263,7 @@ def visible_events(who: Principal) -> ColumnElement[bool]:
         return true()
     if Role.SUPERVISOR not in who.roles:
         return false()
-    return or_(CustodyEvent.item_id.in_(select(Item.id).where(Item.unit == who.unit)),
-               CustodyEvent.case_id.in_(select(Case.id).where(Case.unit == who.unit)))
+    return or_(
+        CustodyEvent.item_id.in_(select(Item.id).where(Item.unit == who.unit)),
+        CustodyEvent.case_id.in_(select(Case.id).where(Case.unit == who.unit)),
+    )

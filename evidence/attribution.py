@@ -42,8 +42,10 @@ def prepare(session: Session, item_id: int, serial: str) -> Attribution:
         raise Conflict(f"item {item_id}: its recording times are not assessed yet; try again once it is probed")
     assignment = devices.assignment_at(session, serial, item.recorded_start)
     if assignment is None:
-        raise InvalidInput(f"device: no officer carried recorder {serial} at {iso(item.recorded_start)}; "
-                           "record the assignment first (evidence devices assign)")
+        raise InvalidInput(
+            f"device: no officer carried recorder {serial} at {iso(item.recorded_start)}; "
+            "record the assignment first (evidence devices assign)"
+        )
     return Attribution(item, assignment)
 
 
@@ -55,9 +57,22 @@ def apply(session: Session, plan: Attribution, *, by: str, reason: str, agent: s
     check = check_deadline(item.recorded_end, item.received_at, deadline_hours)
     item.device_serial, item.officer_id, item.unit = assignment.serial, assignment.officer_id, assignment.unit
     item.upload_deadline, item.on_time, item.late_by_s = check.deadline, check.on_time, check.late_by_s
-    custody.append(session, EventKind.ATTRIBUTED, agent=agent, item_id=item.id, details={
-        "device_serial": assignment.serial, "officer_id": assignment.officer_id, "unit": assignment.unit,
-        "assignment_since": iso(assignment.since), "by": by, "reason": reason, "after_ingest": True,
-        "upload_deadline": iso(check.deadline), "on_time": check.on_time, "late_by_s": check.late_by_s,
-    })
+    custody.append(
+        session,
+        EventKind.ATTRIBUTED,
+        agent=agent,
+        item_id=item.id,
+        details={
+            "device_serial": assignment.serial,
+            "officer_id": assignment.officer_id,
+            "unit": assignment.unit,
+            "assignment_since": iso(assignment.since),
+            "by": by,
+            "reason": reason,
+            "after_ingest": True,
+            "upload_deadline": iso(check.deadline),
+            "on_time": check.on_time,
+            "late_by_s": check.late_by_s,
+        },
+    )
     return item

@@ -45,8 +45,13 @@ def open_case(session: Session, number: str, title: str, unit: str, by: str, age
     case = Case(number=number, title=title, unit=unit, status="open", created_by=by)
     session.add(case)
     session.flush()
-    custody.append(session, EventKind.CASE_OPENED, agent=agent, case_id=case.id,
-                   details={"number": number, "title": title, "unit": unit})
+    custody.append(
+        session,
+        EventKind.CASE_OPENED,
+        agent=agent,
+        case_id=case.id,
+        details={"number": number, "title": title, "unit": unit},
+    )
     return case
 
 
@@ -90,17 +95,29 @@ def mark_filter(session: Session, visible: ColumnElement[bool], mark: str | None
     if mark is None:
         return None
     wanted = Mark.kind == "important" if mark == "important" else (Mark.kind == "tag") & (Mark.value == mark)
-    if mark != "important" and session.scalar(select(Mark.id).join(Item, Item.id == Mark.item_id).where(
-            wanted, Mark.removed_at.is_(None), visible).limit(1)) is None:
+    if (
+        mark != "important"
+        and session.scalar(
+            select(Mark.id)
+            .join(Item, Item.id == Mark.item_id)
+            .where(wanted, Mark.removed_at.is_(None), visible)
+            .limit(1)
+        )
+        is None
+    ):
         raise InvalidInput(f"mark: no item you may see is tagged {mark!r} (use 'important' or a tag in use)")
     return wanted & Mark.removed_at.is_(None)
 
 
 def reviewers(session: Session, case_id: int) -> list[str]:
-    return list(session.scalars(
-        select(User.username).join(CaseReviewer, CaseReviewer.user_id == User.id)
-        .where(CaseReviewer.case_id == case_id).order_by(User.username)
-    ))
+    return list(
+        session.scalars(
+            select(User.username)
+            .join(CaseReviewer, CaseReviewer.user_id == User.id)
+            .where(CaseReviewer.case_id == case_id)
+            .order_by(User.username)
+        )
+    )
 
 
 def is_assigned(session: Session, case_id: int, user_id: int) -> bool:
@@ -116,13 +133,19 @@ def assign_reviewer(session: Session, case: Case, username: str, by: str, agent:
     if is_assigned(session, case.id, user.id):
         raise Conflict(f"{username} is already assigned to case {case.number}")
     session.add(CaseReviewer(case_id=case.id, user_id=user.id, assigned_by=by))
-    custody.append(session, EventKind.REVIEWER_ASSIGNED, agent=agent, case_id=case.id,
-                   details={"reviewer": username, "reviewer_unit": user.unit})
+    custody.append(
+        session,
+        EventKind.REVIEWER_ASSIGNED,
+        agent=agent,
+        case_id=case.id,
+        details={"reviewer": username, "reviewer_unit": user.unit},
+    )
 
 
 def active_link(session: Session, case_id: int, item_id: int) -> CaseItem | None:
-    return session.scalars(select(CaseItem).where(
-        CaseItem.case_id == case_id, CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None))).first()
+    return session.scalars(
+        select(CaseItem).where(CaseItem.case_id == case_id, CaseItem.item_id == item_id, CaseItem.unlinked_at.is_(None))
+    ).first()
 
 
 def link(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str) -> CaseItem:
@@ -132,8 +155,14 @@ def link(session: Session, case: Case, item: ItemLike, reason: str, by: str, age
     row = CaseItem(case_id=case.id, item_id=item.id, linked_by=by, reason=reason)
     session.add(row)
     session.flush()
-    custody.append(session, EventKind.LINKED, agent=agent, item_id=item.id, case_id=case.id,
-                   details={"case_number": case.number, "reason": reason})
+    custody.append(
+        session,
+        EventKind.LINKED,
+        agent=agent,
+        item_id=item.id,
+        case_id=case.id,
+        details={"case_number": case.number, "reason": reason},
+    )
     return row
 
 
@@ -143,24 +172,41 @@ def unlink(session: Session, case: Case, item: ItemLike, reason: str, by: str, a
     if row is None:
         raise NotFound(f"item {item.id} is not linked to case {case.number}")
     row.unlinked_at, row.unlinked_by, row.unlink_reason = utcnow(), by, reason
-    custody.append(session, EventKind.UNLINKED, agent=agent, item_id=item.id, case_id=case.id,
-                   details={"case_number": case.number, "reason": reason})
+    custody.append(
+        session,
+        EventKind.UNLINKED,
+        agent=agent,
+        item_id=item.id,
+        case_id=case.id,
+        details={"case_number": case.number, "reason": reason},
+    )
 
 
 def linked_items(session: Session, case_id: int) -> list[int]:
-    return list(session.scalars(select(CaseItem.item_id).where(
-        CaseItem.case_id == case_id, CaseItem.unlinked_at.is_(None)).order_by(CaseItem.item_id)))
+    return list(
+        session.scalars(
+            select(CaseItem.item_id)
+            .where(CaseItem.case_id == case_id, CaseItem.unlinked_at.is_(None))
+            .order_by(CaseItem.item_id)
+        )
+    )
 
 
 # Built once in Core over the tables: every metadata request reads both, for one item or a page
 # of them (Core reads see only flushed rows; the writers here flush).
 _C, _CI, _M = Case.__table__.c, CaseItem.__table__.c, Mark.__table__.c
 _ITEMS = bindparam("item_ids", expanding=True)
-_CASES_OF_ITEMS = (select(_CI.item_id, _C.number)
-                   .select_from(Case.__table__.join(CaseItem.__table__, _CI.case_id == _C.id))
-                   .where(_CI.item_id.in_(_ITEMS), _CI.unlinked_at.is_(None)).order_by(_C.number))
-_MARKS_OF_ITEMS = (select(_M.item_id, _M.id, _M.kind, _M.value, _M.created_by, _M.created_at)
-                   .where(_M.item_id.in_(_ITEMS), _M.removed_at.is_(None)).order_by(_M.id))
+_CASES_OF_ITEMS = (
+    select(_CI.item_id, _C.number)
+    .select_from(Case.__table__.join(CaseItem.__table__, _CI.case_id == _C.id))
+    .where(_CI.item_id.in_(_ITEMS), _CI.unlinked_at.is_(None))
+    .order_by(_C.number)
+)
+_MARKS_OF_ITEMS = (
+    select(_M.item_id, _M.id, _M.kind, _M.value, _M.created_by, _M.created_at)
+    .where(_M.item_id.in_(_ITEMS), _M.removed_at.is_(None))
+    .order_by(_M.id)
+)
 
 
 def cases_of_items(conn: Connection, item_ids: list[int]) -> dict[int, list[str]]:
@@ -175,8 +221,9 @@ def marks_of_items(conn: Connection, item_ids: list[int]) -> dict[int, list[dict
     """The live marks of each item (one query for a whole page)."""
     found: dict[int, list[dict[str, Any]]] = {i: [] for i in item_ids}
     for m in conn.execute(_MARKS_OF_ITEMS, {"item_ids": item_ids}):
-        found[m.item_id].append({"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by,
-                                 "created_at": iso(m.created_at)})
+        found[m.item_id].append(
+            {"id": m.id, "kind": m.kind, "value": m.value, "created_by": m.created_by, "created_at": iso(m.created_at)}
+        )
     return found
 
 
@@ -202,16 +249,26 @@ def add_mark(session: Session, item: ItemLike, kind: str, value: str | None, by:
     if kind not in MARK_KINDS:
         raise InvalidInput(f"mark kind must be one of {sorted(MARK_KINDS)}")
     value = _text(value, "tag", 100) if kind == "tag" else None
-    existing = session.scalars(select(Mark).where(
-        Mark.item_id == item.id, Mark.kind == kind, Mark.value.is_(None) if value is None else Mark.value == value,
-        Mark.removed_at.is_(None))).first()
+    existing = session.scalars(
+        select(Mark).where(
+            Mark.item_id == item.id,
+            Mark.kind == kind,
+            Mark.value.is_(None) if value is None else Mark.value == value,
+            Mark.removed_at.is_(None),
+        )
+    ).first()
     if existing is not None:
         raise Conflict(f"item {item.id} already has that mark")
     mark = Mark(item_id=item.id, kind=kind, value=value, created_by=by)
     session.add(mark)
     session.flush()
-    custody.append(session, EventKind.MARKED, agent=agent, item_id=item.id,
-                   details={"mark_id": mark.id, "kind": kind, "value": value})
+    custody.append(
+        session,
+        EventKind.MARKED,
+        agent=agent,
+        item_id=item.id,
+        details={"mark_id": mark.id, "kind": kind, "value": value},
+    )
     return mark
 
 
@@ -220,8 +277,13 @@ def remove_mark(session: Session, item: ItemLike, mark_id: int, agent: str) -> N
     if mark is None or mark.item_id != item.id or mark.removed_at is not None:
         raise NotFound(f"item {item.id} has no mark {mark_id}")
     mark.removed_at = utcnow()
-    custody.append(session, EventKind.UNMARKED, agent=agent, item_id=item.id,
-                   details={"mark_id": mark.id, "kind": mark.kind, "value": mark.value})
+    custody.append(
+        session,
+        EventKind.UNMARKED,
+        agent=agent,
+        item_id=item.id,
+        details={"mark_id": mark.id, "kind": mark.kind, "value": mark.value},
+    )
 
 
 def marks_of(conn: Connection, item_id: int) -> list[dict[str, Any]]:
@@ -236,6 +298,11 @@ def grant(session: Session, item: ItemLike, username: str, reason: str, by: str,
     row = Grant(user_id=user.id, item_id=item.id, reason=reason, granted_by=by)
     session.add(row)
     session.flush()
-    custody.append(session, EventKind.ACCESS_GRANTED, agent=agent, item_id=item.id,
-                   details={"grant_id": row.id, "to": username, "to_unit": user.unit, "reason": reason})
+    custody.append(
+        session,
+        EventKind.ACCESS_GRANTED,
+        agent=agent,
+        item_id=item.id,
+        details={"grant_id": row.id, "to": username, "to_unit": user.unit, "reason": reason},
+    )
     return row

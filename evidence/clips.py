@@ -77,11 +77,23 @@ def record_clip(
 ) -> tuple[Item, bool]:
     """The clip as an item (a new one, or the same bytes cut before), with events on both items."""
     existing = session.scalars(select(Item).where(Item.sha256 == copy.sha256)).first()
-    details = {"derived_from": source.id, "source_sha256": source.sha256, "start_s": start_s, "end_s": end_s,
-               "requested_by": requested_by, **provenance}
+    details = {
+        "derived_from": source.id,
+        "source_sha256": source.sha256,
+        "start_s": start_s,
+        "end_s": end_s,
+        "requested_by": requested_by,
+        **provenance,
+    }
     if existing is not None:
-        custody.append(session, EventKind.CLIP_MADE, agent=agent, item_id=existing.id, tool=tool,
-                       details={**details, "note": "the same bytes were cut before; no new item"})
+        custody.append(
+            session,
+            EventKind.CLIP_MADE,
+            agent=agent,
+            item_id=existing.id,
+            tool=tool,
+            details={**details, "note": "the same bytes were cut before; no new item"},
+        )
         return existing, False
     clip = Item(
         sha256=copy.sha256,
@@ -105,14 +117,31 @@ def record_clip(
     session.add(clip)
     session.flush()
     for kind, item_id, tool_name, extra in (
-        (EventKind.HASHED, clip.id, copy.hash_tool, {"algorithm": "sha256", "sha256": copy.sha256,
-                                                      "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)}),
+        (
+            EventKind.HASHED,
+            clip.id,
+            copy.hash_tool,
+            {"algorithm": "sha256", "sha256": copy.sha256, "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)},
+        ),
         (EventKind.STORED, clip.id, None, {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)}),
-        (EventKind.VERIFIED, clip.id, copy.hash_tool, {"method": copy.verify_method, "sha256": copy.sha256,
-                                                        "at": iso(copy.verified_at)}),
+        (
+            EventKind.VERIFIED,
+            clip.id,
+            copy.hash_tool,
+            {"method": copy.verify_method, "sha256": copy.sha256, "at": iso(copy.verified_at)},
+        ),
         (EventKind.CLIP_MADE, clip.id, tool, details),
-        (EventKind.CLIP_MADE, source.id, tool, {**details, "clip_item_id": clip.id, "clip_sha256": copy.sha256,
-                                                "note": "the original was read, not changed"}),
+        (
+            EventKind.CLIP_MADE,
+            source.id,
+            tool,
+            {
+                **details,
+                "clip_item_id": clip.id,
+                "clip_sha256": copy.sha256,
+                "note": "the original was read, not changed",
+            },
+        ),
     ):
         custody.append(session, kind, agent=agent, item_id=item_id, tool=tool_name, details=extra)
     jobs.enqueue(session, clip.id, jobs.FIRST_JOB)

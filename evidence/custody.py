@@ -205,16 +205,12 @@ def verify_chain(engine: Engine) -> VerifyReport:
 
 def log_for(session: Session, item_id: int) -> list[CustodyEvent]:
     """The events of one item, oldest first."""
-    return list(
-        session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id).order_by(CustodyEvent.seq))
-    )
+    return list(session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id).order_by(CustodyEvent.seq)))
 
 
 def log_for_case(session: Session, case_id: int) -> list[CustodyEvent]:
     """The events of one case file, oldest first."""
-    return list(
-        session.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.seq))
-    )
+    return list(session.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.seq)))
 
 
 _EVERY_EVENT: ColumnElement[bool] = true()
@@ -252,14 +248,18 @@ def search(
         if session.scalar(select(User.id).where(User.username == user)) is None:
             raise InvalidInput(f"user: no user {user!r}")
         query = query.where(CustodyEvent.agent.startswith(f"user={user};", autoescape=True))
-    for what, model, value, column in (("item", Item, item_id, CustodyEvent.item_id),
-                                       ("case", Case, case_id, CustodyEvent.case_id)):
+    for what, model, value, column in (
+        ("item", Item, item_id, CustodyEvent.item_id),
+        ("case", Case, case_id, CustodyEvent.case_id),
+    ):
         if value is not None:
             if not valid_id(value) or session.get(model, value) is None:
                 raise InvalidInput(f"{what}: no {what} {value}")
             query = query.where(column == value)
-    for what, moment, keep in (("from", since, CustodyEvent.occurred_at.__ge__),
-                               ("to", until, CustodyEvent.occurred_at.__lt__)):
+    for what, moment, keep in (
+        ("from", since, CustodyEvent.occurred_at.__ge__),
+        ("to", until, CustodyEvent.occurred_at.__lt__),
+    ):
         if moment is not None:
             query = query.where(keep(time_filter(moment, what)))
     events = list(session.scalars(query.limit(limit + 1)))

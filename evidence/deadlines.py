@@ -13,8 +13,9 @@ class DeadlineCheck:
     late_by_s: float | None
 
 
-def check_deadline(recorded_end: datetime, received_at: datetime, hours: float,
-                   attributed: bool = True) -> DeadlineCheck:
+def check_deadline(
+    recorded_end: datetime, received_at: datetime, hours: float, attributed: bool = True
+) -> DeadlineCheck:
     """Deadline = recorded_end + hours; late_by_s is None when on time.
 
     Footage nobody is known to have recorded never counts as on time: until it is attributed,

@@ -28,8 +28,7 @@ def assign(
     ).first()
     if later is not None:
         raise InvalidInput(
-            f"{serial} already has an assignment from {later.since.isoformat()}; "
-            "assignments are added in time order"
+            f"{serial} already has an assignment from {later.since.isoformat()}; assignments are added in time order"
         )
     current = assignment_at(session, serial, since)
     if current is not None:

@@ -75,7 +75,8 @@ def find_receipt(session: Session, arrival: Arrival) -> Receipt | None:
         .where(
             Receipt.upload_point == arrival.upload_point,
             Receipt.rel_path == arrival.rel_path,
-            Receipt.rel_path_bytes.is_(None) if arrival.rel_path_bytes is None
+            Receipt.rel_path_bytes.is_(None)
+            if arrival.rel_path_bytes is None
             else Receipt.rel_path_bytes == arrival.rel_path_bytes,
             Receipt.inode == arrival.inode,
             Receipt.mtime_ns == arrival.mtime_ns,
@@ -132,8 +133,12 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
             EventKind.DUPLICATE_RECEIVED,
             agent=agent,
             item_id=item.id,
-            details={**arrival.as_details(), "receipt_id": receipt.id, "sha256": copy.sha256,
-                     "verified_at": iso(copy.verified_at)},
+            details={
+                **arrival.as_details(),
+                "receipt_id": receipt.id,
+                "sha256": copy.sha256,
+                "verified_at": iso(copy.verified_at),
+            },
         )
         return item, receipt, False
 
@@ -159,11 +164,17 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
     session.flush()
     steps = [
         (EventKind.RECEIVED, None, {**arrival.as_details(), "receipt_id": receipt.id}),
-        (EventKind.HASHED, copy.hash_tool,
-         {"algorithm": "sha256", "sha256": copy.sha256, "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)}),
+        (
+            EventKind.HASHED,
+            copy.hash_tool,
+            {"algorithm": "sha256", "sha256": copy.sha256, "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)},
+        ),
         (EventKind.STORED, None, {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)}),
-        (EventKind.VERIFIED, copy.hash_tool,
-         {"method": copy.verify_method, "sha256": copy.sha256, "at": iso(copy.verified_at)}),
+        (
+            EventKind.VERIFIED,
+            copy.hash_tool,
+            {"method": copy.verify_method, "sha256": copy.sha256, "at": iso(copy.verified_at)},
+        ),
     ]
     for kind, tool, details in steps:
         custody.append(session, kind, agent=agent, item_id=item.id, tool=tool, details=details)

@@ -109,6 +109,8 @@ def list_items(session: Session, unattributed: bool | None = None) -> list[Item]
     if unattributed is not None:
         query = query.where(unattributed_clause(unattributed))
     return list(session.scalars(query))
+
+
 # Where a name used as a filter may be known from: a name found in none of them is a typo, and
 # answering "nothing matches" would hide it.
 NAMED_BY = {
@@ -131,9 +133,7 @@ def check_names(session: Session, **names: str | None) -> None:
 def rejected_receipts(session: Session) -> list[Receipt]:
     """Files that were not taken, with the recorded reason."""
     return list(
-        session.scalars(
-            select(Receipt).where(Receipt.outcome == ReceiptOutcome.REJECTED.value).order_by(Receipt.id)
-        )
+        session.scalars(select(Receipt).where(Receipt.outcome == ReceiptOutcome.REJECTED.value).order_by(Receipt.id))
     )
 
 

@@ -42,8 +42,15 @@ def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
 
 def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload: dict) -> Job:
     """Queue a job that carries its own parameters; each request is its own job."""
-    job = Job(key=f"{item_id}:{kind.value}:{uuid.uuid4().hex}", kind=kind.value, item_id=item_id,
-              state=JobState.QUEUED.value, attempts=0, run_after=utcnow(), payload=json.dumps(payload))
+    job = Job(
+        key=f"{item_id}:{kind.value}:{uuid.uuid4().hex}",
+        kind=kind.value,
+        item_id=item_id,
+        state=JobState.QUEUED.value,
+        attempts=0,
+        run_after=utcnow(),
+        payload=json.dumps(payload),
+    )
     session.add(job)
     session.flush()
     return job
@@ -91,7 +98,7 @@ def retry_later(session: Session, job: Job, error: str, max_attempts: int) -> bo
         job.finished_at = utcnow()
         return False
     job.state = JobState.QUEUED.value
-    job.run_after = utcnow() + timedelta(seconds=min(300, 2 ** job.attempts))
+    job.run_after = utcnow() + timedelta(seconds=min(300, 2**job.attempts))
     return True
 
 

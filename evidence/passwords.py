@@ -50,12 +50,34 @@ def one_time_password() -> str:
 
 MIN_LENGTH, MAX_LENGTH, MIN_CLASSES = 12, 256, 2
 # Long enough to pass the length rule, so the rule alone would let them through.
-COMMON = frozenset({
-    "password1234", "password12345", "password123!", "passw0rd1234", "p@ssw0rd1234", "p@ssword1234",
-    "qwerty123456", "qwertyuiop123", "1qaz2wsx3edc", "1q2w3e4r5t6y", "zaq12wsxcde3", "abc123456789",
-    "123456789abc", "a1b2c3d4e5f6", "admin1234567", "administrator1", "iloveyou1234", "welcome12345",
-    "changeme1234", "letmein12345", "evidence1234", "police123456", "11111111aaaa", "aaaaaa111111",
-})
+COMMON = frozenset(
+    {
+        "password1234",
+        "password12345",
+        "password123!",
+        "passw0rd1234",
+        "p@ssw0rd1234",
+        "p@ssword1234",
+        "qwerty123456",
+        "qwertyuiop123",
+        "1qaz2wsx3edc",
+        "1q2w3e4r5t6y",
+        "zaq12wsxcde3",
+        "abc123456789",
+        "123456789abc",
+        "a1b2c3d4e5f6",
+        "admin1234567",
+        "administrator1",
+        "iloveyou1234",
+        "welcome12345",
+        "changeme1234",
+        "letmein12345",
+        "evidence1234",
+        "police123456",
+        "11111111aaaa",
+        "aaaaaa111111",
+    }
+)
 
 
 def policy_problem(password: str, username: str) -> str | None:
@@ -65,9 +87,15 @@ def policy_problem(password: str, username: str) -> str | None:
         return f"at least {MIN_LENGTH} characters"
     if len(password) > MAX_LENGTH:
         return f"at most {MAX_LENGTH} characters"
-    classes = sum(any(test(c) for c in password) for test in (
-        lambda c: c.isascii() and c.islower(), lambda c: c.isascii() and c.isupper(), str.isdigit,
-        lambda c: not (c.isascii() and c.isalnum())))
+    classes = sum(
+        any(test(c) for c in password)
+        for test in (
+            lambda c: c.isascii() and c.islower(),
+            lambda c: c.isascii() and c.isupper(),
+            str.isdigit,
+            lambda c: not (c.isascii() and c.isalnum()),
+        )
+    )
     if classes < MIN_CLASSES:
         return "mix at least two of: lower-case letters, capitals, digits, other characters"
     folded = password.casefold()

@@ -46,13 +46,20 @@ def _key(upload_point: str, rel_path: str) -> str:
 
 
 def _row(station_id: str, upload_point: str, skip: Skip, now) -> SkippedFile:
-    return SkippedFile(key=_key(upload_point, skip.rel_path), station_id=station_id, upload_point=upload_point,
-                       path=printable(skip.rel_path), path_bytes=os.fsencode(skip.rel_path), kind=skip.kind.value,
-                       reason=skip.reason, first_seen=now, last_seen=now)
+    return SkippedFile(
+        key=_key(upload_point, skip.rel_path),
+        station_id=station_id,
+        upload_point=upload_point,
+        path=printable(skip.rel_path),
+        path_bytes=os.fsencode(skip.rel_path),
+        kind=skip.kind.value,
+        reason=skip.reason,
+        first_seen=now,
+        last_seen=now,
+    )
 
 
-def _upsert(session: Session, row: SkippedFile | None, station_id: str, upload_point: str, skip: Skip,
-            now) -> bool:
+def _upsert(session: Session, row: SkippedFile | None, station_id: str, upload_point: str, skip: Skip, now) -> bool:
     if row is None:
         session.add(_row(station_id, upload_point, skip, now))
         return True
@@ -65,8 +72,9 @@ def _rows(session: Session, upload_point: str) -> dict[str, SkippedFile]:
     return {r.key: r for r in session.scalars(select(SkippedFile).where(SkippedFile.upload_point == upload_point))}
 
 
-def reconcile(session: Session, station_id: str, upload_point: str, found: Iterable[Skip],
-              keep: Iterable[str] = ()) -> list[Skip]:
+def reconcile(
+    session: Session, station_id: str, upload_point: str, found: Iterable[Skip], keep: Iterable[str] = ()
+) -> list[Skip]:
     """Make the list for one upload point what a rescan found (plus ``keep``, files failing elsewhere).
 
     Returns the skips that are new or changed kind, the ones worth a log line.

@@ -82,9 +82,16 @@ def add_user(
     if Role.OFFICER in role_set and not officer_id:
         raise InvalidInput("an officer needs --officer-id (警号), which links them to their recordings")
     password = one_time_password()
-    user = User(username=username, unit=unit, roles=",".join(sorted(r.value for r in role_set)),
-                officer_id=officer_id, password_hash=hash_password(password), disabled=False, failed_logins=0,
-                must_change_password=True)
+    user = User(
+        username=username,
+        unit=unit,
+        roles=",".join(sorted(r.value for r in role_set)),
+        officer_id=officer_id,
+        password_hash=hash_password(password),
+        disabled=False,
+        failed_logins=0,
+        must_change_password=True,
+    )
     session.add(user)
     session.flush()
     return user, password
@@ -102,8 +109,9 @@ def reset_password(session: Session, username: str, password: str | None = None)
     return password
 
 
-def change_password(session: Session, username: str, current: str, new: str, keep_token: str | None,
-                    source: str = "unknown") -> User:
+def change_password(
+    session: Session, username: str, current: str, new: str, keep_token: str | None, source: str = "unknown"
+) -> User:
     """The owner chooses a password: the current one is checked (and throttled) as at sign-in, the new
     one against the policy; the one-time flag is cleared and every token but ``keep_token`` revoked.
     The caller commits even when this raises AuthFailed, to keep the failure count."""
@@ -126,8 +134,9 @@ def disable(session: Session, username: str) -> User:
     return user
 
 
-def authenticate(session: Session, username: str, password: str, source: str = "unknown",
-                 now: datetime | None = None) -> User:
+def authenticate(
+    session: Session, username: str, password: str, source: str = "unknown", now: datetime | None = None
+) -> User:
     """The user, if the password is right and the account usable; failures from ``source`` (the client
     address) are counted and throttled. The caller commits even when this raises, to keep the count."""
     now = now or utcnow()
@@ -137,8 +146,9 @@ def authenticate(session: Session, username: str, password: str, source: str = "
         verify_password(password, dummy_hash())
         raise AuthFailed("wrong username or password")
     source = source[:100]
-    pair = session.scalars(select(SignInThrottle).where(SignInThrottle.user_id == user.id,
-                                                        SignInThrottle.source == source)).first()
+    pair = session.scalars(
+        select(SignInThrottle).where(SignInThrottle.user_id == user.id, SignInThrottle.source == source)
+    ).first()
     locks = [t for t in (user.locked_until, pair.locked_until if pair else None) if t and t > now]
     if locks:
         wait = int((max(locks) - now).total_seconds()) + 1
@@ -187,10 +197,21 @@ def issue_token(session: Session, user: User, ttl: timedelta = TOKEN_TTL) -> tup
 # Built once, in Core over the tables (no ORM entities): every API request runs it, and
 # building or ORM-loading costs more than the query itself.
 _T, _U = Token.__table__.c, User.__table__.c
-_TOKEN_USER = (select(_T.revoked_at, _T.expires_at, _U.disabled, _U.must_change_password, _U.id, _U.username,
-                      _U.unit, _U.roles, _U.officer_id)
-               .select_from(Token.__table__.join(User.__table__, _U.id == _T.user_id))
-               .where(_T.token_sha256 == bindparam("digest")))
+_TOKEN_USER = (
+    select(
+        _T.revoked_at,
+        _T.expires_at,
+        _U.disabled,
+        _U.must_change_password,
+        _U.id,
+        _U.username,
+        _U.unit,
+        _U.roles,
+        _U.officer_id,
+    )
+    .select_from(Token.__table__.join(User.__table__, _U.id == _T.user_id))
+    .where(_T.token_sha256 == bindparam("digest"))
+)
 
 
 def signed_in(conn: Connection, token: str | None, pending_ok: bool = False) -> Principal:
@@ -205,7 +226,8 @@ def signed_in(conn: Connection, token: str | None, pending_ok: bool = False) -> 
         raise AuthFailed("account disabled")
     if found.must_change_password and not pending_ok:
         raise PasswordChangeRequired(
-            "this account still has a one-time password: choose your own with POST /api/v1/me/password")
+            "this account still has a one-time password: choose your own with POST /api/v1/me/password"
+        )
     return Principal(found.id, found.username, found.unit, _roles(found.roles), found.officer_id)
 
 

@@ -40,10 +40,15 @@ from evidence.names import printable
 from storage_config.settings import Settings, UploadPoint, get_settings
 from storage_config.urls import mask_url
 
-app = typer.Typer(help="Evidence management for enforcement recordings.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-custody_app = typer.Typer(help="Chain of custody: per-item log, search and whole-chain verification.",
-                          no_args_is_help=True)
+app = typer.Typer(
+    help="Evidence management for enforcement recordings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+custody_app = typer.Typer(
+    help="Chain of custody: per-item log, search and whole-chain verification.", no_args_is_help=True
+)
 devices_app = typer.Typer(help="Which officer carries which recorder, over time.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the API, their unit and roles.", no_args_is_help=True)
 app.add_typer(custody_app, name="custody")
@@ -53,8 +58,9 @@ out = Console(emoji=False, highlight=False, width=None if sys.stdout.isatty() el
 err = Console(stderr=True, emoji=False, highlight=False)
 # `evidence samples` makes the demo user: a supervisor of the unit the sample recorders belong to
 DEMO_USER, DEMO_ROLE, DEMO_UNIT = "demo", "supervisor", "U-DEMO"
-ACCESS_LOG_OPTION = typer.Option("--access-log/--no-access-log",
-                                 help="Log each HTTP request (default: EVIDENCE_ACCESS_LOG, on)", show_default=False)
+ACCESS_LOG_OPTION = typer.Option(
+    "--access-log/--no-access-log", help="Log each HTTP request (default: EVIDENCE_ACCESS_LOG, on)", show_default=False
+)
 
 
 def _settings() -> Settings:
@@ -95,8 +101,10 @@ def config() -> None:
 
 
 @app.command()
-def samples(into: Annotated[Path | None, typer.Option(help="Upload point to fill (default: the first)")] = None,
-            assign: Annotated[bool, typer.Option(help="Also assign the sample recorders to officers")] = True) -> None:
+def samples(
+    into: Annotated[Path | None, typer.Option(help="Upload point to fill (default: the first)")] = None,
+    assign: Annotated[bool, typer.Option(help="Also assign the sample recorders to officers")] = True,
+) -> None:
     """Place a few generated sample clips in an upload point, as a docking station would."""
     from ingest.samples import make_samples
 
@@ -112,12 +120,17 @@ def samples(into: Annotated[Path | None, typer.Option(help="Upload point to fill
                         _assign(rt, session, serial, officer, datetime(2000, 1, 1, tzinfo=UTC), DEMO_UNIT)
                 try:
                     _, password = users.add_user(session, DEMO_USER, [DEMO_ROLE], DEMO_UNIT)
-                    err.print(f"sign in to the API as [bold]{DEMO_USER}[/bold] ({DEMO_ROLE} of {DEMO_UNIT}), "
-                              f"one-time password [bold]{password}[/bold] "
-                              "(then choose your own: POST /api/v1/me/password)", soft_wrap=True)
+                    err.print(
+                        f"sign in to the API as [bold]{DEMO_USER}[/bold] ({DEMO_ROLE} of {DEMO_UNIT}), "
+                        f"one-time password [bold]{password}[/bold] "
+                        "(then choose your own: POST /api/v1/me/password)",
+                        soft_wrap=True,
+                    )
                 except InvalidInput:
-                    err.print(f"user {DEMO_USER} exists already (`evidence users passwd {DEMO_USER}` gives a new "
-                              "password)", soft_wrap=True)
+                    err.print(
+                        f"user {DEMO_USER} exists already (`evidence users passwd {DEMO_USER}` gives a new password)",
+                        soft_wrap=True,
+                    )
         finally:
             rt.close()
     for path in made:
@@ -126,8 +139,12 @@ def samples(into: Annotated[Path | None, typer.Option(help="Upload point to fill
 
 def _assign(rt, session, serial: str, officer: str, since: datetime, unit: str | None = None):
     row = devices.assign(session, serial, officer, since, unit)
-    custody.append(session, EventKind.DEVICE_ASSIGNED, agent=rt.agent(),
-                   details={"serial": serial, "officer_id": officer, "unit": unit, "since": items.iso(since)})
+    custody.append(
+        session,
+        EventKind.DEVICE_ASSIGNED,
+        agent=rt.agent(),
+        details={"serial": serial, "officer_id": officer, "unit": unit, "since": items.iso(since)},
+    )
     return row
 
 
@@ -185,8 +202,13 @@ def _serve(s: Settings, health, until: threading.Thread | None = None) -> None:
 
     from api.app import create_app  # composition root: the only place both sides meet
 
-    config = uvicorn.Config(create_app(s, health, migrate_db=health is None), host=s.host, port=s.port,
-                            log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        create_app(s, health, migrate_db=health is None),
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, s, until), name="evidence-announce", daemon=True).start()
     server.run()
@@ -227,15 +249,22 @@ def _demo_user_line(s: Settings) -> str:
     finally:
         engine.dispose()
     state = " (disabled)" if disabled else ""
-    return (f"demo user: {DEMO_USER}{state}, {roles.replace(',', ', ')} of unit {unit}; its password was printed "
-            f"once by `evidence samples`, `evidence users passwd {DEMO_USER}` gives a new one")
+    return (
+        f"demo user: {DEMO_USER}{state}, {roles.replace(',', ', ')} of unit {unit}; its password was printed "
+        f"once by `evidence samples`, `evidence users passwd {DEMO_USER}` gives a new one"
+    )
 
 
 @app.command()
 def serve(
-    workers: Annotated[int | None, typer.Option(
-        min=1, max=64, help="Server processes (default: one per CPU, at most 8; the work per request is CPU-bound)",
-    )] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (default: one per CPU, at most 8; the work per request is CPU-bound)",
+        ),
+    ] = None,
     access_log: Annotated[bool | None, ACCESS_LOG_OPTION] = None,
 ) -> None:
     """Run the API alone (no ingest daemon)."""
@@ -252,8 +281,15 @@ def serve(
         os.environ["EVIDENCE_ACCESS_LOG"] = "true" if s.access_log else "false"  # the workers read the environment
         err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] with {workers} worker processes", soft_wrap=True)
         err.print(f"API docs on [bold]http://{s.host}:{s.port}/docs[/bold]", soft_wrap=True)
-        uvicorn.run("api.app:worker_app", factory=True, host=s.host, port=s.port, workers=workers,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            "api.app:worker_app",
+            factory=True,
+            host=s.host,
+            port=s.port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
         return
     _stop_on_signals()
     try:
@@ -310,8 +346,14 @@ def ingest(
     done: list[tuple[int | None, dict]] = []
     show_bar = err.is_terminal
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      console=err, disable=not show_bar) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=err,
+            disable=not show_bar,
+        ) as bar:
             for path in files:
                 problem = _not_a_file(path)
                 if problem:
@@ -322,8 +364,9 @@ def ingest(
                 rt.settings = settings
                 task = bar.add_task(escape(printable(path.name)), total=os.lstat(path).st_size)
                 try:
-                    result = ingest_file(rt, point, Path(os.path.abspath(path)),
-                                         on_bytes=lambda n, t=task: bar.advance(t, n))
+                    result = ingest_file(
+                        rt, point, Path(os.path.abspath(path)), on_bytes=lambda n, t=task: bar.advance(t, n)
+                    )
                     done.append((result.item_id, result.as_dict()))
                     if result.outcome == "rejected":
                         failed.append(RejectedFile.exit_code)
@@ -366,8 +409,12 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="One JSON object
 @app.command("list")
 def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
-    unattributed: Annotated[bool, typer.Option(
-        "--unattributed", help="Only footage with no recorder known (to attribute with `evidence attribute`)")] = False,
+    unattributed: Annotated[
+        bool,
+        typer.Option(
+            "--unattributed", help="Only footage with no recorder known (to attribute with `evidence attribute`)"
+        ),
+    ] = False,
 ) -> None:
     """Every item, and every file that was rejected with its reason."""
     rt = _runtime("cli")
@@ -381,17 +428,35 @@ def list_cmd(
         for row in rows + rejected:
             _emit(row)
         return
-    table = Table("id", "status", "device", "officer", "recorded (UTC)", "received (UTC)", "on time", "file",
-                  "sha256 / reason")
+    table = Table(
+        "id", "status", "device", "officer", "recorded (UTC)", "received (UTC)", "on time", "file", "sha256 / reason"
+    )
     for r in rows:
         on_time = "—" if r["on_time"] is None else ("yes" if r["on_time"] else f"late {r['late_by_s']:.0f}s")
         device = "[yellow]unattributed[/]" if r["unattributed"] else (r["device_serial"] or "—")
-        table.add_row(str(r["id"]), r["status"], device, r["officer_id"] or "[yellow]none[/]",
-                      r["recorded_start"] or "—", r["received_at"], on_time, escape(r["original_filename"]),
-                      (r["error"] or r["sha256"][:16] + "…"))
+        table.add_row(
+            str(r["id"]),
+            r["status"],
+            device,
+            r["officer_id"] or "[yellow]none[/]",
+            r["recorded_start"] or "—",
+            r["received_at"],
+            on_time,
+            escape(r["original_filename"]),
+            (r["error"] or r["sha256"][:16] + "…"),
+        )
     for r in rejected:
-        table.add_row("—", "[red]rejected[/]", r["device_serial"] or "—", "—", "—", r["received_at"], "—",
-                      escape(r["source_path"]), escape(r["reason"] or ""))
+        table.add_row(
+            "—",
+            "[red]rejected[/]",
+            r["device_serial"] or "—",
+            "—",
+            "—",
+            r["received_at"],
+            "—",
+            escape(r["source_path"]),
+            escape(r["reason"] or ""),
+        )
     out.print(table)
 
 
@@ -421,19 +486,28 @@ def attribute(
     become the item's (a custody event; once only)."""
     rt = _runtime("cli")
     try:
+
         def write() -> dict:
             with transaction(rt.sessions) as session:
                 plan = attribution.prepare(session, item_id, device)
-                item = attribution.apply(session, plan, by=_operator(), reason=reason,
-                                         agent=rt.agent(), deadline_hours=rt.settings.deadline_hours)
+                item = attribution.apply(
+                    session,
+                    plan,
+                    by=_operator(),
+                    reason=reason,
+                    agent=rt.agent(),
+                    deadline_hours=rt.settings.deadline_hours,
+                )
                 return items.item_view(item)
 
         view = with_db_retry(write)
     finally:
         rt.close()
     on_time = "not judged" if view["on_time"] is None else ("on time" if view["on_time"] else "late")
-    out.print(f"item {item_id} → recorder {view['device_serial']}, officer {view['officer_id']}, "
-              f"unit {view['unit'] or '—'} ({on_time})")
+    out.print(
+        f"item {item_id} → recorder {view['device_serial']}, officer {view['officer_id']}, "
+        f"unit {view['unit'] or '—'} ({on_time})"
+    )
 
 
 def _operator() -> str:
@@ -463,8 +537,7 @@ def custody_events(
     user: Annotated[str | None, typer.Option(help="Username: their acts through the API")] = None,
     item: Annotated[int | None, typer.Option(help="Item id")] = None,
     case: Annotated[int | None, typer.Option(help="Case id")] = None,
-    since: Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")
-                     ] = None,
+    since: Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601; no zone: the station's)")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before (ISO 8601)")] = None,
     after: Annotated[int, typer.Option(help="Only events after this sequence number (paging)")] = 0,
     limit: Annotated[int, typer.Option(help=f"At most this many events (up to {custody.MAX_PAGE})")] = 100,
@@ -475,8 +548,17 @@ def custody_events(
     rt = _runtime("cli")
     try:
         with transaction(rt.sessions) as session:
-            found, last = custody.search(session, kind=kind, user=user, item_id=item, case_id=case,
-                                         since=bounds[0], until=bounds[1], after=after, limit=limit)
+            found, last = custody.search(
+                session,
+                kind=kind,
+                user=user,
+                item_id=item,
+                case_id=case,
+                since=bounds[0],
+                until=bounds[1],
+                after=after,
+                limit=limit,
+            )
             events = [custody.as_dict(e) for e in found]
     finally:
         rt.close()
@@ -490,8 +572,11 @@ def _print_events(events: list[dict], as_json: bool) -> None:
         if as_json:
             _emit(ev)
         else:
-            out.print(f"{ev['seq']:>6} {ev['occurred_at']} {ev['kind']:<18} {ev['outcome']:<8} "
-                      f"{ev['tool'] or ''} {json.dumps(ev['details'], ensure_ascii=False)}", markup=False)
+            out.print(
+                f"{ev['seq']:>6} {ev['occurred_at']} {ev['kind']:<18} {ev['outcome']:<8} "
+                f"{ev['tool'] or ''} {json.dumps(ev['details'], ensure_ascii=False)}",
+                markup=False,
+            )
 
 
 @custody_app.command("verify")
@@ -505,8 +590,9 @@ def custody_verify() -> None:
     if report.ok:
         out.print(f"custody chain intact: {report.checked} events, head {report.head_hash}")
         return
-    raise CustodyBroken(f"custody chain BROKEN at event {report.bad_seq}: {report.reason} "
-                        f"({report.checked} events verified before it)")
+    raise CustodyBroken(
+        f"custody chain BROKEN at event {report.bad_seq}: {report.reason} ({report.checked} events verified before it)"
+    )
 
 
 @devices_app.command("assign")
@@ -520,6 +606,7 @@ def devices_assign(
     when = _parse_time(since) if since else datetime.now(UTC)
     rt = _runtime("cli")
     try:
+
         def write():
             with transaction(rt.sessions) as session:
                 row = _assign(rt, session, serial, officer, when, unit)
@@ -550,6 +637,7 @@ def _in_transaction(fn):
     """Run ``fn(session)`` in one transaction (retried while the database is briefly away)."""
     rt = _runtime("cli")
     try:
+
         def write():
             with transaction(rt.sessions) as session:
                 return fn(session)
@@ -588,9 +676,15 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="One JSON ob
         return
     table = Table("name", "unit", "roles", "officer id", "disabled", "last sign-in (UTC)", "password")
     for r in rows:
-        table.add_row(r["username"], r["unit"], ",".join(r["roles"]), r["officer_id"] or "—",
-                      "[red]yes[/]" if r["disabled"] else "no", r["last_sign_in_at"] or "never",
-                      "one-time" if r["password_change_required"] else "own")
+        table.add_row(
+            r["username"],
+            r["unit"],
+            ",".join(r["roles"]),
+            r["officer_id"] or "—",
+            "[red]yes[/]" if r["disabled"] else "no",
+            r["last_sign_in_at"] or "never",
+            "one-time" if r["password_change_required"] else "own",
+        )
     out.print(table)
 
 
@@ -603,8 +697,11 @@ def users_disable(name: str) -> None:
 
 def main() -> None:
     """Entry point: domain errors become a message and their exit code, once, here."""
-    logging.basicConfig(level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         app()

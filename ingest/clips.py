@@ -48,15 +48,32 @@ def reencode_args(src: Path, dst: Path, start_s: float, end_s: float, audio: boo
     # yuv420p needs even sizes: an odd one gets a black line rather than losing a line of picture
     video = inp["v:0"].filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2").filter("format", "yuv420p")
     streams = [video] + ([inp["a:0"]] if audio else [])
-    options = {"t": _seconds(end_s - start_s), "c:v": "libx264", "preset": "veryfast", "crf": 18,
-               "threads": THREADS, "movflags": "+faststart", "f": "mp4", **EXACT}
+    options = {
+        "t": _seconds(end_s - start_s),
+        "c:v": "libx264",
+        "preset": "veryfast",
+        "crf": 18,
+        "threads": THREADS,
+        "movflags": "+faststart",
+        "f": "mp4",
+        **EXACT,
+    }
     if audio:
         options.update({"c:a": "aac", "b:a": "192k"})
     return GLOBAL + ffmpeg.compile(ffmpeg.output(*streams, str(dst), **options), cmd="ffmpeg")[1:]
 
 
-def cut(src: Path, out_dir: Path, stem: str, start_s: float, end_s: float, has_audio: bool, *,
-        ffmpeg_bin: str, timeout: float) -> tuple[Cut, Path]:
+def cut(
+    src: Path,
+    out_dir: Path,
+    stem: str,
+    start_s: float,
+    end_s: float,
+    has_audio: bool,
+    *,
+    ffmpeg_bin: str,
+    timeout: float,
+) -> tuple[Cut, Path]:
     """Cut [start_s, end_s) of ``src`` into ``out_dir`` as an MP4."""
     dst = out_dir / f"{stem}.mp4"
     args = [ffmpeg_bin] + reencode_args(src, dst, start_s, end_s, has_audio)

@@ -97,13 +97,20 @@ class Health:
         """A part is down, restarting, or running again too briefly to count as recovered."""
         return self.failure is not None or any(
             p.state in {"restarting", "failed"} or (p.state == "running" and p.recovering(self.healthy_after))
-            for p in list(self.parts.values()))
+            for p in list(self.parts.values())
+        )
 
     def as_dict(self) -> dict:
         """Plain JSON-safe values (never raises: /healthz must always answer)."""
-        parts = {name: {"state": p.state, "failures": p.failures, "restarts": p.restarts,
-                        "last_error": p.last_error and printable(p.last_error, backslash=False)}
-                 for name, p in list(self.parts.items())}
+        parts = {
+            name: {
+                "state": p.state,
+                "failures": p.failures,
+                "restarts": p.restarts,
+                "last_error": p.last_error and printable(p.last_error, backslash=False),
+            }
+            for name, p in list(self.parts.items())
+        }
         return {
             "started_at": self.started_at,
             "database_ok": self.database_ok,
@@ -213,8 +220,11 @@ class Daemon:
 
     def _observer(self, thread_errors: dict[str, str]):
         # lstat: the polling snapshot must not walk through links (a loop has no end); inotify never does
-        observer = (PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=2)
-                    if self.settings.polling else Observer())
+        observer = (
+            PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=2)
+            if self.settings.polling
+            else Observer()
+        )
         handler = _Events(self.events)
         for point in self.points:
             observer.schedule(handler, str(point.path), recursive=True)
@@ -435,8 +445,9 @@ class Daemon:
             part.state = "stopped"
 
     def _spawn(self, name: str, body: Callable[[], object], give_up: bool = True) -> threading.Thread:
-        thread = threading.Thread(target=self._supervise, args=(name, body, give_up), name=f"evidence-{name}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._supervise, args=(name, body, give_up), name=f"evidence-{name}", daemon=True
+        )
         thread.start()
         return thread
 

@@ -72,8 +72,9 @@ def regular_file(point: UploadPoint, path: Path) -> os.stat_result:
         for part in rel.parts[:-1]:
             here = here / part
             if stat.S_ISLNK(os.lstat(here).st_mode):
-                raise InvalidInput(f"{printable(path)}: folder {printable(here)} is a symbolic link; "
-                                   "links are never followed")
+                raise InvalidInput(
+                    f"{printable(path)}: folder {printable(here)} is a symbolic link; links are never followed"
+                )
         st = os.lstat(path)
     except FileNotFoundError as exc:
         raise InvalidInput(f"no such file: {printable(path)}") from exc
@@ -250,9 +251,14 @@ def _record(rt: Runtime, arrival: Arrival, copy: StoredCopy, agent: str):
         recorded = with_db_retry(write)
     item, _, new = recorded
     if new and arrival.device_serial is None:
-        log.warning("item %s (%s, station %s) is unattributed: it was not in a recorder's folder, so no officer "
-                    "or unit is known; attribute it with `evidence attribute %s --device SERIAL`",
-                    item.id, arrival.rel_path, arrival.station_id, item.id)
+        log.warning(
+            "item %s (%s, station %s) is unattributed: it was not in a recorder's folder, so no officer "
+            "or unit is known; attribute it with `evidence attribute %s --device SERIAL`",
+            item.id,
+            arrival.rel_path,
+            arrival.station_id,
+            item.id,
+        )
     return recorded
 
 

@@ -28,8 +28,18 @@ def make_clip(
 ) -> Path:
     """Write a test-pattern clip (with a tone when ``audio``) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    args = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}"]
+    args = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={fps}:duration={seconds}",
+    ]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
     args += CODECS[codec]
@@ -49,11 +59,7 @@ def make_samples(upload_point: Path, now: datetime, zone: tzinfo) -> list[Path]:
     recent = (now - timedelta(hours=2)).astimezone(UTC)
     made.append(make_clip(upload_point / "ZFY0001" / "patrol-morning.mp4", creation_time=recent, seconds=4))
     old = (now - timedelta(days=2)).astimezone(zone)
-    made.append(
-        make_clip(
-            upload_point / "ZFY0002" / f"ZFY0002_{old:%Y%m%d_%H%M%S}.avi", codec="mjpeg", seconds=3
-        )
-    )
+    made.append(make_clip(upload_point / "ZFY0002" / f"ZFY0002_{old:%Y%m%d_%H%M%S}.avi", codec="mjpeg", seconds=3))
     made.append(
         make_clip(upload_point / "ZFY0002" / "inspection-hevc.mp4", codec="h265", creation_time=recent, seconds=3)
     )

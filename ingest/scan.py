@@ -83,8 +83,11 @@ def walk(root: Path, archive_dirname: str, patterns: Sequence[str] = ()) -> Iter
             continue  # gone between listing and entering (or the upload point is not there yet)
         except OSError as exc:
             if rel_dir:
-                yield Skip(rel_dir.rstrip("/"), SkipKind.UNREADABLE, f"unreadable: folder cannot be listed "
-                                                                    f"({exc.strerror or exc})")
+                yield Skip(
+                    rel_dir.rstrip("/"),
+                    SkipKind.UNREADABLE,
+                    f"unreadable: folder cannot be listed ({exc.strerror or exc})",
+                )
             continue
         folders = []
         for entry in entries:

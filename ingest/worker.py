@@ -44,10 +44,19 @@ def _assess_clip(rt: Runtime, session, item: Item, info: MediaInfo | None) -> No
         end = start + timedelta(seconds=length)
     item.recorded_start, item.recorded_end, item.time_source = start, end, source.time_source
     item.upload_deadline, item.on_time, item.late_by_s = None, None, None
-    custody.append(session, EventKind.TIMES_ASSESSED, agent=rt.agent(item.station_id), item_id=item.id,
-                   details={"derived_from": source.id, "recorded_start": iso(start), "recorded_end": iso(end),
-                            "time_source": source.time_source,
-                            "note": "clip of an item already stored; the upload deadline does not apply"})
+    custody.append(
+        session,
+        EventKind.TIMES_ASSESSED,
+        agent=rt.agent(item.station_id),
+        item_id=item.id,
+        details={
+            "derived_from": source.id,
+            "recorded_start": iso(start),
+            "recorded_end": iso(end),
+            "time_source": source.time_source,
+            "note": "clip of an item already stored; the upload deadline does not apply",
+        },
+    )
 
 
 def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
@@ -88,11 +97,17 @@ def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
     item.officer_id = assignment.officer_id if assignment else None
     item.unit = assignment.unit if assignment else None
     if assignment:
-        details = {"officer_id": assignment.officer_id, "unit": assignment.unit, "device_serial": item.device_serial,
-                   "assignment_since": iso(assignment.since)}
+        details = {
+            "officer_id": assignment.officer_id,
+            "unit": assignment.unit,
+            "device_serial": item.device_serial,
+            "assignment_since": iso(assignment.since),
+        }
     elif item.device_serial:
-        details = {"officer_id": None, "problem": f"no officer assigned to device {item.device_serial} "
-                   f"at {iso(times.start)}"}
+        details = {
+            "officer_id": None,
+            "problem": f"no officer assigned to device {item.device_serial} at {iso(times.start)}",
+        }
     else:
         details = {"officer_id": None, "problem": "file not in a device folder: recorder serial unknown"}
     custody.append(
@@ -107,9 +122,15 @@ def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
 
 def _info_of(item: Item) -> MediaInfo:
     return MediaInfo(
-        container=item.container, video_codec=item.video_codec, audio_codec=item.audio_codec,
-        pix_fmt=item.pix_fmt, width=item.width, height=item.height, fps=item.fps,
-        duration_s=item.duration_s, creation_time=None,
+        container=item.container,
+        video_codec=item.video_codec,
+        audio_codec=item.audio_codec,
+        pix_fmt=item.pix_fmt,
+        width=item.width,
+        height=item.height,
+        fps=item.fps,
+        duration_s=item.duration_s,
+        creation_time=None,
     )
 
 
@@ -135,14 +156,26 @@ def handle_probe(rt: Runtime, job: Job) -> None:
                 row.pix_fmt, row.width, row.height, row.fps = info.pix_fmt, info.width, info.height, info.fps
                 row.duration_s = info.duration_s
                 row.creation_time = parse_container_time(info.creation_time, s.zone, s.container_time == "local")
-                custody.append(session, EventKind.PROBED, agent=agent, item_id=row.id,
-                               tool=tool_version(s.ffprobe), details=info.as_dict())
+                custody.append(
+                    session,
+                    EventKind.PROBED,
+                    agent=agent,
+                    item_id=row.id,
+                    tool=tool_version(s.ffprobe),
+                    details=info.as_dict(),
+                )
             else:
                 row.status = ItemStatus.MEDIA_ERROR.value
                 row.error = f"probe: {error}"
-                custody.append(session, EventKind.PROBED, agent=agent, item_id=row.id, outcome=Outcome.FAILURE,
-                               tool=tool_version(s.ffprobe), details={"error": str(error),
-                               "note": "original kept as evidence; no proxy can be made"})
+                custody.append(
+                    session,
+                    EventKind.PROBED,
+                    agent=agent,
+                    item_id=row.id,
+                    outcome=Outcome.FAILURE,
+                    tool=tool_version(s.ffprobe),
+                    details={"error": str(error), "note": "original kept as evidence; no proxy can be made"},
+                )
             _assess(rt, session, row, info)
             if info is not None and jobs.NEXT_JOB[jobs.JobKind.PROBE]:
                 jobs.enqueue(session, row.id, jobs.NEXT_JOB[jobs.JobKind.PROBE])
@@ -155,8 +188,9 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
     s = rt.settings
     item = with_db_retry(lambda: _load(rt, job.item_id))
     info = _info_of(item)
-    profile = ProxyProfile(max_height=s.proxy_max_height, transcode_height=s.transcode_height,
-                           preset=s.transcode_preset)
+    profile = ProxyProfile(
+        max_height=s.proxy_max_height, transcode_height=s.transcode_height, preset=s.transcode_preset
+    )
     if not s.transcoding and not can_remux(info, profile):
         _skip_proxy(rt, job, "needs a transcode and transcoding is off (EVIDENCE_TRANSCODING=false)")
         return
@@ -165,10 +199,20 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
     error: MediaError | None = None
     with store.local_path(item.object_key) as src:
         try:
-            result, proxy_key = store_proxy(store, src, item.sha256, info, profile, ffmpeg_bin=s.ffmpeg,
-                                            timeout=s.tool_timeout_seconds, transcode=s.transcoding, tag=tag)
-            poster_args, poster_key = store_poster(store, src, item.sha256, info, ffmpeg_bin=s.ffmpeg,
-                                                   timeout=s.probe_timeout_seconds, tag=tag)
+            result, proxy_key = store_proxy(
+                store,
+                src,
+                item.sha256,
+                info,
+                profile,
+                ffmpeg_bin=s.ffmpeg,
+                timeout=s.tool_timeout_seconds,
+                transcode=s.transcoding,
+                tag=tag,
+            )
+            poster_args, poster_key = store_poster(
+                store, src, item.sha256, info, ffmpeg_bin=s.ffmpeg, timeout=s.probe_timeout_seconds, tag=tag
+            )
         except ToolTimeout:
             raise
         except MediaError as exc:
@@ -181,23 +225,51 @@ def handle_proxy(rt: Runtime, job: Job) -> None:
             if error is None:
                 row.proxy_key, row.poster_key, row.proxy_method = proxy_key, poster_key, result.method
                 row.status = ItemStatus.READY.value
-                custody.append(session, EventKind.PROXY_MADE, agent=agent, item_id=row.id, tool=tool_version(s.ffmpeg),
-                               details={"method": result.method, "proxy_key": proxy_key, "poster_key": poster_key,
-                                        "args": _portable(result.args), "poster_args": _portable(poster_args),
-                                        "fallback_from": result.fallback_from,
-                                        "note": "derived copy for viewing; the original is unchanged"})
+                custody.append(
+                    session,
+                    EventKind.PROXY_MADE,
+                    agent=agent,
+                    item_id=row.id,
+                    tool=tool_version(s.ffmpeg),
+                    details={
+                        "method": result.method,
+                        "proxy_key": proxy_key,
+                        "poster_key": poster_key,
+                        "args": _portable(result.args),
+                        "poster_args": _portable(poster_args),
+                        "fallback_from": result.fallback_from,
+                        "note": "derived copy for viewing; the original is unchanged",
+                    },
+                )
             else:
                 row.status = ItemStatus.MEDIA_ERROR.value
                 row.error = f"proxy: {error}"
-                custody.append(session, EventKind.PROXY_MADE, agent=agent, item_id=row.id, outcome=Outcome.FAILURE,
-                               tool=tool_version(s.ffmpeg), details={"error": str(error)})
+                custody.append(
+                    session,
+                    EventKind.PROXY_MADE,
+                    agent=agent,
+                    item_id=row.id,
+                    outcome=Outcome.FAILURE,
+                    tool=tool_version(s.ffmpeg),
+                    details={"error": str(error)},
+                )
             jobs.complete(session, session.merge(job))
 
     with_db_retry(write)
 
 
-def store_proxy(store: ObjectStore, src: Path, sha256: str, info: MediaInfo, profile: ProxyProfile, *,
-                ffmpeg_bin: str, timeout: float, transcode: bool, tag: str) -> tuple[ProxyResult, str]:
+def store_proxy(
+    store: ObjectStore,
+    src: Path,
+    sha256: str,
+    info: MediaInfo,
+    profile: ProxyProfile,
+    *,
+    ffmpeg_bin: str,
+    timeout: float,
+    transcode: bool,
+    tag: str,
+) -> tuple[ProxyResult, str]:
     """Make the proxy in the store's staging folder and store it under its derived key."""
     staging = store.staging_dir()
     staging.mkdir(parents=True, exist_ok=True)
@@ -211,8 +283,9 @@ def store_proxy(store: ObjectStore, src: Path, sha256: str, info: MediaInfo, pro
         out.unlink(missing_ok=True)
 
 
-def store_poster(store: ObjectStore, src: Path, sha256: str, info: MediaInfo, *,
-                 ffmpeg_bin: str, timeout: float, tag: str) -> tuple[list[str], str]:
+def store_poster(
+    store: ObjectStore, src: Path, sha256: str, info: MediaInfo, *, ffmpeg_bin: str, timeout: float, tag: str
+) -> tuple[list[str], str]:
     """Grab the poster frame and store it under its derived key."""
     out = store.staging_dir() / f"poster-{tag}.jpg"
     try:
@@ -231,8 +304,14 @@ def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
         with transaction(rt.sessions) as session:
             row = get_item(session, job.item_id)
             row.status = ItemStatus.READY.value
-            custody.append(session, EventKind.PROXY_MADE, agent=rt.agent(row.station_id), item_id=row.id,
-                           outcome=Outcome.WARNING, details={"skipped": why})
+            custody.append(
+                session,
+                EventKind.PROXY_MADE,
+                agent=rt.agent(row.station_id),
+                item_id=row.id,
+                outcome=Outcome.WARNING,
+                details={"skipped": why},
+            )
             jobs.complete(session, session.merge(job))
 
     with_db_retry(write)
@@ -240,8 +319,14 @@ def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
 
 def _portable(args: list[str]) -> list[str]:
     """Tool arguments with local temp paths replaced by their role, for the custody record."""
-    return ["<input>" if a.endswith(".get") or "/originals/" in a else
-            "<output>" if "/.staging/" in a or "/s3-staging/" in a else a for a in args]
+    return [
+        "<input>"
+        if a.endswith(".get") or "/originals/" in a
+        else "<output>"
+        if "/.staging/" in a or "/s3-staging/" in a
+        else a
+        for a in args
+    ]
 
 
 def _load(rt: Runtime, item_id: int) -> Item:
@@ -259,8 +344,16 @@ def handle_clip(rt: Runtime, job: Job) -> None:
     store = rt.ready_store()
     store.staging_dir().mkdir(parents=True, exist_ok=True)
     with store.local_path(source.object_key) as src:
-        made, path = cut(src, store.staging_dir(), f"clip-{job.id}-{job.attempts}", start, end,
-                         source.audio_codec is not None, ffmpeg_bin=s.ffmpeg, timeout=s.tool_timeout_seconds)
+        made, path = cut(
+            src,
+            store.staging_dir(),
+            f"clip-{job.id}-{job.attempts}",
+            start,
+            end,
+            source.audio_codec is not None,
+            ffmpeg_bin=s.ffmpeg,
+            timeout=s.tool_timeout_seconds,
+        )
     try:
         copy = store_and_verify(rt, path, os.stat(path))
     finally:
@@ -271,15 +364,33 @@ def handle_clip(rt: Runtime, job: Job) -> None:
     def write() -> None:
         with transaction(rt.sessions) as session:
             clip, _ = clips.record_clip(
-                session, get_item(session, source.id), copy, filename=filename, start_s=start, end_s=end,
-                requested_by=request["requested_by"], agent=agent, tool=tool_version(s.ffmpeg),
-                provenance={"method": made.method, "args": _portable(made.args), "requested_start_s": asked[0],
-                            "requested_end_s": asked[1], "fps": clips.fps_of(source)},
+                session,
+                get_item(session, source.id),
+                copy,
+                filename=filename,
+                start_s=start,
+                end_s=end,
+                requested_by=request["requested_by"],
+                agent=agent,
+                tool=tool_version(s.ffmpeg),
+                provenance={
+                    "method": made.method,
+                    "args": _portable(made.args),
+                    "requested_start_s": asked[0],
+                    "requested_end_s": asked[1],
+                    "fps": clips.fps_of(source),
+                },
             )
             case = cases.get_case(session, request["case_id"])
             if cases.active_link(session, case.id, clip.id) is None:
-                cases.link(session, case, clip, f"evidence clip of item {source.id}, {start:.3f}-{end:.3f} s",
-                           request["requested_by"], agent)
+                cases.link(
+                    session,
+                    case,
+                    clip,
+                    f"evidence clip of item {source.id}, {start:.3f}-{end:.3f} s",
+                    request["requested_by"],
+                    agent,
+                )
             row = session.merge(job)
             row.payload = json.dumps({**request, "result_item_id": clip.id, "cut_start_s": start, "cut_end_s": end})
             jobs.complete(session, row)
@@ -312,10 +423,14 @@ def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) 
                 item = get_item(session, job.item_id)
                 item.status = ItemStatus.MEDIA_ERROR.value
                 item.error = f"{job.kind}: {detail}"
-            custody.append(session, EventKind.FAILED, agent=rt.agent(), item_id=job.item_id,
-                           outcome=Outcome.WARNING if retrying else Outcome.FAILURE,
-                           details={"job": job.kind, "attempt": job.attempts, "error": detail,
-                                    "will_retry": retrying})
+            custody.append(
+                session,
+                EventKind.FAILED,
+                agent=rt.agent(),
+                item_id=job.item_id,
+                outcome=Outcome.WARNING if retrying else Outcome.FAILURE,
+                details={"job": job.kind, "attempt": job.attempts, "error": detail, "will_retry": retrying},
+            )
 
     with_db_retry(write)
 

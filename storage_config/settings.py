@@ -35,8 +35,18 @@ WEB_STATION = "web"
 # Operating-system litter: never evidence, never deleted (glob patterns, matched per path component,
 # case-insensitive). Hidden names (a leading dot) and partial files are skipped by built-in rules.
 DEFAULT_IGNORE = [
-    "Thumbs.db", "ehthumbs.db", "desktop.ini", "~$*", "System Volume Information", "$RECYCLE.BIN",
-    "RECYCLER", ".Trashes", ".Spotlight-V100", ".fseventsd", ".DS_Store", "._*",
+    "Thumbs.db",
+    "ehthumbs.db",
+    "desktop.ini",
+    "~$*",
+    "System Volume Information",
+    "$RECYCLE.BIN",
+    "RECYCLER",
+    ".Trashes",
+    ".Spotlight-V100",
+    ".fseventsd",
+    ".DS_Store",
+    "._*",
 ]
 
 

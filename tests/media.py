@@ -23,8 +23,12 @@ def build_library(root: Path) -> dict[str, Path]:
         "mjpeg": make_clip(root / MJPEG_NAME, codec="mjpeg", seconds=2),
         "tall": make_clip(root / "tall.mp4", size="320x480", creation_time=CREATION, seconds=1),
         # a keyframe every second, so clip boundaries can be checked against the GOP
-        "gop": make_clip(root / "gop.mp4", seconds=6, creation_time=CREATION,
-                         extra=["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"]),
+        "gop": make_clip(
+            root / "gop.mp4",
+            seconds=6,
+            creation_time=CREATION,
+            extra=["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"],
+        ),
         # one keyframe, at 0 s: a clip from 1.0 s must not start there
         "sparse": make_clip(root / "sparse.mp4", seconds=4, creation_time=CREATION, extra=["-g", "1000"]),
     }
@@ -49,11 +53,29 @@ def drop(src: Path, upload_point: Path, rel: str) -> Path:
 def gray_frames(path: Path, size: tuple[int, int] = (32, 24)) -> list[bytes]:
     """Every video frame of ``path``, decoded and shrunk to a small grey picture (for comparing frames)."""
     w, h = size
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
-                          "-vf", f"scale={w}:{h}:flags=area,format=gray", "-fps_mode", "passthrough",
-                          "-f", "rawvideo", "-"],
-                         capture_output=True, check=True, timeout=120).stdout
-    return [raw[i:i + w * h] for i in range(0, len(raw), w * h)]
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"scale={w}:{h}:flags=area,format=gray",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return [raw[i : i + w * h] for i in range(0, len(raw), w * h)]
 
 
 def closest_frame(frame: bytes, frames: list[bytes]) -> int:
@@ -63,7 +85,20 @@ def closest_frame(frame: bytes, frames: list[bytes]) -> int:
 
 def streams(path: Path) -> dict[str, dict]:
     """ffprobe's view of each stream type: start time, duration, frame count (counted by decoding)."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-                          "stream=codec_type,start_time,duration,nb_read_frames", "-of", "json", str(path)],
-                         capture_output=True, check=True, timeout=120).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_type,start_time,duration,nb_read_frames",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
     return {s["codec_type"]: s for s in json.loads(out)["streams"]}

@@ -70,8 +70,11 @@ class MotoServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> MotoServer:
-        self.proc = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = spawn(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(self.port)
         http = urllib3.PoolManager()
         http.request("GET", f"http://127.0.0.1:{self.port}/", timeout=5)

@@ -13,10 +13,29 @@ import pytest
 from tests.media import drop
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
-SHOW_FIELDS = {"id", "sha256", "size_bytes", "original_filename", "device_serial", "unattributed", "officer_id",
-               "station_id",
-               "recorded_start", "recorded_end", "duration_s", "time_source", "received_at", "stored_at",
-               "upload_deadline", "on_time", "late_by_s", "status", "media", "proxy_available", "error"}
+SHOW_FIELDS = {
+    "id",
+    "sha256",
+    "size_bytes",
+    "original_filename",
+    "device_serial",
+    "unattributed",
+    "officer_id",
+    "station_id",
+    "recorded_start",
+    "recorded_end",
+    "duration_s",
+    "time_source",
+    "received_at",
+    "stored_at",
+    "upload_deadline",
+    "on_time",
+    "late_by_s",
+    "status",
+    "media",
+    "proxy_available",
+    "error",
+}
 
 
 @pytest.fixture
@@ -25,8 +44,9 @@ def cli(tmp_path):
     env.update(EVIDENCE_HOME=str(tmp_path / "home"), EVIDENCE_STATION_ID="ST01", EVIDENCE_LOG_LEVEL="WARNING")
 
     def run(*args, ok=True, extra_env=None):
-        proc = subprocess.run([EVIDENCE, *args], env={**env, **(extra_env or {})}, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(
+            [EVIDENCE, *args], env={**env, **(extra_env or {})}, capture_output=True, text=True, timeout=300
+        )
         if ok:
             assert proc.returncode == 0, proc.stderr
         return proc
@@ -89,15 +109,18 @@ def test_custody_events_search_with_filters_and_pages(cli, clips):
     assert "received" in cli("custody", "events", "--kind", "received").stdout
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--kind", "nope"], "kind: 'nope' is not one of"),
-    (["--user", "nobody"], "no user 'nobody'"),
-    (["--item", str(2**63)], "no item"),
-    (["--case", "5"], "no case 5"),
-    (["--from", "yesterday"], "not an ISO 8601 time"),
-    (["--from", "0001-01-01T00:00:00"], "out of range"),
-    (["--limit", "0"], "limit"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--kind", "nope"], "kind: 'nope' is not one of"),
+        (["--user", "nobody"], "no user 'nobody'"),
+        (["--item", str(2**63)], "no item"),
+        (["--case", "5"], "no case 5"),
+        (["--from", "yesterday"], "not an ISO 8601 time"),
+        (["--from", "0001-01-01T00:00:00"], "out of range"),
+        (["--limit", "0"], "limit"),
+    ],
+)
 def test_custody_events_refuses_bad_filters(cli, args, says):
     proc = cli("custody", "events", *args, ok=False)
     assert proc.returncode == 2 and says in proc.stderr, proc.stderr
@@ -111,11 +134,14 @@ def test_outside_files_are_kept_and_missing_files_fail(cli, clips, tmp_path):
     assert proc.returncode == 4 and lines(proc)[0]["error"] == "no such file"
 
 
-@pytest.mark.parametrize("args, code, says", [
-    (["show", "999", "--json"], 4, "no item 999"),
-    (["custody", "log", "999"], 4, "no item 999"),
-    (["devices", "assign", "ZFY1", "--officer", "1", "--since", "yesterday"], 2, "not an ISO 8601 time"),
-])
+@pytest.mark.parametrize(
+    "args, code, says",
+    [
+        (["show", "999", "--json"], 4, "no item 999"),
+        (["custody", "log", "999"], 4, "no item 999"),
+        (["devices", "assign", "ZFY1", "--officer", "1", "--since", "yesterday"], 2, "not an ISO 8601 time"),
+    ],
+)
 def test_bad_input_gets_a_message_and_an_exit_code(cli, args, code, says):
     proc = cli(*args, ok=False)
     assert proc.returncode == code and says in proc.stderr
@@ -129,8 +155,7 @@ def test_config_masks_secrets_and_refuses_bad_settings(cli):
 
 
 def test_root_footage_is_listed_unattributed_and_attributed_at_the_station(cli, clips):
-    cli("devices", "assign", "ZFY0001", "--officer", "110001", "--since", "2026-10-01T00:00:00+08:00",
-        "--unit", "U1")
+    cli("devices", "assign", "ZFY0001", "--officer", "110001", "--since", "2026-10-01T00:00:00+08:00", "--unit", "U1")
     loose = drop(clips["h264"], cli.home / "upload", "loose.mp4")
     ingested = cli("ingest", str(loose))
     item = lines(ingested)[0]["item"]
@@ -143,8 +168,12 @@ def test_root_footage_is_listed_unattributed_and_attributed_at_the_station(cli, 
     assert "officer 110001" in said.stdout and "late" in said.stdout
     assert lines(cli("list", "--unattributed", "--json")) == []
     shown = lines(cli("show", str(item["id"]), "--json"))[0]
-    assert (shown["device_serial"], shown["officer_id"], shown["unit"], shown["on_time"]) == \
-        ("ZFY0001", "110001", "U1", False)
+    assert (shown["device_serial"], shown["officer_id"], shown["unit"], shown["on_time"]) == (
+        "ZFY0001",
+        "110001",
+        "U1",
+        False,
+    )
     event = [e for e in lines(cli("custody", "log", str(item["id"]), "--json")) if e["kind"] == "attributed"][-1]
     assert event["details"]["reason"] == "the dock log shows ZFY0001"
     assert event["details"]["by"].startswith("station operator")
@@ -158,20 +187,33 @@ def test_users_list_shows_roles_one_time_passwords_and_last_sign_in(cli):
     cli("users", "add", "zhang", "--role", "officer", "--unit", "U2", "--officer-id", "220002")
     cli("users", "disable", "zhang")
     listed = {u["username"]: u for u in lines(cli("users", "list", "--json"))}
-    assert listed["li.wei"] == {"username": "li.wei", "unit": "U1", "roles": ["reviewer", "supervisor"],
-                                "officer_id": None, "disabled": False, "password_change_required": True,
-                                "last_sign_in_at": None}
+    assert listed["li.wei"] == {
+        "username": "li.wei",
+        "unit": "U1",
+        "roles": ["reviewer", "supervisor"],
+        "officer_id": None,
+        "disabled": False,
+        "password_change_required": True,
+        "last_sign_in_at": None,
+    }
     assert listed["zhang"]["disabled"] is True and listed["zhang"]["officer_id"] == "220002"
     table = cli("users", "list").stdout
     assert "li.wei" in table and "one-time" in table and "never" in table
+
+
 def test_ingest_names_what_is_not_a_regular_file(cli, clips, tmp_path):
     upload = cli.home / "upload" / "ZFY0001"
     upload.mkdir(parents=True)
     os.mkfifo(upload / "pipe.mp4")
     (upload / "link.mp4").symlink_to(drop(clips["h264"], tmp_path / "outside", "secret.mp4"))
     (cli.home / "upload" / "ZFY0002").symlink_to(tmp_path / "outside")
-    proc = cli("ingest", str(upload / "pipe.mp4"), str(upload / "link.mp4"),
-               str(cli.home / "upload" / "ZFY0002" / "secret.mp4"), ok=False)
+    proc = cli(
+        "ingest",
+        str(upload / "pipe.mp4"),
+        str(upload / "link.mp4"),
+        str(cli.home / "upload" / "ZFY0002" / "secret.mp4"),
+        ok=False,
+    )
     out = lines(proc)
     assert proc.returncode == 2 and [o["outcome"] for o in out] == ["error"] * 3
     assert out[0]["error"] == "not a regular file: it is a FIFO (named pipe)"
@@ -202,14 +244,21 @@ def test_status_lists_what_the_daemon_left_alone(cli, clips):
     engine = make_engine(f"sqlite:///{cli.home / 'evidence.db'}")
     try:
         with transaction(make_sessionmaker(engine)) as session:
-            skipped.reconcile(session, "ST01", str(cli.home / "upload"), [
-                Skip("ZFY0001/link.mp4", SkipKind.LINK, "symbolic link to /etc: links are never followed"),
-                Skip(os.fsdecode(b"ZFY0001/\x1b[2J\xff"), SkipKind.SPECIAL, "not a regular file: a FIFO"),
-            ])
+            skipped.reconcile(
+                session,
+                "ST01",
+                str(cli.home / "upload"),
+                [
+                    Skip("ZFY0001/link.mp4", SkipKind.LINK, "symbolic link to /etc: links are never followed"),
+                    Skip(os.fsdecode(b"ZFY0001/\x1b[2J\xff"), SkipKind.SPECIAL, "not a regular file: a FIFO"),
+                ],
+            )
     finally:
         engine.dispose()
     table = cli("status").stdout
     assert "ZFY0001/link.mp4" in table and "links are never followed" in table and "\x1b" not in table
     rows = lines(cli("status", "--json"))
-    assert [(r["kind"], r["path"]) for r in rows] == [("link", "ZFY0001/link.mp4"),
-                                                      ("special", "ZFY0001/\\x1b[2J\\xff")]
+    assert [(r["kind"], r["path"]) for r in rows] == [
+        ("link", "ZFY0001/link.mp4"),
+        ("special", "ZFY0001/\\x1b[2J\\xff"),
+    ]

@@ -18,8 +18,13 @@ EVIDENCE = str(Path(sys.executable).parent / "evidence")
 
 def environment(tmp_path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
-    env.update(EVIDENCE_HOME=str(tmp_path / "home"), EVIDENCE_STATION_ID="ST01", EVIDENCE_LOG_LEVEL="INFO",
-               EVIDENCE_SETTLE_SECONDS="0.2", **extra)
+    env.update(
+        EVIDENCE_HOME=str(tmp_path / "home"),
+        EVIDENCE_STATION_ID="ST01",
+        EVIDENCE_LOG_LEVEL="INFO",
+        EVIDENCE_SETTLE_SECONDS="0.2",
+        **extra,
+    )
     return env
 
 
@@ -39,8 +44,13 @@ def test_up_stops_on_sigint_even_when_started_with_sigint_ignored(tmp_path, proc
     """A shell starts background jobs with SIGINT ignored; `up --no-api` then once ignored Ctrl-C for ever."""
     log = tmp_path / "up.log"
     with open(log, "wb") as sink:
-        proc = processes([EVIDENCE, "up", "--no-api"], env=environment(tmp_path), sigint_ignored=True,
-                         stdout=subprocess.DEVNULL, stderr=sink)
+        proc = processes(
+            [EVIDENCE, "up", "--no-api"],
+            env=environment(tmp_path),
+            sigint_ignored=True,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     wait_for_text(log, "watching upload point", proc)
     time.sleep(1)  # under way: connected, recovering or scanning
     proc.send_signal(signal.SIGINT)
@@ -50,8 +60,13 @@ def test_up_stops_on_sigint_even_when_started_with_sigint_ignored(tmp_path, proc
 
 def test_up_says_where_the_api_and_its_docs_are_and_who_to_sign_in_as(tmp_path, processes):
     env = environment(tmp_path, EVIDENCE_PORT=str(free_port()))
-    made = subprocess.run([EVIDENCE, "users", "add", "demo", "--role", "supervisor", "--unit", "U-DEMO"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [EVIDENCE, "users", "add", "demo", "--role", "supervisor", "--unit", "U-DEMO"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     log = tmp_path / "up.log"
     with open(log, "wb") as sink:
@@ -76,8 +91,9 @@ def test_up_exits_nonzero_when_a_part_cannot_recover(tmp_path, processes):
     """An upload point that is a file: start-up fails every time; `up` gives up rather than stay up half-dead."""
     not_a_folder = tmp_path / "point"
     not_a_folder.write_bytes(b"")
-    env = environment(tmp_path, EVIDENCE_PORT=str(free_port()), EVIDENCE_UPLOAD_POINTS=str(not_a_folder),
-                      EVIDENCE_RESTART_LIMIT="2")
+    env = environment(
+        tmp_path, EVIDENCE_PORT=str(free_port()), EVIDENCE_UPLOAD_POINTS=str(not_a_folder), EVIDENCE_RESTART_LIMIT="2"
+    )
     log = tmp_path / "up.log"
     with open(log, "wb") as sink:
         proc = processes([EVIDENCE, "up"], env=env, stdout=subprocess.DEVNULL, stderr=sink)

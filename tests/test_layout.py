@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = {"evidence": {"api", "ingest", "fastapi", "watchdog", "typer", "subprocess"}, "api": {"ingest"},
-             "storage_config": {"api", "ingest"}}
+FORBIDDEN = {
+    "evidence": {"api", "ingest", "fastapi", "watchdog", "typer", "subprocess"},
+    "api": {"ingest"},
+    "storage_config": {"api", "ingest"},
+}
 
 
 def imports(path: Path) -> set[str]:

@@ -30,8 +30,9 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def test_a_spawned_process_dies_when_the_test_process_is_killed():
-    stand_in = ("import time; from tests.servers import spawn; "
-                "print(spawn(['sleep', '300']).pid, flush=True); time.sleep(300)")
+    stand_in = (
+        "import time; from tests.servers import spawn; print(spawn(['sleep', '300']).pid, flush=True); time.sleep(300)"
+    )
     parent = subprocess.Popen([sys.executable, "-c", stand_in], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         child = int(parent.stdout.readline())

@@ -35,13 +35,28 @@ def attribute(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: in
             decision = access.decide_attribution(who, plan.assignment.unit)
             if not decision.allowed:
                 return decision
-            item = attribution.apply(session, plan, by=who.username, reason=body.reason.strip(),
-                                     agent=guard.agent_of(who, client), deadline_hours=svc.settings.deadline_hours)
+            item = attribution.apply(
+                session,
+                plan,
+                by=who.username,
+                reason=body.reason.strip(),
+                agent=guard.agent_of(who, client),
+                deadline_hours=svc.settings.deadline_hours,
+            )
             return item_view(item)
 
     done = with_db_retry(write)
     if isinstance(done, Decision):
-        guard.record(svc, EventKind.ACCESS_DENIED, who, client, item_id=item_id, outcome=Outcome.FAILURE,
-                     action="attribute", device=body.device, reason=done.reason)
+        guard.record(
+            svc,
+            EventKind.ACCESS_DENIED,
+            who,
+            client,
+            item_id=item_id,
+            outcome=Outcome.FAILURE,
+            action="attribute",
+            device=body.device,
+            reason=done.reason,
+        )
         raise Forbidden(done.reason)
     return ItemOut(**done)

@@ -50,8 +50,9 @@ def sign_in(svc: ServicesDep, client: ClientDep, form: Annotated[OAuth2PasswordR
                 failure.append(exc)  # the failure count must commit, so this transaction ends normally
                 return None
             token, expires = users.issue_token(session, user)
-            return TokenOut(access_token=token, expires_at=iso(expires),
-                            password_change_required=user.must_change_password)
+            return TokenOut(
+                access_token=token, expires_at=iso(expires), password_change_required=user.must_change_password
+            )
 
     issued = with_db_retry(attempt)
     if issued is None:
@@ -69,13 +70,15 @@ def sign_out(svc: ServicesDep, who: PendingUser, token: BearerToken) -> Response
 
 @router.get("/me", response_model=MeOut, responses={401: {}})
 def me(who: CurrentUser) -> MeOut:
-    return MeOut(username=who.username, unit=who.unit, roles=sorted(r.value for r in who.roles),
-                 officer_id=who.officer_id)
+    return MeOut(
+        username=who.username, unit=who.unit, roles=sorted(r.value for r in who.roles), officer_id=who.officer_id
+    )
 
 
 @router.post("/me/password", status_code=204, responses={401: {}, 403: {}, 422: {}, 429: {}})
-def change_password(svc: ServicesDep, who: PendingUser, client: ClientDep, token: BearerToken,
-                    body: PasswordChangeIn) -> Response:
+def change_password(
+    svc: ServicesDep, who: PendingUser, client: ClientDep, token: BearerToken, body: PasswordChangeIn
+) -> Response:
     """Choose your own password (required after a one-time one). This token stays valid; your other
     tokens are revoked. A wrong current password counts as a failed sign-in."""
     failure: list[AuthFailed] = []
@@ -83,8 +86,7 @@ def change_password(svc: ServicesDep, who: PendingUser, client: ClientDep, token
     def attempt() -> bool:
         with transaction(svc.sessions) as session:
             try:
-                users.change_password(session, who.username, body.current_password, body.new_password, token,
-                                      client)
+                users.change_password(session, who.username, body.current_password, body.new_password, token, client)
             except AuthFailed as exc:
                 failure.append(exc)  # as at sign-in, the failure count must commit
                 return False

@@ -62,16 +62,20 @@ def open_case(svc: ServicesDep, who: CurrentUser, client: ClientDep, body: CaseI
     """Open a case in your own unit (reviewers and supervisors)."""
     guard.enforce(svc, who, client, access.decide_open_case(who), "open_case")
     with transaction(svc.sessions) as session:
-        case_id = cases.open_case(session, body.number, body.title, who.unit, who.username,
-                                  guard.agent_of(who, client)).id
+        case_id = cases.open_case(
+            session, body.number, body.title, who.unit, who.username, guard.agent_of(who, client)
+        ).id
     return _out(case_id, svc)
 
 
 @router.get("", response_model=list[CaseOut], responses={401: {}})
-def list_cases(svc: ServicesDep, who: CurrentUser, status: Literal["open", "closed"] | None = None,
-               limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               after: IdQuery = None,
-               ) -> list[CaseOut]:
+def list_cases(
+    svc: ServicesDep,
+    who: CurrentUser,
+    status: Literal["open", "closed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: IdQuery = None,
+) -> list[CaseOut]:
     query = select(Case).where(access.visible_cases(who)).order_by(Case.id).limit(limit)
     if status:
         query = query.where(Case.status == status)
@@ -92,8 +96,9 @@ def update_case(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: 
     """Close or reopen a case, or retitle it (a supervisor of its unit)."""
     guard.case(svc, who, client, case_id, CaseAction.MANAGE)
     with transaction(svc.sessions) as session:
-        cases.update_case(session, cases.get_case(session, case_id), guard.agent_of(who, client),
-                          status=body.status, title=body.title)
+        cases.update_case(
+            session, cases.get_case(session, case_id), guard.agent_of(who, client), status=body.status, title=body.title
+        )
     return _out(case_id, svc)
 
 
@@ -105,13 +110,15 @@ def case_custody(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id:
 
 
 @router.post("/{case_id}/reviewers", response_model=CaseOut, responses={**DENIED, 409: {}, 422: {}})
-def assign_reviewer(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: IdPath,
-                    body: ReviewerIn) -> CaseOut:
+def assign_reviewer(
+    svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: IdPath, body: ReviewerIn
+) -> CaseOut:
     """Assign a reviewer (of any unit) to the case: they may then review its footage."""
     guard.case(svc, who, client, case_id, CaseAction.MANAGE)
     with transaction(svc.sessions) as session:
-        cases.assign_reviewer(session, cases.get_case(session, case_id), body.username, who.username,
-                              guard.agent_of(who, client))
+        cases.assign_reviewer(
+            session, cases.get_case(session, case_id), body.username, who.username, guard.agent_of(who, client)
+        )
     return _out(case_id, svc)
 
 
@@ -121,17 +128,23 @@ def link_item(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: Id
     guard.case(svc, who, client, case_id, CaseAction.LINK)
     item = guard.item(svc, who, client, body.item_id, Action.CURATE)
     with transaction(svc.sessions) as session:
-        cases.link(session, cases.get_case(session, case_id), item, body.reason, who.username,
-                   guard.agent_of(who, client))
+        cases.link(
+            session, cases.get_case(session, case_id), item, body.reason, who.username, guard.agent_of(who, client)
+        )
     return _out(case_id, svc)
 
 
 @router.delete("/{case_id}/items/{item_id}", status_code=204, responses={**DENIED, 422: {}})
-def unlink_item(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: IdPath, item_id: IdPath,
-                reason: Annotated[str, Query(min_length=3, max_length=500)]) -> Response:
+def unlink_item(
+    svc: ServicesDep,
+    who: CurrentUser,
+    client: ClientDep,
+    case_id: IdPath,
+    item_id: IdPath,
+    reason: Annotated[str, Query(min_length=3, max_length=500)],
+) -> Response:
     guard.case(svc, who, client, case_id, CaseAction.LINK)
     item = guard.item(svc, who, client, item_id, Action.VIEW_METADATA)
     with transaction(svc.sessions) as session:
-        cases.unlink(session, cases.get_case(session, case_id), item, reason, who.username,
-                     guard.agent_of(who, client))
+        cases.unlink(session, cases.get_case(session, case_id), item, reason, who.username, guard.agent_of(who, client))
     return Response(status_code=204)

@@ -22,11 +22,16 @@ router = APIRouter(prefix="/api/v1", tags=["clips"])
 class ClipIn(BaseModel):
     # strict: JSON numbers only (an integer is a number of seconds too); `true` or "1" is refused, not
     # taken as 1.0 s, and NaN/Infinity (which Python's JSON parser lets through) are refused
-    start_s: float = Field(ge=0, strict=True, allow_inf_nan=False,
-                           description="in point, seconds from the start of the recording")
-    end_s: float = Field(gt=0, strict=True, allow_inf_nan=False,
-                         description="out point, seconds from the start of the recording (at least one frame "
-                                     "after start_s, at most the recording's duration)")
+    start_s: float = Field(
+        ge=0, strict=True, allow_inf_nan=False, description="in point, seconds from the start of the recording"
+    )
+    end_s: float = Field(
+        gt=0,
+        strict=True,
+        allow_inf_nan=False,
+        description="out point, seconds from the start of the recording (at least one frame "
+        "after start_s, at most the recording's duration)",
+    )
     case_id: int = Field(strict=True, description="the case the clip is linked to")
 
 
@@ -45,26 +50,46 @@ class ClipOut(BaseModel):
 
 def _out(job: Job) -> ClipOut:
     request = json.loads(job.payload or "{}")
-    return ClipOut(clip_request_id=job.id, source_item_id=job.item_id, start_s=request["start_s"],
-                   end_s=request["end_s"], case_id=request["case_id"], status=job.state,
-                   item_id=request.get("result_item_id"), cut_start_s=request.get("cut_start_s"),
-                   cut_end_s=request.get("cut_end_s"), error=job.last_error if job.state == "failed" else None)
+    return ClipOut(
+        clip_request_id=job.id,
+        source_item_id=job.item_id,
+        start_s=request["start_s"],
+        end_s=request["end_s"],
+        case_id=request["case_id"],
+        status=job.state,
+        item_id=request.get("result_item_id"),
+        cut_start_s=request.get("cut_start_s"),
+        cut_end_s=request.get("cut_end_s"),
+        error=job.last_error if job.state == "failed" else None,
+    )
 
 
-@router.post("/items/{item_id}/clips", response_model=ClipOut, status_code=202,
-             responses={401: {}, 403: {}, 404: {}, 422: {}})
+@router.post(
+    "/items/{item_id}/clips", response_model=ClipOut, status_code=202, responses={401: {}, 403: {}, 404: {}, 422: {}}
+)
 def request_clip(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: ClipIn) -> ClipOut:
     """Queue a clip of [start_s, end_s) cut from the original; it becomes a new item linked to the case."""
     item = guard.item(svc, who, client, item_id, Action.CURATE)
     clips.check_request(item, body.start_s, body.end_s)
     guard.case(svc, who, client, body.case_id, CaseAction.LINK)
     agent = guard.agent_of(who, client)
-    payload = {"start_s": body.start_s, "end_s": body.end_s, "case_id": body.case_id,
-               "requested_by": who.username, "agent": agent}
+    payload = {
+        "start_s": body.start_s,
+        "end_s": body.end_s,
+        "case_id": body.case_id,
+        "requested_by": who.username,
+        "agent": agent,
+    }
     with transaction(svc.sessions) as session:
         job = jobs.enqueue_with_payload(session, item.id, jobs.JobKind.CLIP, payload)
-        custody.append(session, EventKind.CLIP_REQUESTED, agent=agent, item_id=item.id, case_id=body.case_id,
-                       details={"clip_request_id": job.id, "start_s": body.start_s, "end_s": body.end_s})
+        custody.append(
+            session,
+            EventKind.CLIP_REQUESTED,
+            agent=agent,
+            item_id=item.id,
+            case_id=body.case_id,
+            details={"clip_request_id": job.id, "start_s": body.start_s, "end_s": body.end_s},
+        )
         return _out(job)
 
 
@@ -78,6 +103,13 @@ def clip_status(svc: ServicesDep, who: CurrentUser, client: ClientDep, clip_requ
             raise NotFound(missing)
         session.expunge(job)
     requested_by = json.loads(job.payload or "{}").get("requested_by")
-    guard.enforce(svc, who, client, access.decide_request_status(who, requested_by, "clip request"), "clip_status",
-                  missing, item_id=job.item_id)
+    guard.enforce(
+        svc,
+        who,
+        client,
+        access.decide_request_status(who, requested_by, "clip request"),
+        "clip_status",
+        missing,
+        item_id=job.item_id,
+    )
     return _out(job)

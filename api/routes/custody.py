@@ -47,9 +47,18 @@ def search_events(
 
     def read() -> tuple[list[CustodyEventOut], int | None]:
         with transaction(svc.reads) as session:
-            events, last = custody.search(session, access.visible_events(who), kind=kind and kind.value, user=user,
-                                          item_id=item, case_id=case, since=since, until=until, after=after,
-                                          limit=limit)
+            events, last = custody.search(
+                session,
+                access.visible_events(who),
+                kind=kind and kind.value,
+                user=user,
+                item_id=item,
+                case_id=case,
+                since=since,
+                until=until,
+                after=after,
+                limit=limit,
+            )
             return [CustodyEventOut(**custody.as_dict(e)) for e in events], last
 
     events, last = with_db_retry(read)

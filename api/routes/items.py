@@ -71,8 +71,11 @@ class ItemOut(BaseModel):
     size_bytes: int
     original_filename: str
     source_path: str
-    source_path_hex: str | None = Field(None, description="the name's exact bytes in hex, where source_path had "
-                                        "to escape them (not UTF-8, or control characters); else null")
+    source_path_hex: str | None = Field(
+        None,
+        description="the name's exact bytes in hex, where source_path had "
+        "to escape them (not UTF-8, or control characters); else null",
+    )
     device_serial: str | None
     unattributed: bool
     officer_id: str | None
@@ -140,15 +143,22 @@ def list_items(
     A filter naming an officer, unit, device, station, case or tag that is not known is a 422.
     """
     query = select(Item).where(access.visible(who)).order_by(Item.id).limit(limit + 1)
-    for column, value in ((Item.officer_id, officer), (Item.unit, unit), (Item.device_serial, device),
-                          (Item.station_id, station), (Item.status, status and status.value),
-                          (Item.on_time, on_time)):
+    for column, value in (
+        (Item.officer_id, officer),
+        (Item.unit, unit),
+        (Item.device_serial, device),
+        (Item.station_id, station),
+        (Item.status, status and status.value),
+        (Item.on_time, on_time),
+    ):
         if value is not None:
             query = query.where(column == value)
     if unattributed is not None:
         query = query.where(unattributed_clause(unattributed))
-    for column, times in ((Item.recorded_start, {"recorded_from": recorded_from, "recorded_to": recorded_to}),
-                          (Item.received_at, {"received_from": received_from, "received_to": received_to})):
+    for column, times in (
+        (Item.recorded_start, {"recorded_from": recorded_from, "recorded_to": recorded_to}),
+        (Item.received_at, {"received_from": received_from, "received_to": received_to}),
+    ):
         for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__), strict=True):
             if bound is not None:
                 query = query.where(keep(time_filter(bound, name)))
@@ -161,27 +171,41 @@ def list_items(
             page = query
             linked = cases.case_filter(session, access.visible_cases(who), case, case_id)
             if linked is not None:
-                page = page.where(Item.id.in_(select(CaseItem.item_id).where(
-                    CaseItem.case_id == linked, CaseItem.unlinked_at.is_(None))))
+                page = page.where(
+                    Item.id.in_(
+                        select(CaseItem.item_id).where(CaseItem.case_id == linked, CaseItem.unlinked_at.is_(None))
+                    )
+                )
             marked = cases.mark_filter(session, access.visible(who), mark)
             if marked is not None:
                 page = page.where(Item.id.in_(select(Mark.item_id).where(marked)))
             rows = list(session.scalars(page))
             ids = [r.id for r in rows[:limit]]
-            marks, numbers = (cases.marks_of_items(session.connection(), ids),
-                              cases.cases_of_items(session.connection(), ids))
+            marks, numbers = (
+                cases.marks_of_items(session.connection(), ids),
+                cases.cases_of_items(session.connection(), ids),
+            )
             return [(r, marks[r.id], numbers[r.id]) for r in rows[:limit]], len(rows) > limit
 
     rows, more = with_db_retry(read)
-    return ItemPage(items=[ItemOut(**item_view(r), marks=[MarkOut(**m) for m in marks], cases=numbers)
-                           for r, marks, numbers in rows],
-                    next_cursor=encode_cursor("id", rows[-1][0].id) if more else None)
+    return ItemPage(
+        items=[
+            ItemOut(**item_view(r), marks=[MarkOut(**m) for m in marks], cases=numbers) for r, marks, numbers in rows
+        ],
+        next_cursor=encode_cursor("id", rows[-1][0].id) if more else None,
+    )
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=DENIED)
 def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: IdPath) -> Response:
-    _, row, (marks, numbers) = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_METADATA, lambda s, _: (
-        cases.marks_of(s, item_id), cases.cases_of_item(s, item_id)))
+    _, row, (marks, numbers) = guard.signed_in_item(
+        svc,
+        token,
+        client,
+        item_id,
+        Action.VIEW_METADATA,
+        lambda s, _: (cases.marks_of(s, item_id), cases.cases_of_item(s, item_id)),
+    )
     # Built and serialised here: a returned model would be validated a second time, on another
     # thread-pool hop (FastAPI does that for sync routes). The schema is still ItemOut's.
     body = ItemOut(**item_view(row), marks=[MarkOut(**m) for m in marks], cases=numbers)
@@ -229,8 +253,15 @@ def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id
 NO_STORE = "private, no-store"
 
 
-def _stream(svc: Services, request: Request, key: str, media_type: str, etag: str, modified: datetime,
-            extra: dict[str, str] | None = None) -> tuple[Response, tuple[int, int] | None]:
+def _stream(
+    svc: Services,
+    request: Request,
+    key: str,
+    media_type: str,
+    etag: str,
+    modified: datetime,
+    extra: dict[str, str] | None = None,
+) -> tuple[Response, tuple[int, int] | None]:
     """GET or HEAD of a stored object: whole, or one byte range (RFC 9110 Range and If-Range).
 
     HEAD answers GET's status and headers without reading the body from the store.
@@ -238,8 +269,13 @@ def _stream(svc: Services, request: Request, key: str, media_type: str, etag: st
     size = svc.store.size(key)
     if size is None:
         raise NotFound("the stored object is missing")
-    headers = {"Accept-Ranges": "bytes", "ETag": etag, "Last-Modified": http_date(modified),
-               "Cache-Control": NO_STORE, **(extra or {})}
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Last-Modified": http_date(modified),
+        "Cache-Control": NO_STORE,
+        **(extra or {}),
+    }
     span = None
     if if_range_holds(request.headers.get("if-range"), etag, modified):  # else: the whole representation
         span = parse_range(request.headers.get("range"), size)
@@ -259,39 +295,45 @@ def _viewing(request: Request) -> bool:
     return request.method != "HEAD"
 
 
-@router.get("/{item_id}/proxy", responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
-            response_class=StreamingResponse)
-@router.head("/{item_id}/proxy", name="proxy_head", responses={**DENIED, 206: {}, 416: {}},
-             response_class=StreamingResponse)
+@router.get(
+    "/{item_id}/proxy",
+    responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
+    response_class=StreamingResponse,
+)
+@router.head(
+    "/{item_id}/proxy", name="proxy_head", responses={**DENIED, 206: {}, 416: {}}, response_class=StreamingResponse
+)
 def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     """The browser-playable proxy, with HTTP Range for seeking (and If-Range); HEAD for its headers."""
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
     if item.proxy_key is None:
         raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
-    response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"',
-                             item.stored_at)
+    response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"', item.stored_at)
     # A player fetches many ranges per viewing; the view is logged once, at its first byte.
     if _viewing(request) and (span is None or span[0] == 0):
         guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="proxy")
     return response
 
 
-@router.get("/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}},
-            response_class=StreamingResponse)
+@router.get(
+    "/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}}, response_class=StreamingResponse
+)
 @router.head("/{item_id}/poster", name="poster_head", responses=DENIED, response_class=StreamingResponse)
 def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
     if item.poster_key is None:
         raise NotFound(f"item {item_id} has no poster")
-    response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"',
-                          item.stored_at)
+    response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"', item.stored_at)
     if _viewing(request):
         guard.record(svc, EventKind.MEDIA_VIEWED, who, client, item_id=item.id, media="poster")
     return response
 
 
-@router.get("/{item_id}/original", responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}},
-            response_class=StreamingResponse)
+@router.get(
+    "/{item_id}/original",
+    responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}},
+    response_class=StreamingResponse,
+)
 @router.head("/{item_id}/original", name="original_head", responses=DENIED, response_class=StreamingResponse)
 def original(
     svc: ServicesDep,
@@ -307,13 +349,27 @@ def original(
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.DOWNLOAD_ORIGINAL)
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     name = urllib.parse.quote(item.original_filename)
-    response, span = _stream(svc, request, item.object_key, "application/octet-stream", f'"{item.sha256}"',
-                             item.stored_at, {
-        "X-Evidence-SHA256": item.sha256,
-        "Repr-Digest": f"sha-256=:{digest}:",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-    })
+    response, span = _stream(
+        svc,
+        request,
+        item.object_key,
+        "application/octet-stream",
+        f'"{item.sha256}"',
+        item.stored_at,
+        {
+            "X-Evidence-SHA256": item.sha256,
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+        },
+    )
     if _viewing(request):
-        guard.record(svc, EventKind.ORIGINAL_DOWNLOADED, who, client, item_id=item.id, reason=reason.strip(),
-                     range=None if span is None else f"{span[0]}-{span[1]}")
+        guard.record(
+            svc,
+            EventKind.ORIGINAL_DOWNLOADED,
+            who,
+            client,
+            item_id=item.id,
+            reason=reason.strip(),
+            range=None if span is None else f"{span[0]}-{span[1]}",
+        )
     return response

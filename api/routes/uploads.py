@@ -38,11 +38,18 @@ class UploadOut(BaseModel):
     reason: str | None = None
 
 
-@router.post("", status_code=202, response_model=UploadOut,
-             responses={401: {}, 403: {}, 413: {}, 422: {}},
-             openapi_extra={"requestBody": {"required": True,
-                                            "content": {"application/octet-stream": {"schema": {
-                                                "type": "string", "format": "binary"}}}}})
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadOut,
+    responses={401: {}, 403: {}, 413: {}, 422: {}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def upload(
     svc: ServicesDep,
     who: CurrentUser,
@@ -90,9 +97,15 @@ async def upload(
             await run_io(request.app, os.fsync, out.fileno())
         if size == 0:
             raise InvalidInput("the request body is empty: nothing to preserve")
-        ticket = uploads.Ticket(upload_id=upload_id, filename=name, uploaded_by=who.username,
-                                device_serial=device, received_at=iso(utcnow()),
-                                size_bytes=size, sha256=sha.hexdigest())
+        ticket = uploads.Ticket(
+            upload_id=upload_id,
+            filename=name,
+            uploaded_by=who.username,
+            device_serial=device,
+            received_at=iso(utcnow()),
+            size_bytes=size,
+            sha256=sha.hexdigest(),
+        )
         uploads.write_ticket(web, ticket)
         (web / upload_id).mkdir()
         os.rename(part, web / upload_id / name)
@@ -103,27 +116,45 @@ async def upload(
 
 
 def _ticket_fields(ticket: uploads.Ticket) -> dict:
-    return {"upload_id": ticket.upload_id, "filename": ticket.filename, "size_bytes": ticket.size_bytes,
-            "sha256": ticket.sha256, "received_at": ticket.received_at, "device_serial": ticket.device_serial}
+    return {
+        "upload_id": ticket.upload_id,
+        "filename": ticket.filename,
+        "size_bytes": ticket.size_bytes,
+        "sha256": ticket.sha256,
+        "received_at": ticket.received_at,
+        "device_serial": ticket.device_serial,
+    }
 
 
 @router.get("/{upload_id}", response_model=UploadOut, responses={401: {}, 404: {}})
-def upload_status(svc: ServicesDep, who: CurrentUser, client: ClientDep,
-                  upload_id: Annotated[str, Path(max_length=64)]) -> UploadOut:
+def upload_status(
+    svc: ServicesDep, who: CurrentUser, client: ClientDep, upload_id: Annotated[str, Path(max_length=64)]
+) -> UploadOut:
     """Where an upload is: queued for ingest, ingested (with its item), or rejected (with the reason)."""
     web = svc.settings.web_upload_dir
     ticket = uploads.read_ticket(web, upload_id)
     if ticket is None:
         raise NotFound(f"no upload {upload_id}")
-    guard.enforce(svc, who, client, access.decide_request_status(who, ticket.uploaded_by, "upload"),
-                  "upload_status",
-                  f"no upload {upload_id}")
+    guard.enforce(
+        svc,
+        who,
+        client,
+        access.decide_request_status(who, ticket.uploaded_by, "upload"),
+        "upload_status",
+        f"no upload {upload_id}",
+    )
     with transaction(svc.reads) as session:
-        receipt = session.scalars(select(Receipt).where(
-            Receipt.upload_point == str(web), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True)
-        ).order_by(Receipt.id.desc())).first()
+        receipt = session.scalars(
+            select(Receipt)
+            .where(Receipt.upload_point == str(web), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True))
+            .order_by(Receipt.id.desc())
+        ).first()
     if receipt is None:
         return UploadOut(**_ticket_fields(ticket), status="queued")
     status = {"new": "ingested", "duplicate": "duplicate", "rejected": "rejected"}[receipt.outcome]
-    return UploadOut(**_ticket_fields(ticket), status=status, item_id=receipt.item_id,
-                     reason=receipt.reason if receipt.outcome != "new" else None)
+    return UploadOut(
+        **_ticket_fields(ticket),
+        status=status,
+        item_id=receipt.item_id,
+        reason=receipt.reason if receipt.outcome != "new" else None,
+    )

@@ -79,8 +79,9 @@ def world(request, make_settings, clips, tmp_path):
 
 def events(rt, item_id, kind):
     with transaction(rt.sessions) as session:
-        return list(session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id,
-                                                               CustodyEvent.kind == kind)))
+        return list(
+            session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id, CustodyEvent.kind == kind))
+        )
 
 
 def stored(rt, item_id, column):

@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 
-LINE = re.compile(r'^(?P<client>\S+) "(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) (?P<bytes>\d+) '
-                  r'(?P<ms>\d+\.\d)ms user=(?P<user>\S+)$')
+LINE = re.compile(
+    r'^(?P<client>\S+) "(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) (?P<bytes>\d+) '
+    r"(?P<ms>\d+\.\d)ms user=(?P<user>\S+)$"
+)
 
 
 def lines(caplog) -> list[dict]:
@@ -55,7 +57,7 @@ def test_each_request_is_logged_with_its_user_and_no_secret(world, logged):
 
 def test_a_path_cannot_forge_a_log_line(make_settings, logged):
     client = TestClient(create_app(make_settings()))
-    client.get("/nowhere%0A127.0.0.1 \"GET /forged\" 200 1 1.0ms user=admin")
+    client.get('/nowhere%0A127.0.0.1 "GET /forged" 200 1 1.0ms user=admin')
     (line,) = lines(logged)
     assert line["status"] == "404" and "\n" not in line["path"] and " " not in line["path"]
 

@@ -29,8 +29,9 @@ def root_item(world, tmp_path) -> int:
 def test_root_footage_is_kept_unattributed_and_a_supervisor_attributes_it(world, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="ingest.pipeline"):
         item = root_item(world, tmp_path)
-    assert any("unattributed" in r.getMessage() and f"evidence attribute {item}" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "unattributed" in r.getMessage() and f"evidence attribute {item}" in r.getMessage() for r in caplog.records
+    )
     sup, aud = world["clients"]["sup1"], world["clients"]["aud"]
     view = sup.get(f"/api/v1/items/{item}").json()
     assert view["unattributed"] is True and view["device_serial"] is None and view["officer_id"] is None
@@ -53,8 +54,14 @@ def test_root_footage_is_kept_unattributed_and_a_supervisor_attributes_it(world,
     assert done["unattributed"] is False and done["on_time"] is False and done["late_by_s"] > 0  # Nov 1 clip
     [event] = [e for e in events(world["rt"], item, EventKind.ATTRIBUTED.value) if "by" in json.loads(e.details)]
     details = json.loads(event.details)
-    assert details == {**details, "device_serial": "ZFY0001", "officer_id": "110001", "unit": "U1", "by": "sup1",
-                       "reason": "docked by 110001"}
+    assert details == {
+        **details,
+        "device_serial": "ZFY0001",
+        "officer_id": "110001",
+        "unit": "U1",
+        "by": "sup1",
+        "reason": "docked by 110001",
+    }
     assert "user=sup1" in event.agent
     # now the unit's footage like any other
     assert world["clients"]["rev1"].get(f"/api/v1/items/{item}").status_code == 200
@@ -82,6 +89,7 @@ def test_only_a_supervisor_of_the_recorders_unit_attributes(world, tmp_path):
 
 
 def test_attributed_footage_cannot_be_attributed_again(world):
-    r = world["clients"]["sup1"].post(f"/api/v1/items/{world['ids']['a']}/attribution",
-                                      json={"device": "ZFY0001", "reason": "moving it"})
+    r = world["clients"]["sup1"].post(
+        f"/api/v1/items/{world['ids']['a']}/attribution", json={"device": "ZFY0001", "reason": "moving it"}
+    )
     assert r.status_code == 409 and "already attributed" in r.json()["error"]["message"]

@@ -26,8 +26,13 @@ def one_time_client(world, name="new1", roles=("reviewer",)):
 def test_a_one_time_password_opens_only_the_password_change_and_sign_out(world):
     client, password = one_time_client(world)
     item = world["ids"]["a"]
-    for method, path in (("get", "/api/v1/me"), ("get", "/api/v1/items"), ("get", f"/api/v1/items/{item}"),
-                         ("get", f"/api/v1/items/{item}/proxy"), ("get", "/api/v1/cases")):
+    for method, path in (
+        ("get", "/api/v1/me"),
+        ("get", "/api/v1/items"),
+        ("get", f"/api/v1/items/{item}"),
+        ("get", f"/api/v1/items/{item}/proxy"),
+        ("get", "/api/v1/cases"),
+    ):
         r = getattr(client, method)(path)
         assert r.status_code == 403, (path, r.text)
         body = r.json()
@@ -64,20 +69,24 @@ def test_an_admin_reset_is_one_time_and_the_owners_change_revokes_their_other_to
         token = client.post("/api/v1/auth/token", data={"username": "rev1", "password": password}).json()
         client.headers["Authorization"] = f"Bearer {token['access_token']}"
         assert client.get("/api/v1/me").status_code == 403
-    assert first.post("/api/v1/me/password",
-                      json={"current_password": password, "new_password": GOOD}).status_code == 204
+    assert (
+        first.post("/api/v1/me/password", json={"current_password": password, "new_password": GOOD}).status_code == 204
+    )
     assert first.get("/api/v1/me").status_code == 200
     assert second.get("/api/v1/me").status_code == 401, "the owner's change signs out their other sessions"
 
 
-@pytest.mark.parametrize("new, why", [
-    ("Sh0rt", "at least 12 characters"),
-    ("alllowercaseletters", "mix at least two"),
-    ("123456789012345", "mix at least two"),
-    ("X" * 257, "at most 256 characters"),
-    ("the new1 password!", "must not contain the username"),
-    ("Password1234", "too common"),
-])
+@pytest.mark.parametrize(
+    "new, why",
+    [
+        ("Sh0rt", "at least 12 characters"),
+        ("alllowercaseletters", "mix at least two"),
+        ("123456789012345", "mix at least two"),
+        ("X" * 257, "at most 256 characters"),
+        ("the new1 password!", "must not contain the username"),
+        ("Password1234", "too common"),
+    ],
+)
 def test_the_password_policy_says_why(world, new, why):
     client, password = one_time_client(world)
     r = client.post("/api/v1/me/password", json={"current_password": password, "new_password": new})
@@ -97,9 +106,11 @@ def test_the_new_password_must_differ_from_the_one_time_one(world):
 
 def test_wrong_current_passwords_are_throttled_like_sign_ins(world):
     client, password = one_time_client(world)
-    statuses = [client.post("/api/v1/me/password", json={"current_password": "guess", "new_password": GOOD})
-                .status_code for _ in range(users.FREE_FAILURES + 2)]
-    assert statuses[:users.FREE_FAILURES] == [403] * users.FREE_FAILURES and statuses[-1] == 429
+    statuses = [
+        client.post("/api/v1/me/password", json={"current_password": "guess", "new_password": GOOD}).status_code
+        for _ in range(users.FREE_FAILURES + 2)
+    ]
+    assert statuses[: users.FREE_FAILURES] == [403] * users.FREE_FAILURES and statuses[-1] == 429
     late = client.post("/api/v1/me/password", json={"current_password": password, "new_password": GOOD})
     assert late.status_code == 429 and int(late.headers["retry-after"]) >= 1
 
@@ -114,8 +125,14 @@ def test_admins_list_users_with_their_last_sign_in(world):
     assert r.status_code == 200, r.text
     listed = {u["username"]: u for u in r.json()}
     assert set(listed) == {*world["clients"], "new1", "never"}
-    assert listed["off1"] == {**listed["off1"], "unit": "U1", "roles": ["officer"], "officer_id": "110001",
-                              "disabled": False, "password_change_required": False}
+    assert listed["off1"] == {
+        **listed["off1"],
+        "unit": "U1",
+        "roles": ["officer"],
+        "officer_id": "110001",
+        "disabled": False,
+        "password_change_required": False,
+    }
     assert listed["off1"]["last_sign_in_at"].endswith("Z")
     assert listed["never"]["last_sign_in_at"] is None and listed["never"]["password_change_required"] is True
     assert listed["new1"]["password_change_required"] is True and listed["new1"]["last_sign_in_at"]

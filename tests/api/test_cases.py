@@ -76,7 +76,13 @@ def test_assigned_reviewer_of_another_unit_reviews_the_case_footage(world):
     assert c["rev3"].get(f"/api/v1/items/{a}").status_code == 404
     kinds = [e["kind"] for e in c["aud"].get(f"/api/v1/cases/{case['id']}/custody").json()]
     assert [k for k in kinds if k != "access_denied"] == [
-        "case_opened", "linked", "reviewer_assigned", "case_updated", "case_updated", "unlinked"]
+        "case_opened",
+        "linked",
+        "reviewer_assigned",
+        "case_updated",
+        "case_updated",
+        "unlinked",
+    ]
     assert kinds.count("access_denied") == 3  # rev3 before assignment, rev1 assigning, rev1 on the closed case
     assert c["adm"].get(f"/api/v1/cases/{case['id']}").status_code == 404
 
@@ -108,8 +114,7 @@ def test_grants_open_another_units_recording_with_a_reason(world):
     assert c["aud"].get(f"/api/v1/items/{a}/proxy").status_code == 403
     assert c["rev1"].post(f"/api/v1/items/{a}/grants", json={"username": "aud", "reason": "audit"}).status_code == 403
     assert c["sup1"].post(f"/api/v1/items/{a}/grants", json={"username": "aud"}).status_code == 422
-    assert c["sup1"].post(f"/api/v1/items/{a}/grants",
-                          json={"username": "ghost", "reason": "audit"}).status_code == 404
+    assert c["sup1"].post(f"/api/v1/items/{a}/grants", json={"username": "ghost", "reason": "audit"}).status_code == 404
     r = c["sup1"].post(f"/api/v1/items/{a}/grants", json={"username": "aud", "reason": "quarterly audit"})
     assert r.status_code == 201
     assert c["aud"].get(f"/api/v1/items/{a}/proxy").status_code == 200

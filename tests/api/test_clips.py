@@ -85,9 +85,11 @@ def test_bad_clip_requests(world, case_id):
     a = world["ids"]["a"]
     broken = ingest(world, "truncated", "ZFY0001/broken.mp4")
     url = f"/api/v1/items/{a}/clips"
-    for body, says in (({"start_s": 1.0, "end_s": 1.0}, "after start_s"),
-                       ({"start_s": 0.5, "end_s": 9.0}, "past the end"),
-                       ({"start_s": -1, "end_s": 1.0}, "start_s")):
+    for body, says in (
+        ({"start_s": 1.0, "end_s": 1.0}, "after start_s"),
+        ({"start_s": 0.5, "end_s": 9.0}, "past the end"),
+        ({"start_s": -1, "end_s": 1.0}, "start_s"),
+    ):
         r = c["rev1"].post(url, json={**body, "case_id": case_id})
         assert r.status_code == 422 and says in r.json()["error"]["message"], body
     r = c["rev1"].post(f"/api/v1/items/{broken}/clips", json={"start_s": 0, "end_s": 1, "case_id": case_id})
@@ -99,16 +101,19 @@ def test_bad_clip_requests(world, case_id):
     assert c["rev2"].get("/api/v1/clips/1").status_code == 404
 
 
-@pytest.mark.parametrize(("body", "says"), [
-    ({"start_s": 0, "end_s": 1e-320}, "at least one frame"),  # was accepted: a clip of no frame
-    ({"start_s": 0.5, "end_s": 0.53}, "at least one frame"),
-    ({"start_s": 1.961, "end_s": 2.0}, "at least one frame"),
-    ({"start_s": 0, "end_s": True}, "end_s"),  # was taken as 1.0 s
-    ({"start_s": False, "end_s": 1}, "start_s"),
-    ({"start_s": 0, "end_s": "1.0"}, "end_s"),
-    ({"start_s": [0], "end_s": 1}, "start_s"),
-    ({"start_s": 0, "end_s": None}, "end_s"),
-])
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"start_s": 0, "end_s": 1e-320}, "at least one frame"),  # was accepted: a clip of no frame
+        ({"start_s": 0.5, "end_s": 0.53}, "at least one frame"),
+        ({"start_s": 1.961, "end_s": 2.0}, "at least one frame"),
+        ({"start_s": 0, "end_s": True}, "end_s"),  # was taken as 1.0 s
+        ({"start_s": False, "end_s": 1}, "start_s"),
+        ({"start_s": 0, "end_s": "1.0"}, "end_s"),
+        ({"start_s": [0], "end_s": 1}, "start_s"),
+        ({"start_s": 0, "end_s": None}, "end_s"),
+    ],
+)
 def test_clip_times_are_strict_numbers_at_least_a_frame_long(world, case_id, body, says):
     r = world["clients"]["rev1"].post(f"/api/v1/items/{world['ids']['a']}/clips", json={**body, "case_id": case_id})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text

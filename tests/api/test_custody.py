@@ -21,7 +21,8 @@ def test_auditors_search_everything_with_filters_and_pages(world):
 
     everything = search(aud, limit=1000)["events"]
     assert {e["item_id"] for e in everything} >= {a, b} and [e["seq"] for e in everything] == sorted(
-        e["seq"] for e in everything)
+        e["seq"] for e in everything
+    )
     assert [e["kind"] for e in search(aud, kind="linked")["events"]] == ["linked"]
     (denied,) = search(aud, kind="access_denied", user="off2")["events"]
     assert denied["item_id"] == a and denied["details"]["action"] == "view_metadata"
@@ -54,10 +55,22 @@ def test_supervisors_search_their_unit_only(world):
     assert search(c["sup1"], item=b)["events"] == []
 
 
-@pytest.mark.parametrize("params", [{"kind": "nope"}, {"user": "nobody"}, {"item": 999}, {"case": 999},
-                                    {"item": 2**63}, {"from": "2026-11-01T07:00:00"}, {"from": "yesterday"},
-                                    {"to": "9999-12-31T23:00:00-05:00"},
-                                    {"cursor": "bm9wZQ"}, {"limit": 0}, {"limit": 1001}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kind": "nope"},
+        {"user": "nobody"},
+        {"item": 999},
+        {"case": 999},
+        {"item": 2**63},
+        {"from": "2026-11-01T07:00:00"},
+        {"from": "yesterday"},
+        {"to": "9999-12-31T23:00:00-05:00"},
+        {"cursor": "bm9wZQ"},
+        {"limit": 0},
+        {"limit": 1001},
+    ],
+)
 def test_bad_search_parameters_are_422_json(world, params):
     r = world["clients"]["aud"].get("/api/v1/custody/events", params=params)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text

@@ -12,8 +12,10 @@ BAD = "x\x00y"
 def test_a_nul_anywhere_is_422_json(world):
     c, a = world["clients"], world["ids"]["a"]
     case = c["sup1"].post("/api/v1/cases", json={"number": "C-1", "title": "t"}).json()
-    probes = [("aud", "GET", "/api/v1/items", {"params": {name: BAD}})
-              for name in ("officer", "unit", "device", "station", "case", "mark", "cursor")] + [
+    probes = [
+        ("aud", "GET", "/api/v1/items", {"params": {name: BAD}})
+        for name in ("officer", "unit", "device", "station", "case", "mark", "cursor")
+    ] + [
         ("aud", "GET", "/api/v1/custody/events", {"params": {"user": BAD}}),
         ("aud", "GET", "/api/v1/uploads/x%00y", {}),
         ("sup1", "POST", "/api/v1/cases", {"json": {"number": BAD, "title": "t"}}),

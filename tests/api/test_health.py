@@ -44,10 +44,14 @@ def test_a_file_name_that_is_not_utf8_never_makes_health_a_500(make_settings):
     assert r.json()["ingest"]["last_error"].endswith(".mp4: unreadable")
 
 
-@pytest.mark.parametrize("report, says", [
-    (lambda: 1 / 0, "ZeroDivisionError"),  # the report itself fails
-    (lambda: ["not", "a", "dict"], "AttributeError"),
-], ids=["raises", "not-a-dict"])
+@pytest.mark.parametrize(
+    "report, says",
+    [
+        (lambda: 1 / 0, "ZeroDivisionError"),  # the report itself fails
+        (lambda: ["not", "a", "dict"], "AttributeError"),
+    ],
+    ids=["raises", "not-a-dict"],
+)
 def test_a_broken_health_report_is_a_503_with_its_error_never_a_500(make_settings, report, says):
     r = TestClient(create_app(make_settings(), report)).get("/healthz")
     assert r.status_code == 503 and r.headers["content-type"] == "application/json"

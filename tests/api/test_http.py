@@ -24,19 +24,25 @@ def test_serve_over_loopback(world, tmp_path, workers, processes):
     rt = world["rt"]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
-    env.update(EVIDENCE_HOME=str(rt.settings.home), EVIDENCE_PORT=str(port), EVIDENCE_STATION_ID="ST01",
-               EVIDENCE_LOG_LEVEL="WARNING")
+    env.update(
+        EVIDENCE_HOME=str(rt.settings.home),
+        EVIDENCE_PORT=str(port),
+        EVIDENCE_STATION_ID="ST01",
+        EVIDENCE_LOG_LEVEL="WARNING",
+    )
     log = tmp_path / "serve.log"
     with open(log, "wb") as sink:
-        proc = processes([EVIDENCE, "serve", "--workers", str(workers)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=sink)
+        proc = processes(
+            [EVIDENCE, "serve", "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=sink
+        )
     try:
         wait_port(port)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=10) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
-            token = http.post("/api/v1/auth/token",
-                              data={"username": "rev1", "password": world["passwords"]["rev1"]}).json()
+            token = http.post(
+                "/api/v1/auth/token", data={"username": "rev1", "password": world["passwords"]["rev1"]}
+            ).json()
             http.headers["Authorization"] = f"Bearer {token['access_token']}"
             item = world["ids"]["a"]
             part = http.get(f"/api/v1/items/{item}/proxy", headers={"Range": "bytes=100-199"})
@@ -49,9 +55,12 @@ def test_serve_over_loopback(world, tmp_path, workers, processes):
             # an upload whose client goes away mid-body leaves nothing half-written
             incoming = rt.settings.web_upload_dir / ".incoming"
             with socket.create_connection(("127.0.0.1", port)) as raw:
-                raw.sendall(f"POST /api/v1/uploads?filename=cut.mp4 HTTP/1.1\r\nHost: x\r\n"
-                            f"Authorization: Bearer {token['access_token']}\r\n"
-                            "Content-Length: 1000000\r\n\r\n".encode() + b"x" * 5000)
+                raw.sendall(
+                    f"POST /api/v1/uploads?filename=cut.mp4 HTTP/1.1\r\nHost: x\r\n"
+                    f"Authorization: Bearer {token['access_token']}\r\n"
+                    "Content-Length: 1000000\r\n\r\n".encode()
+                    + b"x" * 5000
+                )
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline and not (incoming.exists() and any(incoming.iterdir())):
                     time.sleep(0.05)

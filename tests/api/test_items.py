@@ -68,10 +68,18 @@ def test_lists_show_only_what_the_caller_may_see_and_page_with_cursors(world):
     assert len(aud.get("/api/v1/items", params=window).json()["items"]) == 2
 
 
-@pytest.mark.parametrize("params", [{"cursor": "bm9wZQ"}, {"limit": 0}, {"limit": 1000},
-                                    {"recorded_from": "2026-11-01T07:00:00"}, {"on_time": "maybe"},
-                                    {"recorded_from": "9999-12-31T23:00:00-05:00"},
-                                    {"received_to": "0001-01-01T00:00:00+05:00"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "bm9wZQ"},
+        {"limit": 0},
+        {"limit": 1000},
+        {"recorded_from": "2026-11-01T07:00:00"},
+        {"on_time": "maybe"},
+        {"recorded_from": "9999-12-31T23:00:00-05:00"},
+        {"received_to": "0001-01-01T00:00:00+05:00"},
+    ],
+)
 def test_bad_list_parameters_are_422_json(world, params):
     r = world["clients"]["aud"].get("/api/v1/items", params=params)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
@@ -98,7 +106,7 @@ def test_range_requests(world):
         r = client.get(url, headers={"Range": header})
         assert r.status_code == 206, header
         assert r.headers["content-range"] == f"bytes {first}-{last}/{size}", header
-        assert r.content == body[first:last + 1], header
+        assert r.content == body[first : last + 1], header
         assert int(r.headers["content-length"]) == last - first + 1
     for header in (f"bytes={size}-", f"bytes={size + 5}-{size + 10}", "bytes=-0"):
         r = client.get(url, headers={"Range": header})
@@ -176,8 +184,9 @@ def test_sign_in_failures_tokens_and_throttling(world):
     bad = anon.post("/api/v1/auth/token", data={"username": "rev1", "password": "wrong"})
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthorized"
     assert anon.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401
-    statuses = [anon.post("/api/v1/auth/token", data={"username": "rev2", "password": "wrong"}).status_code
-                for _ in range(6)]
+    statuses = [
+        anon.post("/api/v1/auth/token", data={"username": "rev2", "password": "wrong"}).status_code for _ in range(6)
+    ]
     assert statuses[:4] == [401] * 4 and 429 in statuses[4:]
     locked = anon.post("/api/v1/auth/token", data={"username": "rev2", "password": world["passwords"]["rev2"]})
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
@@ -216,12 +225,18 @@ def test_out_of_range_ids_are_json_4xx_everywhere(world):
     for big in OUT_OF_RANGE:
         cursor = base64.urlsafe_b64encode(f"id:{big}".encode()).decode().rstrip("=")
         for method, url, params in (
-            ("GET", f"/api/v1/items/{big}", None), ("GET", f"/api/v1/items/{big}/custody", None),
-            ("GET", f"/api/v1/items/{big}/proxy", None), ("GET", f"/api/v1/items/{big}/poster", None),
-            ("DELETE", f"/api/v1/items/{a}/marks/{big}", None), ("GET", f"/api/v1/cases/{big}", None),
-            ("GET", "/api/v1/cases", {"after": big}), ("GET", "/api/v1/items", {"case_id": big}),
-            ("GET", "/api/v1/items", {"cursor": cursor}), ("GET", f"/api/v1/clips/{big}", None),
-            ("GET", "/api/v1/custody/events", {"item": big}), ("GET", "/api/v1/items", {"limit": big}),
+            ("GET", f"/api/v1/items/{big}", None),
+            ("GET", f"/api/v1/items/{big}/custody", None),
+            ("GET", f"/api/v1/items/{big}/proxy", None),
+            ("GET", f"/api/v1/items/{big}/poster", None),
+            ("DELETE", f"/api/v1/items/{a}/marks/{big}", None),
+            ("GET", f"/api/v1/cases/{big}", None),
+            ("GET", "/api/v1/cases", {"after": big}),
+            ("GET", "/api/v1/items", {"case_id": big}),
+            ("GET", "/api/v1/items", {"cursor": cursor}),
+            ("GET", f"/api/v1/clips/{big}", None),
+            ("GET", "/api/v1/custody/events", {"item": big}),
+            ("GET", "/api/v1/items", {"limit": big}),
         ):
             r = aud.request(method, url, params=params)
             assert r.status_code in (404, 422), (url, params, r.status_code, r.text)
@@ -259,9 +274,18 @@ def test_filters_naming_something_unknown_are_422(world):
     case = sup1.post("/api/v1/cases", json={"number": "C-7", "title": "market"}).json()
     assert aud.get("/api/v1/items", params={"case": "C-7"}).status_code == 200
     # once silently []: a case id given where the number goes, and other names nothing carries
-    for params in ({"case": str(case["id"])}, {"case": "C-404"}, {"case_id": case["id"] + 1},
-                   {"case": "C-7", "case_id": case["id"] + 1}, {"mark": "no-such-tag"}, {"officer": "999999"},
-                   {"unit": "U404"}, {"device": "ZFY9999"}, {"station": "ST99"}, {"status": "lost"}):
+    for params in (
+        {"case": str(case["id"])},
+        {"case": "C-404"},
+        {"case_id": case["id"] + 1},
+        {"case": "C-7", "case_id": case["id"] + 1},
+        {"mark": "no-such-tag"},
+        {"officer": "999999"},
+        {"unit": "U404"},
+        {"device": "ZFY9999"},
+        {"station": "ST99"},
+        {"status": "lost"},
+    ):
         r = aud.get("/api/v1/items", params=params)
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", (params, r.text)
     # a case the caller may not see is as unknown as one that does not exist (no leak of its existence)

@@ -16,8 +16,18 @@ MEDIA = {
     "poster": ("poster_key", "/poster"),
     "original": ("object_key", "/original?reason=case+review"),
 }
-SAME = ("content-length", "content-type", "etag", "last-modified", "accept-ranges", "cache-control",
-        "content-range", "x-evidence-sha256", "repr-digest", "content-disposition")
+SAME = (
+    "content-length",
+    "content-type",
+    "etag",
+    "last-modified",
+    "accept-ranges",
+    "cache-control",
+    "content-range",
+    "x-evidence-sha256",
+    "repr-digest",
+    "content-disposition",
+)
 
 
 def _stored_at(world, item):

@@ -18,8 +18,16 @@ def test_http_dates_are_imf_fixdates_in_gmt_to_the_second():
 def test_if_range():
     assert if_range_holds(None, TAG, WHEN), "no If-Range: the Range stands"
     assert if_range_holds(TAG, TAG, WHEN) and if_range_holds(f" {TAG} ", TAG, WHEN)
-    for stale in ('"abc-poster"', f"W/{TAG}", "abc-proxy", "", "garbage", "Sun, 01 Nov 2026 08:00:01 GMT",
-                  "Sun, 01 Nov 2026 07:59:59 GMT", "Sun, 32 Nov 2026 08:00:00 GMT"):
+    for stale in (
+        '"abc-poster"',
+        f"W/{TAG}",
+        "abc-proxy",
+        "",
+        "garbage",
+        "Sun, 01 Nov 2026 08:00:01 GMT",
+        "Sun, 01 Nov 2026 07:59:59 GMT",
+        "Sun, 32 Nov 2026 08:00:00 GMT",
+    ):
         assert not if_range_holds(stale, TAG, WHEN), stale
     for same in ("Sun, 01 Nov 2026 08:00:00 GMT", "Sunday, 01-Nov-26 08:00:00 GMT", "Sun Nov  1 08:00:00 2026"):
         assert if_range_holds(same, TAG, WHEN), same

@@ -54,18 +54,25 @@ HOME = Path(tempfile.mkdtemp(prefix="evidence-schema-"))
 SETTINGS = load_settings(home=HOME, station_id="ST01", timezone="Asia/Shanghai", max_upload_bytes=1_000_000)
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
-EXTREMES = {int: [0, -1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1],
-            "time": ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"],  # overflowing into UTC
-            str: ["a\x00b"]}  # PostgreSQL can neither store nor compare text holding a NUL
+EXTREMES = {
+    int: [0, -1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1],
+    "time": ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"],  # overflowing into UTC
+    str: ["a\x00b"],
+}  # PostgreSQL can neither store nor compare text holding a NUL
 
 
 @schema.hook
 def flatmap_case(_context, case):
     """The case as generated, or with one integer, time or text of it swapped for an extreme value."""
-    parts = {part: values for part in ("path_parameters", "query", "body")
-             if isinstance(values := getattr(case, part), dict)}
-    slots = [(part, key, "time" if type(value) is str and _is_time(value) else type(value))
-             for part, values in parts.items() for key, value in values.items() if type(value) in (int, str)]
+    parts = {
+        part: values for part in ("path_parameters", "query", "body") if isinstance(values := getattr(case, part), dict)
+    }
+    slots = [
+        (part, key, "time" if type(value) is str and _is_time(value) else type(value))
+        for part, values in parts.items()
+        for key, value in values.items()
+        if type(value) in (int, str)
+    ]
     if not slots:
         return st.just(case)
 
@@ -103,8 +110,13 @@ def errors_are_json(_ctx, response, case) -> None:
         assert isinstance(error["code"], str) and isinstance(error["message"], str)
 
 
-CHECKS = [not_a_server_error, errors_are_json, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    errors_are_json,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 def populate(settings, clips):
@@ -172,11 +184,13 @@ def _conformance_test(role: str, on_postgresql: bool = False):
             APP.state.services = saved
 
     if on_postgresql:
+
         @schema.parametrize()
         @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
         def test(case, pg_world):
             run(case, pg_world)
     else:
+
         @schema.parametrize()
         @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
         def test(case, sqlite_world):

@@ -26,8 +26,12 @@ def ingest_web_uploads(world):
 def test_upload_goes_through_the_pipeline_with_the_uploader_recorded(world, tmp_path):
     data = world["clips"]["h264"].read_bytes() + b"web-upload"
     off1 = world["clients"]["off1"]
-    r = off1.post("/api/v1/uploads", params={"filename": "现场 01.mp4", "device": "ZFY0001"}, content=data,
-                  headers={"Content-Type": "application/octet-stream"})
+    r = off1.post(
+        "/api/v1/uploads",
+        params={"filename": "现场 01.mp4", "device": "ZFY0001"},
+        content=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert r.status_code == 202, r.text
     ticket = r.json()
     assert ticket["status"] == "queued" and ticket["size_bytes"] == len(data)
@@ -41,7 +45,11 @@ def test_upload_goes_through_the_pipeline_with_the_uploader_recorded(world, tmp_
     with transaction(world["rt"].sessions) as session:
         item = session.get(Item, result.item_id)
         assert (item.uploaded_by, item.device_serial, item.officer_id, item.station_id) == (
-            "off1", "ZFY0001", "110001", "web")
+            "off1",
+            "ZFY0001",
+            "110001",
+            "web",
+        )
         assert item.sha256 == ticket["sha256"] and item.original_filename == "现场 01.mp4"
         assert item.received_at.strftime("%Y-%m-%dT%H:%M:%S") == ticket["received_at"][:19]
         assert item.status == "ready"
@@ -53,16 +61,27 @@ def test_upload_refusals(world):
     c = world["clients"]
     mp4 = world["clips"]["h264"].read_bytes()
     assert c["aud"].post("/api/v1/uploads", params={"filename": "a.mp4"}, content=mp4).status_code == 403
-    for bad, says in (("../etc/passwd", "plain file name"), ("a/b.mp4", "plain file name"),
-                      (".hidden.mp4", "hidden"), ("x.mp4.part", "temporary"), ("", "1 character"),
-                      # ingest would leave these in the web upload point for ever, "queued"
-                      ("Thumbs.db", "litter"), ("desktop.ini", "litter"), ("~$report.mp4", "litter"),
-                      ("evil\nINFO forged.mp4", "control characters"), ("a\x1b[2Jb.mp4", "control characters")):
+    for bad, says in (
+        ("../etc/passwd", "plain file name"),
+        ("a/b.mp4", "plain file name"),
+        (".hidden.mp4", "hidden"),
+        ("x.mp4.part", "temporary"),
+        ("", "1 character"),
+        # ingest would leave these in the web upload point for ever, "queued"
+        ("Thumbs.db", "litter"),
+        ("desktop.ini", "litter"),
+        ("~$report.mp4", "litter"),
+        ("evil\nINFO forged.mp4", "control characters"),
+        ("a\x1b[2Jb.mp4", "control characters"),
+    ):
         r = c["off1"].post("/api/v1/uploads", params={"filename": bad}, content=mp4)
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", bad
         assert says in r.json()["error"]["message"], (bad, r.json())
-    assert not any(p.is_file() for p in world["rt"].settings.web_upload_dir.rglob("*")
-                   if ".incoming" not in p.parts and ".uploads" not in p.parts)
+    assert not any(
+        p.is_file()
+        for p in world["rt"].settings.web_upload_dir.rglob("*")
+        if ".incoming" not in p.parts and ".uploads" not in p.parts
+    )
     empty = c["off1"].post("/api/v1/uploads", params={"filename": "empty.mp4"}, content=b"")
     assert empty.status_code == 422 and "empty" in empty.json()["error"]["message"]
     services = world["app"].state.services
@@ -72,7 +91,7 @@ def test_upload_refusals(world):
 
     def chunks():  # no Content-Length: the limit is enforced while streaming
         for i in range(0, len(mp4), 300):
-            yield mp4[i:i + 300]
+            yield mp4[i : i + 300]
 
     streamed = c["off1"].post("/api/v1/uploads", params={"filename": "big.mp4"}, content=chunks())
     assert streamed.status_code == 413
@@ -94,7 +113,7 @@ def test_a_body_of_several_mib_is_written_exactly(world):
 
     def pieces():
         for i in range(0, len(data), 65536):
-            yield data[i:i + 65536]
+            yield data[i : i + 65536]
 
     r = world["clients"]["off1"].post("/api/v1/uploads", params={"filename": "long.mp4"}, content=pieces())
     assert r.status_code == 202, r.text
@@ -118,9 +137,18 @@ def test_an_upload_naming_someone_elses_recorder_is_refused_and_logged(world):
         assert device in r.json()["error"]["message"]
     refused = denials(rt, "upload")
     assert [(d["agent"].split(";")[0], d["reason"].split()[1]) for d in refused] == [
-        ("user=off2", "ZFY0001"), ("user=off1", "ZFY0002"), ("user=sup1", "ZFY0002"), ("user=rev1", "ZFY0001")]
-    for who, device in (("off1", "ZFY0001"), ("off2", " ZFY0002 "), ("sup1", "ZFY0001"), ("off1", "ZFY7777"),
-                        ("off1", None)):
+        ("user=off2", "ZFY0001"),
+        ("user=off1", "ZFY0002"),
+        ("user=sup1", "ZFY0002"),
+        ("user=rev1", "ZFY0001"),
+    ]
+    for who, device in (
+        ("off1", "ZFY0001"),
+        ("off2", " ZFY0002 "),
+        ("sup1", "ZFY0001"),
+        ("off1", "ZFY7777"),
+        ("off1", None),
+    ):
         assert send(who, device).status_code == 202, (who, device)
     web = world["app"].state.services.settings.web_upload_dir
     assert len(list(web.glob("*/x.mp4"))) == 5, "only the allowed uploads were written"

@@ -19,18 +19,21 @@ def person(*roles: str, unit: str = "U1", officer: str | None = None) -> Princip
 HELD = DeviceAssignment(serial="ZFY0001", officer_id="110001", unit="U1", since=datetime(2026, 1, 1, tzinfo=UTC))
 
 
-@pytest.mark.parametrize("who, device, holder, allowed", [
-    (person("officer", officer="110001"), "ZFY0001", HELD, True),  # their own recorder
-    (person("officer", officer="110002"), "ZFY0001", HELD, False),  # a colleague's, same unit
-    (person("officer", unit="U2", officer="220002"), "ZFY0001", HELD, False),
-    (person("supervisor"), "ZFY0001", HELD, True),  # a supervisor of the recorder's unit
-    (person("supervisor", unit="U2"), "ZFY0001", HELD, False),
-    (person("reviewer"), "ZFY0001", HELD, False),
-    (person("officer", officer="110002"), "ZFY9999", None, True),  # nobody holds it: nothing to usurp
-    (person("officer", officer="110002"), None, None, True),
-    (person("auditor"), None, None, False),
-    (person("admin"), None, None, False),
-])
+@pytest.mark.parametrize(
+    "who, device, holder, allowed",
+    [
+        (person("officer", officer="110001"), "ZFY0001", HELD, True),  # their own recorder
+        (person("officer", officer="110002"), "ZFY0001", HELD, False),  # a colleague's, same unit
+        (person("officer", unit="U2", officer="220002"), "ZFY0001", HELD, False),
+        (person("supervisor"), "ZFY0001", HELD, True),  # a supervisor of the recorder's unit
+        (person("supervisor", unit="U2"), "ZFY0001", HELD, False),
+        (person("reviewer"), "ZFY0001", HELD, False),
+        (person("officer", officer="110002"), "ZFY9999", None, True),  # nobody holds it: nothing to usurp
+        (person("officer", officer="110002"), None, None, True),
+        (person("auditor"), None, None, False),
+        (person("admin"), None, None, False),
+    ],
+)
 def test_upload_decisions(who, device, holder, allowed):
     decision = access.decide_upload(who, device, holder)
     assert decision.allowed is allowed and not decision.hide and decision.reason
@@ -39,9 +42,11 @@ def test_upload_decisions(who, device, holder, allowed):
 
 
 def test_custody_search_and_case_opening():
-    assert [access.decide_custody_search(person(r)).allowed for r in ("auditor", "supervisor", "reviewer",
-                                                                      "officer", "admin")] == [
-        True, True, False, False, False]
-    assert [access.decide_open_case(person(r)).allowed for r in ("reviewer", "supervisor", "officer", "auditor",
-                                                                 "admin")] == [True, True, False, False, False]
+    assert [
+        access.decide_custody_search(person(r)).allowed
+        for r in ("auditor", "supervisor", "reviewer", "officer", "admin")
+    ] == [True, True, False, False, False]
+    assert [
+        access.decide_open_case(person(r)).allowed for r in ("reviewer", "supervisor", "officer", "auditor", "admin")
+    ] == [True, True, False, False, False]
     assert access.decide_request_status(person("officer"), "someone else", "upload").hide

@@ -74,8 +74,17 @@ def test_reordered_events_are_detected(sessions):
         session.execute(delete(CustodyEvent).where(CustodyEvent.seq.in_([2, 3])))
         session.flush()
         for seq, idx in ((2, 1), (3, 0)):
-            session.add(CustodyEvent(seq=seq, item_id=None, kind="received", outcome="success", agent="station=T",
-                                     tool=None, **{c: v[idx] for c, v in swap.items()}))
+            session.add(
+                CustodyEvent(
+                    seq=seq,
+                    item_id=None,
+                    kind="received",
+                    outcome="success",
+                    agent="station=T",
+                    tool=None,
+                    **{c: v[idx] for c, v in swap.items()},
+                )
+            )
     report = verify(sessions)
     assert not report.ok and report.bad_seq == 2
 
@@ -88,9 +97,17 @@ def test_inserted_event_is_detected(sessions):
             session.execute(update(CustodyEvent).where(CustodyEvent.seq == seq).values(seq=seq + 1))
         session.execute(update(CustodyEvent).where(CustodyEvent.seq == 4).values(prev_hash="f" * 64))
         prev = session.get(CustodyEvent, 2).hash
-        fields = dict(seq=3, prev_hash=prev, item_id=None, kind="received", outcome="success",
-                      agent="forger", tool=None, occurred_at=session.get(CustodyEvent, 2).occurred_at,
-                      details="{}")
+        fields = dict(
+            seq=3,
+            prev_hash=prev,
+            item_id=None,
+            kind="received",
+            outcome="success",
+            agent="forger",
+            tool=None,
+            occurred_at=session.get(CustodyEvent, 2).occurred_at,
+            details="{}",
+        )
         forged = custody.event_hash(**fields)
         session.add(CustodyEvent(**fields, hash=forged))
         session.flush()
@@ -106,8 +123,17 @@ def test_the_database_refuses_a_fork(sessions):
     fill(sessions, 2)
     with pytest.raises(IntegrityError), transaction(sessions) as session:
         first = session.get(CustodyEvent, 1)
-        fields = dict(seq=3, prev_hash=first.hash, item_id=None, kind="received", outcome="success",
-                      agent="forger", tool=None, occurred_at=first.occurred_at, details="{}")
+        fields = dict(
+            seq=3,
+            prev_hash=first.hash,
+            item_id=None,
+            kind="received",
+            outcome="success",
+            agent="forger",
+            tool=None,
+            occurred_at=first.occurred_at,
+            details="{}",
+        )
         session.add(CustodyEvent(**fields, hash=custody.event_hash(**fields)))
 
 

@@ -11,9 +11,11 @@ ARRIVED = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 def test_filename_patterns_read_in_station_zone():
     assert time_from_filename("ZFY0001_20261101_163000.mp4", DEFAULT_FILENAME_PATTERNS, SH) == datetime(
-        2026, 11, 1, 8, 30, tzinfo=UTC)
+        2026, 11, 1, 8, 30, tzinfo=UTC
+    )
     assert time_from_filename("REC20261101163000A.MP4", DEFAULT_FILENAME_PATTERNS, SH) == datetime(
-        2026, 11, 1, 8, 30, tzinfo=UTC)
+        2026, 11, 1, 8, 30, tzinfo=UTC
+    )
     assert time_from_filename("clip.mp4", DEFAULT_FILENAME_PATTERNS, SH) is None
     assert time_from_filename("20261399_250000.mp4", DEFAULT_FILENAME_PATTERNS, SH) is None  # no such date
 

@@ -109,16 +109,19 @@ def test_a_changed_password_is_checked_before_anything_changes(owner):
         assert users.authenticate(session, "li.wei", password).username == "li.wei"
 
 
-@pytest.mark.parametrize("password, problem", [
-    ("Harbour lights 42", None),
-    ("correcthorsebattery", "mix at least two"),
-    ("correct horse battery", None),  # a space counts as another kind of character
-    ("长城长城长城长城长城长城", "mix at least two"),
-    ("长城长城长城长城长城长城7", None),
-    ("Sh0rt pass", "at least 12"),
-    ("Li.Wei-2026-spring", "must not contain the username"),
-    ("PASSWORD1234", "too common"),
-])
+@pytest.mark.parametrize(
+    "password, problem",
+    [
+        ("Harbour lights 42", None),
+        ("correcthorsebattery", "mix at least two"),
+        ("correct horse battery", None),  # a space counts as another kind of character
+        ("长城长城长城长城长城长城", "mix at least two"),
+        ("长城长城长城长城长城长城7", None),
+        ("Sh0rt pass", "at least 12"),
+        ("Li.Wei-2026-spring", "must not contain the username"),
+        ("PASSWORD1234", "too common"),
+    ],
+)
 def test_the_password_policy(password, problem):
     found = policy_problem(password, "li.wei")
     assert (found is None) if problem is None else (problem in found), found
@@ -131,14 +134,21 @@ def test_migration_0007_asks_existing_users_for_a_password_and_unjudges_unattrib
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0005")
-        conn.execute(text("INSERT INTO users (username, unit, roles, password_hash, disabled, failed_logins, "
-                          "created_at) VALUES ('old', 'U1', 'reviewer', 'x', false, 0, '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO users (username, unit, roles, password_hash, disabled, failed_logins, "
+                "created_at) VALUES ('old', 'U1', 'reviewer', 'x', false, 0, '2026-01-01')"
+            )
+        )
         for n, serial in ((1, "'ZFY0001'"), (2, "NULL")):  # docked, and dropped at an upload point's root
-            conn.execute(text(
-                "INSERT INTO items (sha256, size_bytes, object_key, original_filename, source_path, source_mtime, "
-                "device_serial, station_id, received_at, stored_at, status, on_time) VALUES "
-                f"('{n:064}', 1, 'k{n}', 'a.mp4', 'a.mp4', '2026-01-01', {serial}, 'ST01', '2026-01-01', "
-                "'2026-01-01', 'ready', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO items (sha256, size_bytes, object_key, original_filename, source_path, source_mtime, "
+                    "device_serial, station_id, received_at, stored_at, status, on_time) VALUES "
+                    f"('{n:064}', 1, 'k{n}', 'a.mp4', 'a.mp4', '2026-01-01', {serial}, 'ST01', '2026-01-01', "
+                    "'2026-01-01', 'ready', true)"
+                )
+            )
         command.upgrade(cfg, "head")
     with transaction(any_sessions) as session:
         old = users.get_user(session, "old")

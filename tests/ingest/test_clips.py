@@ -28,10 +28,18 @@ def ntsc(tmp_path_factory) -> Path:
     return make_clip(tmp_path_factory.mktemp("ntsc") / "ntsc.mp4", seconds=4, fps="30000/1001", extra=["-g", "1000"])
 
 
-@pytest.mark.parametrize(("name", "fps", "start", "end"), [
-    ("sparse", 25, 1.0, 3.0), ("sparse", 25, 2.5, 3.7), ("sparse", 25, 0.0, 0.04), ("sparse", 25, 3.96, 4.0),
-    ("sparse", 25, 1.01, 1.05), ("ntsc", 30000 / 1001, 2.5, 3.7), ("ntsc", 30000 / 1001, 1.0, 3.0),
-])
+@pytest.mark.parametrize(
+    ("name", "fps", "start", "end"),
+    [
+        ("sparse", 25, 1.0, 3.0),
+        ("sparse", 25, 2.5, 3.7),
+        ("sparse", 25, 0.0, 0.04),
+        ("sparse", 25, 3.96, 4.0),
+        ("sparse", 25, 1.01, 1.05),
+        ("ntsc", 30000 / 1001, 2.5, 3.7),
+        ("ntsc", 30000 / 1001, 1.0, 3.0),
+    ],
+)
 def test_a_clip_starts_and_ends_on_the_requested_frames(clips, ntsc, tmp_path, name, fps, start, end):
     """The sources have one keyframe, at 0 s: a stream copy would start there, not at the in point."""
     src = ntsc if name == "ntsc" else clips[name]

@@ -146,19 +146,28 @@ def _variants(clips, n: int, root: Path) -> list[Path]:
 def _up(processes, settings_env: dict, log: Path) -> subprocess.Popen:
     """`evidence up --no-api`, returned once it is under way (a loaded machine takes seconds to start it)."""
     with open(log, "wb") as sink:
-        proc = processes([sys.executable, "-c", "from ingest.cli import main; main()", "up", "--no-api"],
-                         env=settings_env, stdout=subprocess.DEVNULL, stderr=sink)
+        proc = processes(
+            [sys.executable, "-c", "from ingest.cli import main; main()", "up", "--no-api"],
+            env=settings_env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     wait_for(lambda: "watching upload point" in log.read_text(errors="replace") or proc.poll() is not None)
     return proc
 
 
 @pytest.mark.slow
-def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make_settings, clips, tmp_path,
-                                                                          processes):
+def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make_settings, clips, tmp_path, processes):
     settings = make_settings()
     home = settings.home
-    env = {**os.environ, "EVIDENCE_HOME": str(home), "EVIDENCE_SETTLE_SECONDS": "0.2",
-           "EVIDENCE_RESCAN_SECONDS": "1", "EVIDENCE_STATION_ID": "ST01", "EVIDENCE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "EVIDENCE_HOME": str(home),
+        "EVIDENCE_SETTLE_SECONDS": "0.2",
+        "EVIDENCE_RESCAN_SECONDS": "1",
+        "EVIDENCE_STATION_ID": "ST01",
+        "EVIDENCE_LOG_LEVEL": "WARNING",
+    }
     upload = settings.points[0].path
     files = _variants(clips, 12, tmp_path / "variants")
     for n, f in enumerate(files):
@@ -176,9 +185,14 @@ def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make
     assert interrupted, "no kill landed while work was in progress"
     proc = _up(processes, env, tmp_path / "up.log")
     try:
-        wait_for(lambda: count(settings, Item) == len(files)
-                 and count(settings, Job, Job.state.in_(["queued", "running"])) == 0
-                 and not any(p.is_file() for p in upload.glob("ZFY*/*")), timeout=180)
+        wait_for(
+            lambda: (
+                count(settings, Item) == len(files)
+                and count(settings, Job, Job.state.in_(["queued", "running"])) == 0
+                and not any(p.is_file() for p in upload.glob("ZFY*/*"))
+            ),
+            timeout=180,
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)

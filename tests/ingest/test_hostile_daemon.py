@@ -23,11 +23,20 @@ from tests.ingest.test_daemon import count, db, items, wait_for
 from tests.media import drop
 from tests.privileges import drop_permission_override
 
-ODD_NAMES = [os.fsdecode(b"ZFY0002/\xff\xfe.mp4"), "ZFY0002/a\nINFO new ZFY0009 forged.mp4",
-             "ZFY0003/\x1b]0;owned\x07\x1b[2Jred.mp4"]
+ODD_NAMES = [
+    os.fsdecode(b"ZFY0002/\xff\xfe.mp4"),
+    "ZFY0002/a\nINFO new ZFY0009 forged.mp4",
+    "ZFY0003/\x1b]0;owned\x07\x1b[2Jred.mp4",
+]
 LINKS = ["ZFY0001/link.mp4", "ZFY0005", "ZFY0002/loop", "ZFY0003/up"]
-LITTER = ["ZFY0001/Thumbs.db", "ZFY0001/desktop.ini", "ZFY0002/~$report.docx", "$RECYCLE.BIN",
-          "System Volume Information", ".Trashes"]
+LITTER = [
+    "ZFY0001/Thumbs.db",
+    "ZFY0001/desktop.ini",
+    "ZFY0002/~$report.docx",
+    "$RECYCLE.BIN",
+    "System Volume Information",
+    ".Trashes",
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -94,8 +103,13 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
     (upload / "ZFY0005").symlink_to(outside.parent)
     (upload / "ZFY0002" / "loop").symlink_to(upload / "ZFY0002" / "loop")
     (upload / "ZFY0003" / "up").symlink_to(upload)
-    for rel in ["ZFY0001/Thumbs.db", "ZFY0001/desktop.ini", "ZFY0002/~$report.docx",
-                "System Volume Information/IndexerVolumeGuid", ".Trashes/501/x"]:
+    for rel in [
+        "ZFY0001/Thumbs.db",
+        "ZFY0001/desktop.ini",
+        "ZFY0002/~$report.docx",
+        "System Volume Information/IndexerVolumeGuid",
+        ".Trashes/501/x",
+    ]:
         (upload / rel).parent.mkdir(parents=True, exist_ok=True)
         (upload / rel).write_bytes(b"litter")
     os.mkfifo(upload / "ZFY0004" / "pipe.mp4")
@@ -104,8 +118,13 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
     subprocess.run(["chattr", "+i", os.fspath(stuck)], check=True)
     try:
         with running(settings) as (daemon, thread):
-            wait_for(lambda: len(items(settings)) == len(expected)
-                     and {"ZFY0004/locked.mp4", "ZFY0003/stuck.mp4"} <= set(listing(settings)), timeout=120)
+            wait_for(
+                lambda: (
+                    len(items(settings)) == len(expected)
+                    and {"ZFY0004/locked.mp4", "ZFY0003/stuck.mp4"} <= set(listing(settings))
+                ),
+                timeout=120,
+            )
             time.sleep(2.5)  # more rescans and retries pass
             assert thread.is_alive() and daemon.health.database_ok
             assert {i.sha256 for i in items(settings)} == want
@@ -127,9 +146,14 @@ def test_a_hostile_burst(settings, clips, tmp_path, caplog):
             locked.chmod(0o644)
             shut.chmod(0o755)
             subprocess.run(["chattr", "-i", os.fspath(stuck)], check=True)
-            wait_for(lambda: len(items(settings)) == len(expected) + 2 and not stuck.exists()
-                     and not {"ZFY0004/locked.mp4", "ZFY0003/stuck.mp4", "ZFY0006"} & set(listing(settings)),
-                     timeout=120)
+            wait_for(
+                lambda: (
+                    len(items(settings)) == len(expected) + 2
+                    and not stuck.exists()
+                    and not {"ZFY0004/locked.mp4", "ZFY0003/stuck.mp4", "ZFY0006"} & set(listing(settings))
+                ),
+                timeout=120,
+            )
     finally:
         if stuck.exists():
             subprocess.run(["chattr", "-i", os.fspath(stuck)], check=False)

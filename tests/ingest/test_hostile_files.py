@@ -52,8 +52,11 @@ def test_links_are_never_ingested_nor_followed(rt, clips, tmp_path):
     (upload / "ZFY0002").symlink_to(outside.parent)  # a folder link: its files are outside too
     (upload / "ZFY0003").mkdir()
     (upload / "ZFY0003" / "loop.mp4").symlink_to(upload / "ZFY0003" / "loop.mp4")
-    for rel, says in (("ZFY0001/link.mp4", "symbolic link"), ("ZFY0002/secret.mp4", "folder"),
-                      ("ZFY0003/loop.mp4", "symbolic link")):
+    for rel, says in (
+        ("ZFY0001/link.mp4", "symbolic link"),
+        ("ZFY0002/secret.mp4", "folder"),
+        ("ZFY0003/loop.mp4", "symbolic link"),
+    ):
         with pytest.raises(InvalidInput, match=says):
             ingest_file(rt, point(rt), upload / rel)
     assert all_items(rt) == [] and outside.exists() and (upload / "ZFY0001" / "link.mp4").is_symlink()

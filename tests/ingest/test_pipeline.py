@@ -73,8 +73,15 @@ def test_h264_clip_is_stored_verified_proxied_and_under_custody(rt, upload, clip
     assert (upload / "_archive" / "ZFY0001" / "clip.mp4").read_bytes() == clips["h264"].read_bytes()
 
     assert kinds(rt, result.item_id) == [
-        "received", "hashed", "stored", "verified", "source_released",
-        "probed", "times_assessed", "attributed", "proxy_made",
+        "received",
+        "hashed",
+        "stored",
+        "verified",
+        "source_released",
+        "probed",
+        "times_assessed",
+        "attributed",
+        "proxy_made",
     ]
     with transaction(rt.sessions) as session:
         assert custody.verify(session).ok

@@ -34,7 +34,7 @@ def test_remux_only_when_browsers_already_play_it(change, remux):
 def test_remux_args_copy_streams_with_faststart():
     args = remux_args(Path("in.mp4"), Path("out.mp4"))
     assert args[:3] == ["-hide_banner", "-nostdin", "-y"]
-    assert ["-c", "copy"] == args[args.index("-c"): args.index("-c") + 2]
+    assert ["-c", "copy"] == args[args.index("-c") : args.index("-c") + 2]
     assert "+faststart" in args and args[-1] == "out.mp4"
     assert "0:a:0?" in args  # audio optional
 
@@ -59,15 +59,27 @@ def test_poster_from_the_middle_of_short_clips():
 
 
 def test_parse_probe_picks_first_streams_and_rates():
-    info = parse_probe({
-        "format": {"format_name": "mov,mp4", "duration": "2.000", "tags": {"creation_time": "2026-11-01T08:00:00Z"}},
-        "streams": [
-            {"codec_type": "data"},
-            {"codec_type": "video", "codec_name": "h264", "pix_fmt": "yuv420p", "width": 1920, "height": 1080,
-             "avg_frame_rate": "30000/1001"},
-            {"codec_type": "audio", "codec_name": "aac"},
-        ],
-    })
+    info = parse_probe(
+        {
+            "format": {
+                "format_name": "mov,mp4",
+                "duration": "2.000",
+                "tags": {"creation_time": "2026-11-01T08:00:00Z"},
+            },
+            "streams": [
+                {"codec_type": "data"},
+                {
+                    "codec_type": "video",
+                    "codec_name": "h264",
+                    "pix_fmt": "yuv420p",
+                    "width": 1920,
+                    "height": 1080,
+                    "avg_frame_rate": "30000/1001",
+                },
+                {"codec_type": "audio", "codec_name": "aac"},
+            ],
+        }
+    )
     assert (info.video_codec, info.audio_codec, info.fps, info.duration_s) == ("h264", "aac", 29.97, 2.0)
     assert info.creation_time == "2026-11-01T08:00:00Z"
 
@@ -82,8 +94,9 @@ def test_tools_are_killed_on_timeout():
 
     start = time.monotonic()
     with pytest.raises(ToolTimeout):
-        run_tool(["ffmpeg", "-hide_banner", "-re", "-f", "lavfi", "-i", "testsrc2=duration=30", "-f", "null", "-"],
-                 timeout=1)
+        run_tool(
+            ["ffmpeg", "-hide_banner", "-re", "-f", "lavfi", "-i", "testsrc2=duration=30", "-f", "null", "-"], timeout=1
+        )
     assert time.monotonic() - start < 5
 
 

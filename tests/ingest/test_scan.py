@@ -38,9 +38,17 @@ def _tree(root, rels):
 
 
 def test_litter_is_ignored_by_the_default_list_case_insensitively():
-    for rel in ["ZFY0001/Thumbs.db", "ZFY0001/THUMBS.DB", "desktop.ini", "ZFY0001/~$notes.docx",
-                "$RECYCLE.BIN/S-1-5/x.mp4", "System Volume Information/IndexerVolumeGuid", ".Trashes/501/a.mp4",
-                ".Spotlight-V100/Store-V2/x", ".fseventsd/fseventsd-uuid"]:
+    for rel in [
+        "ZFY0001/Thumbs.db",
+        "ZFY0001/THUMBS.DB",
+        "desktop.ini",
+        "ZFY0001/~$notes.docx",
+        "$RECYCLE.BIN/S-1-5/x.mp4",
+        "System Volume Information/IndexerVolumeGuid",
+        ".Trashes/501/a.mp4",
+        ".Spotlight-V100/Store-V2/x",
+        ".fseventsd/fseventsd-uuid",
+    ]:
         assert is_ignored(rel, "_archive", DEFAULT_IGNORE), rel
     assert not is_ignored("ZFY0001/thumbs.mp4", "_archive", DEFAULT_IGNORE)
 

@@ -11,7 +11,9 @@ def test_defaults_derive_from_home(tmp_path, monkeypatch):
     assert s.database_url == f"sqlite:///{tmp_path / 'evidence.db'}"
     assert s.storage_url == f"file://{tmp_path / 'objects'}"
     assert [(p.station_id, p.path) for p in s.points] == [
-        (s.station_id, tmp_path / "upload"), ("web", tmp_path / "web-upload")]
+        (s.station_id, tmp_path / "upload"),
+        ("web", tmp_path / "web-upload"),
+    ]
     assert s.deadline_hours == 24 and s.source_policy == "move" and s.proxy_max_height == 1080
 
 
@@ -50,7 +52,8 @@ def test_s3_url_and_masking():
     url = parse_storage_url("s3://AK:S%2Fecret@minio.local:9000/evidence?secure=false&region=cn-1")
     assert url == S3StoreURL("minio.local:9000", "evidence", "AK", "S/ecret", False, "cn-1")
     assert mask_url("s3://AK:S%2Fecret@minio.local:9000/evidence?secure=false") == (
-        "s3://AK:***@minio.local:9000/evidence?secure=false")
+        "s3://AK:***@minio.local:9000/evidence?secure=false"
+    )
 
 
 def test_ignore_list_defaults_to_os_litter_and_is_configurable(tmp_path, monkeypatch):

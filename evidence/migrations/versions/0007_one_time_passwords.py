@@ -21,15 +21,22 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("last_sign_in_at", sa.DateTime(), nullable=True))
     users = sa.table("users", sa.column("must_change_password", sa.Boolean()))
     op.execute(users.update().values(must_change_password=True))
-    items = sa.table("items", sa.column("device_serial", sa.String()), sa.column("derived_from", sa.Integer()),
-                     sa.column("on_time", sa.Boolean()), sa.column("late_by_s", sa.Float()))
-    op.execute(items.update().where(items.c.device_serial.is_(None), items.c.derived_from.is_(None))
-               .values(on_time=None, late_by_s=None))
+    items = sa.table(
+        "items",
+        sa.column("device_serial", sa.String()),
+        sa.column("derived_from", sa.Integer()),
+        sa.column("on_time", sa.Boolean()),
+        sa.column("late_by_s", sa.Float()),
+    )
+    op.execute(
+        items.update()
+        .where(items.c.device_serial.is_(None), items.c.derived_from.is_(None))
+        .values(on_time=None, late_by_s=None)
+    )
 
 
 def downgrade() -> None:
