@@ -34,7 +34,7 @@ ensure_venv() {
         say "installing the project and its dependencies into .venv"
         .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
         .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-        .venv/bin/python -c 'import evidence, ingest, api, storage_config, fastapi, minio, moto' \
+        .venv/bin/python -c 'import evidence, ingest, api, storage_config, cli, fastapi, minio, moto' \
             || { echo "dependency install failed" >&2; exit 1; }
         rm -f .venv/.installed-* && touch "$stamp"
     fi

@@ -10,8 +10,8 @@ from fastapi.security import OAuth2PasswordBearer
 from api.access_log import note_user
 from api.services import Services
 from evidence import users
-from evidence.db import with_db_retry
 from evidence.items import MAX_ID
+from evidence.unit_of_work import with_db_retry
 from evidence.users import Principal
 
 # Anything beyond MAX_ID is refused at the door (422) instead of overflowing inside the driver.

@@ -16,10 +16,10 @@ from api.services import Services
 from evidence import access, cases, custody, devices, users
 from evidence.access import Action, CaseAction, Decision
 from evidence.custody import EventKind, Outcome
-from evidence.db import transaction, with_db_retry
 from evidence.errors import Forbidden, NotFound
 from evidence.items import valid_id
 from evidence.models import Case, DeviceAssignment, utcnow
+from evidence.unit_of_work import transaction, with_db_retry
 from evidence.users import Principal
 
 T = TypeVar("T")

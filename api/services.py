@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence.db import make_engine, make_sessionmaker, migrate, read_only_engine
+from evidence.adapters.database import make_engine, make_sessionmaker, migrate, read_only_engine
 from evidence.objectstore import ObjectStore
 from storage_config.provision import open_store
 from storage_config.settings import Settings

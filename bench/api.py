@@ -100,7 +100,7 @@ def bench_settings(home: Path) -> Settings:
 
 
 def serve(home: Path, port: int, workers: int = 1) -> None:
-    """What ``evidence serve [--workers N]`` runs (ingest.cli.serve), on the bench's home and port."""
+    """What ``evidence serve [--workers N]`` runs (cli.main.serve), on the bench's home and port."""
     import uvicorn
 
     from api.app import create_app
@@ -243,8 +243,8 @@ def make_big_clip(work: Path, mb: float, upload: Path) -> Path:
 def build_world(work: Path, mb: float) -> dict:
     """Devices, reviewers of two units, the big clip (unit U1) and a small one (unit U2), ingested and proxied."""
     from evidence import devices, users
-    from evidence.db import transaction
     from evidence.models import Item
+    from evidence.unit_of_work import transaction
     from ingest import worker
     from ingest.pipeline import ingest_file
     from ingest.runtime import open_runtime
@@ -600,8 +600,8 @@ def loopback_floor(path: Path, size: int, buf: memoryview) -> float:
 def media_views(rt, item_id: int) -> int:
     from sqlalchemy import func, select
 
-    from evidence.db import transaction
     from evidence.models import CustodyEvent
+    from evidence.unit_of_work import transaction
 
     with transaction(rt.sessions) as session:
         return session.scalar(

@@ -57,7 +57,7 @@ sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
-from evidence.filestore import FileStore  # noqa: E402
+from evidence.adapters.filestore import FileStore  # noqa: E402
 from evidence.objectstore import derived_key  # noqa: E402
 from ingest.pipeline import ingest_file  # noqa: E402
 from ingest.probe import MediaInfo, probe  # noqa: E402

@@ -21,10 +21,11 @@ from sqlalchemy import ColumnElement, select, text, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from evidence.db import make_sessionmaker, transaction
+from evidence.adapters.database import make_sessionmaker
 from evidence.errors import InvalidInput
 from evidence.items import time_filter, valid_id
 from evidence.models import Case, CustodyEvent, Item, User, utcnow
+from evidence.unit_of_work import transaction
 
 GENESIS = "0" * 64
 CHAIN_LOCK_ID = 0x45564944  # "EVID"

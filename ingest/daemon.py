@@ -21,7 +21,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserverVFS
 
 from evidence import jobs, skipped
-from evidence.db import transaction, with_db_retry
+from evidence.adapters.filestore import FileStore
 from evidence.errors import (
     EvidenceError,
     InvalidInput,
@@ -31,9 +31,9 @@ from evidence.errors import (
     StoreUnavailable,
     Unavailable,
 )
-from evidence.filestore import FileStore
 from evidence.names import printable
 from evidence.skipped import Skip, SkipKind
+from evidence.unit_of_work import transaction, with_db_retry
 from ingest import worker
 from ingest.pipeline import finish_releases, ingest_file
 from ingest.runtime import Runtime, open_runtime

@@ -23,7 +23,6 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 
 from evidence import intake, uploads
-from evidence.db import transaction, with_db_retry
 from evidence.errors import (
     IntegrityFailure,
     InvalidInput,
@@ -35,6 +34,7 @@ from evidence.intake import Arrival, StoredCopy
 from evidence.models import Receipt, utcnow
 from evidence.names import on_disk, printable, stored_form
 from evidence.objectstore import original_key
+from evidence.unit_of_work import transaction, with_db_retry
 from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
 from ingest.scan import describe, device_serial_for

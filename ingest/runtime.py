@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence.db import make_engine, make_sessionmaker, migrate
+from evidence.adapters.database import make_engine, make_sessionmaker, migrate
 from evidence.objectstore import ObjectStore
 from storage_config.provision import open_store, provision
 from storage_config.settings import Settings

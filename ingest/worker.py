@@ -15,13 +15,13 @@ from pathlib import Path
 
 from evidence import cases, clips, custody, devices, jobs
 from evidence.custody import EventKind, Outcome
-from evidence.db import transaction, with_db_retry
 from evidence.deadlines import check_deadline
 from evidence.errors import EvidenceError, MediaError, ToolTimeout, Unavailable
 from evidence.items import get_item, iso
 from evidence.models import Item, ItemStatus, Job
 from evidence.objectstore import ObjectStore, derived_key
 from evidence.recording_times import parse_container_time, recording_times, time_from_filename
+from evidence.unit_of_work import transaction, with_db_retry
 from ingest import probe as probing
 from ingest.clips import cut
 from ingest.pipeline import store_and_verify

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evidence.filestore import FileStore
+from evidence.adapters.filestore import FileStore
+from evidence.adapters.s3store import S3Store
 from evidence.objectstore import ObjectStore
-from evidence.s3store import S3Store
 from storage_config.settings import Settings
 from storage_config.urls import FileStoreURL, parse_storage_url
 

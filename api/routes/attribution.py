@@ -11,9 +11,9 @@ from api.routes.items import DENIED, ItemOut
 from evidence import access, attribution
 from evidence.access import Action, Decision
 from evidence.custody import EventKind, Outcome
-from evidence.db import transaction, with_db_retry
 from evidence.errors import Forbidden
 from evidence.items import item_view
+from evidence.unit_of_work import transaction, with_db_retry
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 

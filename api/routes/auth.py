@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import BearerToken, ClientDep, CurrentUser, PendingUser, ServicesDep
 from evidence import users
-from evidence.db import transaction, with_db_retry
 from evidence.errors import AuthFailed, Forbidden
 from evidence.items import iso
+from evidence.unit_of_work import transaction, with_db_retry
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

@@ -13,9 +13,9 @@ from api.deps import NO_NUL, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDe
 from api.routes.items import CustodyEventOut
 from evidence import access, cases, custody
 from evidence.access import Action, CaseAction
-from evidence.db import transaction
 from evidence.items import MAX_ID
 from evidence.models import Case
+from evidence.unit_of_work import transaction
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 DENIED = {401: {}, 403: {}, 404: {}}

@@ -12,9 +12,9 @@ from api.deps import ClientDep, CurrentUser, IdPath, ServicesDep
 from evidence import access, clips, custody, jobs
 from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
-from evidence.db import transaction
 from evidence.errors import NotFound
 from evidence.models import Job
+from evidence.unit_of_work import transaction
 
 router = APIRouter(prefix="/api/v1", tags=["clips"])
 

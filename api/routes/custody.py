@@ -14,7 +14,7 @@ from api.pages import decode_cursor, encode_cursor
 from api.routes.items import CustodyEventOut
 from evidence import access, custody
 from evidence.custody import EventKind
-from evidence.db import transaction, with_db_retry
+from evidence.unit_of_work import transaction, with_db_retry
 
 router = APIRouter(prefix="/api/v1/custody", tags=["custody"])
 

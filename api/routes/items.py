@@ -23,10 +23,10 @@ from api.streams import stream_body
 from evidence import access, cases, custody
 from evidence.access import Action
 from evidence.custody import EventKind
-from evidence.db import transaction, with_db_retry
 from evidence.errors import InvalidInput, NotFound
 from evidence.items import check_names, item_view, time_filter, unattributed_clause
 from evidence.models import CaseItem, Item, ItemStatus, Mark
+from evidence.unit_of_work import transaction, with_db_retry
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 DENIED = {403: {}, 404: {}, 401: {}}

@@ -17,10 +17,10 @@ from api import guard
 from api.deps import ClientDep, CurrentUser, ServicesDep
 from api.streams import run_io
 from evidence import access, uploads
-from evidence.db import transaction
 from evidence.errors import InvalidInput, NotFound, TooLarge
 from evidence.items import iso
 from evidence.models import Receipt, utcnow
+from evidence.unit_of_work import transaction
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 WRITE_BATCH = 1 << 20

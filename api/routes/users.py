@@ -7,8 +7,8 @@ from pydantic import BaseModel
 
 from api.deps import CurrentUser, ServicesDep
 from evidence import users
-from evidence.db import transaction, with_db_retry
 from evidence.errors import Forbidden
+from evidence.unit_of_work import transaction, with_db_retry
 from evidence.users import Role
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])

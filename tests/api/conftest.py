@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from api.app import create_app
 from evidence import devices, users
-from evidence.db import transaction
 from evidence.models import CustodyEvent, Item
+from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import ingest_file
 from ingest.runtime import open_runtime

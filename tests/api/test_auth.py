@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from evidence import users
-from evidence.db import transaction
+from evidence.unit_of_work import transaction
 
 GOOD = "Harbour lights 42"
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from evidence.db import transaction
 from evidence.models import Item
+from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import ingest_file
 from tests.api.conftest import events

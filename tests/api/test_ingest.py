@@ -8,8 +8,8 @@ import os
 import pytest
 
 from evidence import skipped
-from evidence.db import transaction
 from evidence.skipped import Skip, SkipKind
+from evidence.unit_of_work import transaction
 
 
 @pytest.mark.parametrize("world", ["file", "pg"], indirect=True)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from evidence import users
-from evidence.db import transaction
+from evidence.unit_of_work import transaction
 from tests.api.conftest import events, stored
 
 ACTIONS = {

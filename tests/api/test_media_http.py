@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from api.ranges import http_date
-from evidence.db import transaction
 from evidence.models import Item
+from evidence.unit_of_work import transaction
 from tests.api.conftest import events, stored
 
 MEDIA = {

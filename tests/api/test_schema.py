@@ -31,8 +31,8 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from api.services import open_services
 from evidence import cases, devices, users
-from evidence.db import transaction
 from evidence.models import Item
+from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import ingest_file
 from ingest.runtime import open_runtime

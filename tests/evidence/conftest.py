@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.db import make_engine, make_sessionmaker, migrate
+from evidence.adapters.database import make_engine, make_sessionmaker, migrate
 
 
 def _sessions(url: str):

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import delete, event, select, update
 
 from evidence import custody
+from evidence.adapters.database import make_engine, make_sessionmaker
 from evidence.custody import EventKind, Outcome
-from evidence.db import make_engine, make_sessionmaker, transaction
 from evidence.models import CustodyEvent
+from evidence.unit_of_work import transaction
 
 
 @pytest.fixture

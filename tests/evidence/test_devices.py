@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from evidence import devices
-from evidence.db import transaction
 from evidence.errors import InvalidInput
+from evidence.unit_of_work import transaction
 
 
 def t(day, hour=0):

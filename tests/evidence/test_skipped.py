@@ -3,8 +3,8 @@
 import os
 
 from evidence import skipped
-from evidence.db import transaction
 from evidence.skipped import Skip, SkipKind
+from evidence.unit_of_work import transaction
 
 POINT = "/srv/dock1"
 ODD = os.fsdecode(b"ZFY0001/\xff\nx.mp4")

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from evidence.adapters.filestore import FileStore
+from evidence.adapters.s3store import PART_SIZE
 from evidence.errors import StoreUnavailable
-from evidence.filestore import FileStore
-from evidence.s3store import PART_SIZE
 from storage_config.provision import open_store, provision
 
 

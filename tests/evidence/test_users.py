@@ -10,10 +10,11 @@ from alembic.config import Config
 from sqlalchemy import select, text
 
 from evidence import users
-from evidence.db import MIGRATIONS, transaction
+from evidence.adapters.database import MIGRATIONS
 from evidence.errors import AuthFailed, InvalidInput, PasswordChangeRequired
 from evidence.models import SignInThrottle, utcnow
 from evidence.passwords import policy_problem
+from evidence.unit_of_work import transaction
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from evidence import custody
-from evidence.db import make_engine, make_sessionmaker, transaction
+from evidence.adapters.database import make_engine, make_sessionmaker
 from evidence.models import CustodyEvent, Item, Job, Receipt
+from evidence.unit_of_work import transaction
 from ingest.daemon import Daemon
 from tests.media import drop
 from tests.servers import MotoServer, free_port
@@ -147,7 +148,7 @@ def _up(processes, settings_env: dict, log: Path) -> subprocess.Popen:
     """`evidence up --no-api`, returned once it is under way (a loaded machine takes seconds to start it)."""
     with open(log, "wb") as sink:
         proc = processes(
-            [sys.executable, "-c", "from ingest.cli import main; main()", "up", "--no-api"],
+            [sys.executable, "-c", "from cli.main import main; main()", "up", "--no-api"],
             env=settings_env,
             stdout=subprocess.DEVNULL,
             stderr=sink,

@@ -16,8 +16,8 @@ import time
 import pytest
 
 from evidence import skipped
-from evidence.db import transaction
 from evidence.models import Receipt
+from evidence.unit_of_work import transaction
 from ingest.daemon import Daemon
 from tests.ingest.test_daemon import count, db, items, wait_for
 from tests.media import drop

@@ -10,10 +10,10 @@ import os
 import pytest
 from sqlalchemy import func, select
 
-from evidence.db import transaction
 from evidence.errors import InvalidInput, SourceChanged, SourceNotReleased, SourceUnreadable
 from evidence.items import item_view
 from evidence.models import CustodyEvent, Item, Receipt
+from evidence.unit_of_work import transaction
 from ingest.pipeline import finish_releases, ingest_file, regular_file, store_and_verify
 from ingest.runtime import open_runtime
 from tests.media import drop

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from evidence import custody
-from evidence.db import transaction
 from evidence.errors import InvalidInput, SourceChanged, StoreUnavailable
 from evidence.items import get_item, item_view
 from evidence.models import CustodyEvent, Item, Receipt
+from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import _record, ingest_file, store_and_verify
 from ingest.probe import probe

@@ -237,8 +237,9 @@ def test_ingest_and_status_escape_names(cli, clips):
 
 def test_status_lists_what_the_daemon_left_alone(cli, clips):
     from evidence import skipped
-    from evidence.db import make_engine, make_sessionmaker, transaction
+    from evidence.adapters.database import make_engine, make_sessionmaker
     from evidence.skipped import Skip, SkipKind
+    from evidence.unit_of_work import transaction
 
     assert "nothing skipped" in cli("status").stdout
     engine = make_engine(f"sqlite:///{cli.home / 'evidence.db'}")

@@ -1,26 +1,20 @@
-"""Engine, sessions, migrations and the retry policy for database work."""
+"""The database adapter: engines with timeouts, sessions, and Alembic migrations."""
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from evidence.errors import DatabaseUnavailable
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 READ_ONLY = "evidence_read_only"
-T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -77,45 +71,3 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except OperationalError as exc:
         raise DatabaseUnavailable(f"cannot migrate database: {exc.orig}") from exc
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
-FIRST_RETRY_WAIT_S = 0.2
-
-
-def with_db_retry(fn: Callable[[], T], attempts: int = 4) -> T:
-    """Run ``fn`` (a whole transaction), retrying transient database errors with backoff.
-
-    Waits 0.2 s, 0.4 s, 0.8 s... between attempts (at most 5 s).
-    """
-    try:
-        # The common case, without building a retry policy on every call (the API's hot path).
-        return fn()
-    except OperationalError as exc:
-        if attempts <= 1:
-            raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
-    time.sleep(FIRST_RETRY_WAIT_S)
-
-    @retry(
-        retry=retry_if_exception_type(OperationalError),
-        stop=stop_after_attempt(attempts - 1),
-        wait=wait_exponential(multiplier=2 * FIRST_RETRY_WAIT_S, max=5),
-        reraise=True,
-    )
-    def attempt() -> T:
-        return fn()
-
-    try:
-        return attempt()
-    except OperationalError as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
-
-
-@contextlib.contextmanager
-def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with sessions() as session, session.begin():
-        yield session

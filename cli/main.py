@@ -1,6 +1,5 @@
 """The ``evidence`` command. It is the composition root: it wires settings, the
-daemon and the API together (the API is loaded by name, so ``ingest`` code
-never imports ``api``)."""
+daemon and the API together; ``ingest`` and ``api`` never import each other."""
 
 from __future__ import annotations
 
@@ -25,7 +24,6 @@ from rich.table import Table
 
 from evidence import attribution, custody, devices, items, skipped, users
 from evidence.custody import EventKind
-from evidence.db import transaction, with_db_retry
 from evidence.errors import (
     ConfigError,
     CustodyBroken,
@@ -37,6 +35,7 @@ from evidence.errors import (
 )
 from evidence.items import time_filter
 from evidence.names import printable
+from evidence.unit_of_work import transaction, with_db_retry
 from storage_config.settings import Settings, UploadPoint, get_settings
 from storage_config.urls import mask_url
 
@@ -235,7 +234,7 @@ def _announce(server, s: Settings, until: threading.Thread | None) -> None:
 
 def _demo_user_line(s: Settings) -> str:
     """Who to sign in as for a first look; its password was shown once, by `evidence samples`."""
-    from evidence.db import make_engine, make_sessionmaker
+    from evidence.adapters.database import make_engine, make_sessionmaker
 
     engine = make_engine(s.database_url)
     try:
@@ -273,7 +272,7 @@ def serve(
     if workers > 1:
         import uvicorn
 
-        from evidence.db import make_engine, migrate
+        from evidence.adapters.database import make_engine, migrate
 
         engine = make_engine(s.database_url)
         migrate(engine)  # once, here, so the workers never race to migrate
