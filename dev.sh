@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's two entry points, each doing its own setup:
 #   ./dev.sh up     venv + packages + ffmpeg, sample clips in the upload point, then `evidence up`
-#   ./dev.sh test   venv + packages + ffmpeg, PostgreSQL started if installed, ruff, then the whole test suite
+#   ./dev.sh test   venv + packages + ffmpeg, PostgreSQL started if installed, ruff check, ruff format --check,
+#                   mypy, then the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -69,7 +70,12 @@ case "$cmd" in
         ensure_venv
         ensure_postgres
         say "lint: ruff check (rules in pyproject.toml)"
-        .venv/bin/ruff check . || { echo "ruff found problems (see above): the test command fails" >&2; exit 1; }
+        .venv/bin/ruff check . || { echo "ruff check found problems (see above): the test command fails" >&2; exit 1; }
+        say "format: ruff format --check"
+        .venv/bin/ruff format --check . \
+            || { echo "files not formatted (run: .venv/bin/ruff format .): the test command fails" >&2; exit 1; }
+        say "types: mypy (settings in pyproject.toml)"
+        .venv/bin/mypy || { echo "mypy found type errors (see above): the test command fails" >&2; exit 1; }
         exec .venv/bin/python -m pytest "$@"
         ;;
     *)
