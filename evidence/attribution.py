@@ -7,6 +7,7 @@ deadline is then judged on when the footage reached the station, as at ingest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ class Attribution:
 
     item: Item
     assignment: DeviceAssignment
+    recorded_end: datetime  # the item's, known to be set
 
 
 def prepare(session: Session, item_id: int, serial: str) -> Attribution:
@@ -46,7 +48,7 @@ def prepare(session: Session, item_id: int, serial: str) -> Attribution:
             f"device: no officer carried recorder {serial} at {iso(item.recorded_start)}; "
             "record the assignment first (evidence devices assign)"
         )
-    return Attribution(item, assignment)
+    return Attribution(item, assignment, item.recorded_end)
 
 
 def apply(session: Session, plan: Attribution, *, by: str, reason: str, agent: str, deadline_hours: float) -> Item:
@@ -54,7 +56,7 @@ def apply(session: Session, plan: Attribution, *, by: str, reason: str, agent: s
     if not reason.strip():
         raise InvalidInput("reason: say why the footage is this recorder's")
     item, assignment = plan.item, plan.assignment
-    check = check_deadline(item.recorded_end, item.received_at, deadline_hours)
+    check = check_deadline(plan.recorded_end, item.received_at, deadline_hours)
     item.device_serial, item.officer_id, item.unit = assignment.serial, assignment.officer_id, assignment.unit
     item.upload_deadline, item.on_time, item.late_by_s = check.deadline, check.on_time, check.late_by_s
     custody.append(

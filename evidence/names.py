@@ -18,18 +18,13 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 
-def printable(name: str | bytes | os.PathLike, *, backslash: bool = True) -> str:
+def printable(name: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, backslash: bool = True) -> str:
     """The name with undecodable bytes, control and invisible characters escaped (for logs, terminals, JSON).
 
     ``backslash=False`` leaves backslashes alone: for messages that already hold escaped names."""
-    if isinstance(name, bytes):
-        name = os.fsdecode(name)
-    elif not isinstance(name, str):
-        name = os.fspath(name)
-        if isinstance(name, bytes):
-            name = os.fsdecode(name)
+    text = name if isinstance(name, str) else os.fsdecode(name)
     out = []
-    for ch in name:
+    for ch in text:
         code = ord(ch)
         if ch == "\\":
             out.append("\\\\" if backslash else ch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
 from evidence.models import TimeSource
@@ -56,7 +57,7 @@ def time_from_filename(name: str, patterns: list[str], zone: ZoneInfo) -> dateti
     return None
 
 
-def _plausible(moment: datetime | None, latest: datetime) -> bool:
+def _plausible(moment: datetime | None, latest: datetime) -> TypeGuard[datetime]:
     return moment is not None and EARLIEST_PLAUSIBLE <= moment <= latest
 
 

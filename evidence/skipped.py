@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -45,7 +46,7 @@ def _key(upload_point: str, rel_path: str) -> str:
     return hashlib.sha256(os.fsencode(upload_point) + b"\0" + os.fsencode(rel_path)).hexdigest()
 
 
-def _row(station_id: str, upload_point: str, skip: Skip, now) -> SkippedFile:
+def _row(station_id: str, upload_point: str, skip: Skip, now: datetime) -> SkippedFile:
     return SkippedFile(
         key=_key(upload_point, skip.rel_path),
         station_id=station_id,
@@ -59,7 +60,9 @@ def _row(station_id: str, upload_point: str, skip: Skip, now) -> SkippedFile:
     )
 
 
-def _upsert(session: Session, row: SkippedFile | None, station_id: str, upload_point: str, skip: Skip, now) -> bool:
+def _upsert(
+    session: Session, row: SkippedFile | None, station_id: str, upload_point: str, skip: Skip, now: datetime
+) -> bool:
     if row is None:
         session.add(_row(station_id, upload_point, skip, now))
         return True

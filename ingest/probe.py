@@ -48,11 +48,12 @@ def parse_probe(data: dict) -> MediaInfo:
     fmt = data.get("format") or {}
     video = next((s for s in streams if s.get("codec_type") == "video" and s.get("codec_name")), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio" and s.get("codec_name")), None)
-    if video is None and audio is None:
+    main = video if video is not None else audio
+    if main is None:
         raise MediaError("no audio or video stream found")
     tags = fmt.get("tags") or {}
     creation = tags.get("creation_time") or ((video or {}).get("tags") or {}).get("creation_time")
-    duration = _float(fmt.get("duration")) or _float((video or audio).get("duration"))
+    duration = _float(fmt.get("duration")) or _float(main.get("duration"))
     return MediaInfo(
         container=fmt.get("format_name"),
         video_codec=video.get("codec_name") if video else None,
