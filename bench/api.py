@@ -47,6 +47,8 @@ threads). The clients share the machine's CPUs with the server.
    the API in front of an S3 server; moto, in Python, is far slower than MinIO or AWS).
 
 This is a benchmark, not a test: it prints a table and exits 1 if a target is missed (0 otherwise).
+This file holds the scenarios (the world, what is requested, the targets); the load generator
+(server process, clients, timing, percentiles, the table) is ``bench/load.py``.
 """
 
 from __future__ import annotations
@@ -54,19 +56,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import importlib.util
 import json
 import math
 import os
-import platform
-import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,11 +73,25 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
-from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, settle  # noqa: E402
+from bench.load import (  # noqa: E402
+    MB,
+    MIB,
+    Server,
+    Table,
+    Target,
+    api_ranged,
+    api_whole,
+    describe,
+    direct,
+    latencies,
+    load_run,
+    loopback_floor,
+    machine,
+    wrk_run,
+)
+from bench.machine import begin, busy_cpu_s, log, own_cpu_s, settle  # noqa: E402
 from storage_config.settings import Settings, load_settings  # noqa: E402
 
-MB = 1_000_000
-MIB = 1 << 20
 H264_EXTRA = ["-b:v", "13.5M", "-maxrate", "13.5M", "-bufsize", "27M"]  # as bench/ingest.py
 CLIP_SECONDS = 60
 UNITS = {"U1": ("ZFY0001", "110001"), "U2": ("ZFY0002", "220002")}
@@ -96,7 +105,7 @@ def bench_settings(home: Path) -> Settings:
     return load_settings(home=home, station_id="bench", source_policy="keep", timezone="Asia/Shanghai")
 
 
-# ---------------------------------------------------------------------------- server process
+# ---------------------------------------------------------------------------- the server
 
 
 def serve(home: Path, port: int, workers: int = 1) -> None:
@@ -121,70 +130,6 @@ def serve(home: Path, port: int, workers: int = 1) -> None:
     )
     server = uvicorn.Server(config)
     server.run()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """The API in a child process (its own interpreter and GIL), on loopback."""
-
-    def __init__(self, home: Path, logfile: Path, workers: int = 1):
-        self.port = free_port()
-        self.logfile = logfile
-        with open(logfile, "wb") as out:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--serve", str(home), str(self.port), str(workers)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                cwd=ROOT,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the API server exited ({self.proc.returncode}):\n{self.tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"the API server did not come up in 30 s:\n{self.tail()}")
-            time.sleep(0.1)
-
-    def tail(self) -> str:
-        return self.logfile.read_text(errors="replace")[-3000:]
-
-    def cpu_s(self) -> float:
-        """User + system CPU seconds of the server process and its worker processes so far."""
-        total, pending = 0, [self.proc.pid]
-        while pending:
-            pid = pending.pop()
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    pending += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly on SIGINT
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # ---------------------------------------------------------------------------- the world
@@ -304,6 +249,7 @@ def build_world(work: Path, mb: float) -> dict:
 
 
 def sign_in(port: int, username: str, password: str) -> str:
+    """A bearer token for ``username`` from ``POST /api/v1/auth/token``."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     body = f"username={username}&password={password}"
     conn.request("POST", "/api/v1/auth/token", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -315,289 +261,8 @@ def sign_in(port: int, username: str, password: str) -> str:
     return json.loads(data)["access_token"]
 
 
-# ---------------------------------------------------------------------------- 1. metadata latency
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
-
-
-def load_run(
-    server: Server,
-    targets: list[tuple[str, dict[str, str], int | None]],
-    warmup: float,
-    seconds: float,
-    interval: float | None = None,
-) -> dict:
-    """One client thread per target (path, headers, expected item id); latencies of the timed window.
-
-    Closed loop (the next request as soon as the last answer is in) unless ``interval``: then each
-    client sends one request every ``interval`` s (random phase), and a request's latency counts
-    from when it was due, so a late send is not hidden (no coordinated omission).
-    """
-    start = threading.Barrier(len(targets) + 1)
-    times: dict[str, float] = {}
-    results: list[list[float]] = [[] for _ in targets]
-    errors: list[str] = []
-
-    def client(i: int, path: str, headers: dict[str, str], expect_id: int | None) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        conn.connect()
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        lat = results[i]
-        checked = False
-        start.wait()
-        t_from, t_end = times["from"], times["end"]
-        due = time.perf_counter() + (random.uniform(0, interval) if interval else 0.0)
-        try:
-            while True:
-                if interval:
-                    time.sleep(max(0.0, due - time.perf_counter()))
-                    t0, due = due, due + interval
-                else:
-                    t0 = time.perf_counter()
-                if t0 >= t_end:
-                    break
-                conn.request("GET", path, headers=headers)
-                r = conn.getresponse()
-                body = r.read()
-                t1 = time.perf_counter()
-                if r.status != 200:
-                    errors.append(f"{path}: {r.status} {body[:200]!r}")
-                    return
-                if not checked:
-                    if expect_id is not None and json.loads(body)["id"] != expect_id:
-                        errors.append(f"{path}: wrong item in {body[:200]!r}")
-                        return
-                    checked = True
-                if t0 >= t_from:
-                    lat.append(t1 - t0)
-        except Exception as exc:  # noqa: BLE001 -- reported by the main thread
-            errors.append(f"{path}: {exc!r}")
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=client, args=(i, *t), daemon=True) for i, t in enumerate(targets)]
-    for t in threads:
-        t.start()
-    now = time.perf_counter()
-    times["from"], times["end"] = now + warmup, now + warmup + seconds
-    start.wait()
-    time.sleep(max(0.0, times["from"] - time.perf_counter()))
-    cpu0, own0, busy0 = server.cpu_s(), own_cpu_s(), busy_cpu_s()
-    time.sleep(max(0.0, times["end"] - time.perf_counter()))
-    cpu1, own1, busy1 = server.cpu_s(), own_cpu_s(), busy_cpu_s()
-    for t in threads:
-        t.join(60)
-    if errors:
-        raise SystemExit(f"{len(errors)} failed request(s), first: {errors[0]}\nserver log:\n{server.tail()}")
-    lat = sorted(x for r in results for x in r)
-    n = len(lat)
-    return {
-        "n": n,
-        "rps": n / seconds,
-        "p50": percentile(lat, 50) * 1e3,
-        "p95": percentile(lat, 95) * 1e3,
-        "p99": percentile(lat, 99) * 1e3,
-        "max": lat[-1] * 1e3,
-        "server_cpu": (cpu1 - cpu0) / seconds,
-        "client_cpu": (own1 - own0) / seconds,
-        "server_ms_per_req": (cpu1 - cpu0) / n * 1e3,
-        "other_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)) / seconds,
-    }
-
-
-WRK_SCRIPT = """
-local targets = {%s}
-local i = 0
-request = function()
-  i = i + 1
-  local t = targets[(i %% #targets) + 1]
-  if t[2] == "" then return wrk.format("GET", t[1]) end
-  return wrk.format("GET", t[1], {["Authorization"] = "Bearer " .. t[2]})
-end
-done = function(summary, latency, requests)
-  io.write(string.format('{"n": %%d, "errors": %%d, "p50": %%f, "p95": %%f, "p99": %%f, "max": %%f}\\n',
-    summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read
-    + summary.errors.write + summary.errors.timeout, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.max))
-end
-"""
-
-
-def wrk_run(
-    server: Server, targets: list[tuple[str, str]], clients: int, warmup: float, seconds: float, work: Path
-) -> dict:
-    """A closed-loop load from wrk: ``clients`` keep-alive connections on two threads, each request the
-    next of ``targets`` (path, bearer token or "") round robin; any non-2xx answer fails the run.
-
-    wrk counts a request's latency from its send to its last byte, as load_run does; it takes far
-    less CPU per request than Python clients, which share the two CPUs with the server.
-    """
-    script = work / "wrk.lua"
-    script.write_text(WRK_SCRIPT % ", ".join(f'{{"{path}", "{token}"}}' for path, token in targets))
-    url = f"http://127.0.0.1:{server.port}{targets[0][0]}"
-
-    def run(duration: float) -> tuple[str, float]:
-        before = os.times()
-        command = [
-            "wrk",
-            f"-t{min(2, clients)}",
-            f"-c{clients}",
-            f"-d{max(1, round(duration))}s",
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            url,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
-        after = os.times()
-        if done.returncode != 0:
-            raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-        return done.stdout, (
-            after.children_user + after.children_system - before.children_user - before.children_system
-        )
-
-    if warmup > 0:
-        run(warmup)
-    cpu0, busy0 = server.cpu_s(), busy_cpu_s()
-    t0 = time.perf_counter()
-    out, client_cpu = run(seconds)
-    elapsed = time.perf_counter() - t0
-    cpu1, busy1 = server.cpu_s(), busy_cpu_s()
-    r = json.loads(out.strip().splitlines()[-1])
-    if r["errors"]:
-        raise SystemExit(f"wrk: {r['errors']} failed request(s) of {r['n']}\n{out}\nserver log:\n{server.tail()}")
-    n = r["n"]
-    return {
-        "n": n,
-        "rps": n / seconds,
-        "p50": r["p50"] / 1e3,
-        "p95": r["p95"] / 1e3,
-        "p99": r["p99"] / 1e3,
-        "max": r["max"] / 1e3,
-        "server_cpu": (cpu1 - cpu0) / elapsed,
-        "client_cpu": client_cpu / elapsed,
-        "server_ms_per_req": (cpu1 - cpu0) / n * 1e3,
-        "other_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - client_cpu) / elapsed,
-    }
-
-
-def describe(name: str, r: dict) -> str:
-    return (
-        f"  {name}: {r['n']} requests, {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
-        f"p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms; server CPU {r['server_cpu']:.2f} cores "
-        f"({r['server_ms_per_req']:.2f} ms/request), client CPU {r['client_cpu']:.2f} cores, "
-        f"other processes {r['other_cpu']:.2f} cores"
-    )
-
-
-# ---------------------------------------------------------------------------- 2. streaming
-
-
-def read_body(resp: http.client.HTTPResponse, buf: memoryview, length: int) -> int:
-    got = 0
-    while got < length:
-        n = resp.readinto(buf[: min(len(buf), length - got)])
-        if not n:
-            break
-        got += n
-    return got
-
-
-def api_ranged(
-    port: int, path: str, token: str, size: int, span: int, buf: memoryview, sha: hashlib._Hash | None = None
-) -> float:
-    headers = {"Authorization": f"Bearer {token}"}
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    t0 = time.perf_counter()
-    total = 0
-    for first in range(0, size, span):
-        last = min(first + span, size) - 1
-        conn.request("GET", path, headers={**headers, "Range": f"bytes={first}-{last}"})
-        r = conn.getresponse()
-        if r.status != 206 or r.getheader("Content-Range") != f"bytes {first}-{last}/{size}":
-            raise SystemExit(f"range {first}-{last}: {r.status} {r.getheader('Content-Range')} {r.read(300)!r}")
-        want = last - first + 1
-        if sha is None:
-            got = read_body(r, buf, want)
-        else:
-            data = r.read()
-            sha.update(data)
-            got = len(data)
-        if got != want:
-            raise SystemExit(f"range {first}-{last}: got {got} bytes, expected {want}")
-        total += got
-    elapsed = time.perf_counter() - t0
-    conn.close()
-    assert total == size
-    return elapsed
-
-
-def api_whole(port: int, path: str, token: str, size: int, buf: memoryview) -> float:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    t0 = time.perf_counter()
-    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-    r = conn.getresponse()
-    if r.status != 200 or r.getheader("Content-Length") != str(size):
-        raise SystemExit(f"whole GET: {r.status} length {r.getheader('Content-Length')}: {r.read(300)!r}")
-    got = read_body(r, buf, size)
-    elapsed = time.perf_counter() - t0
-    conn.close()
-    if got != size:
-        raise SystemExit(f"whole GET: got {got} bytes, expected {size}")
-    return elapsed
-
-
-def direct(store, key: str, size: int, span: int | None = None) -> float:
-    """The object read straight from the store: whole, or in ``span``-byte ranges (as the ranged API reads)."""
-    t0 = time.perf_counter()
-    total = 0
-    spans = [(first, min(span, size - first)) for first in range(0, size, span)] if span else [(0, None)]
-    for first, length in spans:
-        for chunk in store.iter_chunks(key, first, length):
-            total += len(chunk)
-    elapsed = time.perf_counter() - t0
-    if total != size:
-        raise SystemExit(f"direct read: {total} bytes, expected {size}")
-    return elapsed
-
-
-def loopback_floor(path: Path, size: int, buf: memoryview) -> float:
-    """The file sent with os.sendfile over plain TCP on 127.0.0.1 (a thread here), received with recv_into."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def send() -> None:
-        conn, _ = listener.accept()
-        with conn, open(path, "rb") as f:
-            conn.recv(16)
-            offset = 0
-            while offset < size:
-                offset += os.sendfile(conn.fileno(), f.fileno(), offset, size - offset)
-
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        t0 = time.perf_counter()
-        sock.sendall(b"go")
-        got = 0
-        while got < size:
-            n = sock.recv_into(buf)
-            if not n:
-                break
-            got += n
-        elapsed = time.perf_counter() - t0
-    sender.join()
-    listener.close()
-    if got != size:
-        raise SystemExit(f"loopback floor: got {got} bytes, expected {size}")
-    return elapsed
-
-
 def media_views(rt, item_id: int) -> int:
+    """How many ``media_viewed`` custody events the item has."""
     from sqlalchemy import func, select
 
     from evidence.models import CustodyEvent
@@ -611,18 +276,7 @@ def media_views(rt, item_id: int) -> int:
         )
 
 
-# ---------------------------------------------------------------------------- report
-
-
-def machine() -> str:
-    import uvicorn
-
-    cpu = cpu_model()
-    extras = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
-    return (
-        f"{os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; uvicorn {uvicorn.__version__} "
-        f"({', '.join(extras) if extras else 'h11 + asyncio: no httptools, no uvloop'}); {platform.platform()}"
-    )
+# ---------------------------------------------------------------------------- main
 
 
 def main() -> int:
@@ -695,7 +349,12 @@ def main() -> int:
         world = build_world(work, args.mb)
         rt, ids = world["rt"], world["ids"]
         settle()
-        server = Server(world["home"], work / "server.log", args.workers)
+        home = world["home"]
+        server = Server(
+            lambda port: [str(Path(__file__).resolve()), "--serve", str(home), str(port), str(args.workers)],
+            work / "server.log",
+            ROOT,
+        )
         log(f"API: uvicorn on http://127.0.0.1:{server.port} (pid {server.proc.pid})")
         t0 = time.perf_counter()
         names = list(world["passwords"])
@@ -706,12 +365,10 @@ def main() -> int:
             tokens.append((unit, sign_in(server.port, name, password)))
         log(f"  {len(tokens)} sign-ins (scrypt) in {time.perf_counter() - t0:.1f}s")
 
-        def targets(path_of) -> list[tuple[str, dict[str, str], int | None]]:
+        def targets(path_of) -> list[Target]:
             return [(path_of(unit)[0], {"Authorization": f"Bearer {tok}"}, path_of(unit)[1]) for unit, tok in tokens]
 
-        def closed_loop(
-            load: list[tuple[str, dict[str, str], int | None]], seconds: float, warmup: float = args.warmup
-        ) -> dict:
+        def closed_loop(load: list[Target], seconds: float, warmup: float = args.warmup) -> dict:
             if args.client == "python":
                 return load_run(server, load, warmup, seconds)
             return wrk_run(
@@ -793,40 +450,27 @@ def main() -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    rows = []
-
-    def row(name, ours_text, base_text, ratio_text, target, ok):
-        rows.append((name, ours_text, base_text, ratio_text, target, "" if ok is None else ("PASS" if ok else "FAIL")))
-
-    def lat(r: dict) -> str:
-        return f"p50 {r['p50']:.1f} / p95 {r['p95']:.1f} / p99 {r['p99']:.1f} ms"
-
-    row(
+    table = Table()
+    table.row(
         f"GET items/{{id}}, {args.clients} clients",
-        lat(meta),
+        latencies(meta),
         f"{meta['rps']:.0f} req/s",
         f"p95 {meta['p95']:.1f} ms",
         f"p95 <= {P95_TARGET_MS:.0f} ms",
         meta["p95"] <= P95_TARGET_MS,
     )
-    row(
+    table.info(
         f"  same, each client {args.paced_rate:g} req/s, not closed loop (info)",
-        lat(paced),
+        latencies(paced),
         f"{paced['rps']:.0f} req/s",
-        "-",
-        "-",
-        None,
     )
-    row(f"  /healthz, {args.clients} clients (info)", lat(health), f"{health['rps']:.0f} req/s", "-", "-", None)
-    row(f"  /api/v1/me, {args.clients} clients (info)", lat(me), f"{me['rps']:.0f} req/s", "-", "-", None)
-    row("  items/{id}, 1 client (info)", lat(single), f"{single['rps']:.0f} req/s", "-", "-", None)
-    row(
+    table.info(f"  /healthz, {args.clients} clients (info)", latencies(health), f"{health['rps']:.0f} req/s")
+    table.info(f"  /api/v1/me, {args.clients} clients (info)", latencies(me), f"{me['rps']:.0f} req/s")
+    table.info("  items/{id}, 1 client (info)", latencies(single), f"{single['rps']:.0f} req/s")
+    table.info(
         "  server CPU per items/{id} request (info)",
         f"{meta['server_ms_per_req']:.2f} ms",
         f"{meta['server_cpu']:.2f} cores busy",
-        "-",
-        "-",
-        None,
     )
 
     mbps_direct = size / MB / statistics.median(sides["direct"])
@@ -837,7 +481,7 @@ def main() -> int:
         mbps = size / MB / statistics.median(sides[side])
         mbps_base = size / MB / statistics.median(sides[base])
         ratio = mbps / mbps_base
-        row(
+        table.row(
             label,
             f"{mbps:.0f} MB/s",
             f"{base} {mbps_base:.0f} MB/s",
@@ -847,33 +491,22 @@ def main() -> int:
         )
     n_ranges = math.ceil(size / span)
     per_range = (statistics.median(sides["ranged"]) - statistics.median(sides["whole"])) / n_ranges * 1e3
-    row(
-        f"  cost per range request, {n_ranges} ranges (info)",
-        f"{per_range:.1f} ms",
-        "(ranged - whole) / ranges",
-        "-",
-        "-",
-        None,
+    table.info(
+        f"  cost per range request, {n_ranges} ranges (info)", f"{per_range:.1f} ms", "(ranged - whole) / ranges"
     )
     floor = size / MB / statistics.median(sides["floor"])
-    row(
+    table.info(
         "  bare loopback sendfile, no HTTP (info)",
         f"{floor:.0f} MB/s",
         f"direct {mbps_direct:.0f} MB/s",
         f"ratio {floor / mbps_direct:.2f}",
-        "-",
-        None,
     )
-    row(
+    table.info(
         "  API vs bare loopback (info)",
         f"ranged {size / MB / statistics.median(sides['ranged']) / floor:.2f}",
         f"whole {size / MB / statistics.median(sides['whole']) / floor:.2f}",
-        "-",
-        "-",
-        None,
     )
 
-    headers = ("measurement", "ours (median)", "baseline (median)", "ratio", "target", "result")
     load_after = os.getloadavg()
     log("")
     log(f"load average 1 min: {load_before:.2f} before, {load_after[0]:.2f} after (the bench itself adds ~2)")
@@ -891,7 +524,7 @@ def main() -> int:
         f"results: latencies over the timed window, streaming medians of {args.reps} runs, MB = 10^6 B, "
         f"proxy in page cache, total {time.perf_counter() - started:.0f}s"
     )
-    return print_results(headers, rows)
+    return table.print()
 
 
 if __name__ == "__main__":
