@@ -35,7 +35,9 @@ def _rate(text: str | None) -> float | None:
     return round(value, 3) if value else None
 
 
-def _float(text) -> float | None:
+def _float(text: str | float | None) -> float | None:
+    if text is None:
+        return None
     try:
         return round(float(text), 3)
     except (TypeError, ValueError):

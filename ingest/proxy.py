@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -40,7 +41,7 @@ def can_remux(info: MediaInfo, profile: ProxyProfile) -> bool:
     )
 
 
-def _compile(stream) -> list[str]:
+def _compile(stream: Any) -> list[str]:  # an ffmpeg-python node: the library has no types
     args = ffmpeg.compile(stream, cmd="ffmpeg")
     return args[1:]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,12 @@ def open_for_writing(path: Path) -> bool:
 class Settler:
     """Tracks candidate files and says which have stopped changing."""
 
-    def __init__(self, window_s: float, clock=time.monotonic, check_open=open_for_writing):
+    def __init__(
+        self,
+        window_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        check_open: Callable[[Path], bool] = open_for_writing,
+    ) -> None:
         self.window_s = window_s
         self.clock = clock
         self.check_open = check_open

@@ -11,7 +11,7 @@ import re
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         return self.home / "work"
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation failures into a ConfigError naming the setting."""
     try:
         return Settings(**overrides)
