@@ -14,7 +14,6 @@ from cli.console import err
 from cli.samples import DEMO_ROLE, DEMO_UNIT, DEMO_USER
 from cli.wiring import settings
 from evidence import unit_of_work, users
-from evidence.adapters.database import make_engine, make_sessionmaker, migrate
 from evidence.errors import ConfigError, DaemonFailed, NotFound
 from storage_config.settings import Settings
 from storage_config.urls import mask_url
@@ -72,6 +71,8 @@ def serve(
     workers = workers or min(os.cpu_count() or 1, 8)
     if workers > 1:
         import uvicorn
+
+        from evidence.adapters.database import make_engine, migrate
 
         engine = make_engine(s.database_url)
         migrate(engine)  # once, here, so the workers never race to migrate
@@ -150,6 +151,8 @@ def _announce(server, s: Settings, until: threading.Thread | None) -> None:
 
 def _demo_user_line(s: Settings) -> str:
     """Who to sign in as for a first look; its password was shown once, by `evidence samples`."""
+
+    from evidence.adapters.database import make_engine, make_sessionmaker
 
     def look(session):
         user = users.get_user(session, DEMO_USER)

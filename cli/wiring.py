@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy.orm import Session
 
 from evidence import unit_of_work
-from evidence.adapters.database import make_sessionmaker
 from evidence.errors import InvalidInput
 from evidence.items import time_filter
 from storage_config.settings import Settings, get_settings
@@ -46,6 +45,8 @@ def in_database(work: Callable[[Session], T]) -> T:
 
 def reading(work: Callable[[Session], T]) -> T:
     """``work(session)`` in a read-only unit of work: it takes no write lock, so ingest and the API go on."""
+    from evidence.adapters.database import make_sessionmaker  # brings Alembic: only when needed
+
     with runtime() as rt:
         return unit_of_work.run(make_sessionmaker(rt.engine, read_only=True), work)
 
