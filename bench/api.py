@@ -109,7 +109,7 @@ def bench_settings(home: Path) -> Settings:
 
 
 def serve(home: Path, port: int, workers: int = 1) -> None:
-    """What ``evidence serve [--workers N]`` runs (cli.main.serve), on the bench's home and port."""
+    """What ``evidence serve [--workers N]`` runs (cli.serving.serve), on the bench's home and port."""
     import uvicorn
 
     from api.app import create_app

@@ -201,6 +201,18 @@ def test_users_list_shows_roles_one_time_passwords_and_last_sign_in(cli):
     assert "li.wei" in table and "one-time" in table and "never" in table
 
 
+def test_samples_assign_the_recorders_and_make_the_demo_user_once(cli):
+    first = cli("samples")
+    assert "one-time password" in first.stderr and first.stderr.count("sample: ") >= 2
+    again = cli("samples")  # the demo user exists: said so, and the rest still done
+    assert "user demo exists already" in again.stderr and "sample: " in again.stderr
+    recorders = cli("devices", "list").stdout
+    assert "ZFY0001" in recorders and "110001" in recorders and "ZFY0002" in recorders
+    assert "new one-time password for demo" in cli("users", "passwd", "demo").stdout
+    (demo,) = lines(cli("users", "list", "--json"))
+    assert demo["roles"] == ["supervisor"] and demo["unit"] == "U-DEMO"
+
+
 def test_ingest_names_what_is_not_a_regular_file(cli, clips, tmp_path):
     upload = cli.home / "upload" / "ZFY0001"
     upload.mkdir(parents=True)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import delete, event, select, update
 
-from evidence import custody
+from evidence import custody, unit_of_work
 from evidence.adapters.database import make_engine, make_sessionmaker
 from evidence.custody import EventKind, Outcome
 from evidence.models import CustodyEvent
@@ -174,7 +174,8 @@ def test_verify_takes_no_write_lock_so_appends_go_on_meanwhile(sessions):
 
     event.listen(engine, "after_cursor_execute", hold)
     reports = []
-    walker = threading.Thread(target=lambda: reports.append(custody.verify_chain(engine)))
+    reads = make_sessionmaker(engine, read_only=True)  # as `evidence custody verify` wires it
+    walker = threading.Thread(target=lambda: reports.append(unit_of_work.run(reads, custody.verify)))
     walker.start()
     writer = make_engine(engine.url.render_as_string(hide_password=False))
     if writer.dialect.name == "sqlite":
@@ -189,4 +190,4 @@ def test_verify_takes_no_write_lock_so_appends_go_on_meanwhile(sessions):
         event.remove(engine, "after_cursor_execute", hold)
         writer.dispose()
     assert reports[0].ok
-    assert custody.verify_chain(engine).checked == 31
+    assert unit_of_work.run(reads, custody.verify).checked == 31
