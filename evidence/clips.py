@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import custody, jobs
+from evidence import custody, item_status, jobs
 from evidence.custody import EventKind
 from evidence.errors import InvalidInput
 from evidence.intake import StoredCopy
@@ -109,7 +109,7 @@ def record_clip(
         uploaded_by=requested_by,
         received_at=copy.stored_at,
         stored_at=copy.stored_at,
-        status=ItemStatus.STORED.value,
+        status=item_status.INITIAL.value,
         derived_from=source.id,
         clip_start_s=start_s,
         clip_end_s=end_s,

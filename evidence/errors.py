@@ -13,6 +13,7 @@ API to HTTP statuses, each in one table.
     ├── InvalidInput           the caller gave something unusable
     │   ├── RejectedFile       a file that cannot become evidence (zero bytes)
     │   ├── Conflict           the act clashes with the current state (already linked, duplicate number)
+    │   │   └── TransitionRefused  an item's status cannot move from where it is to the status asked for
     │   └── TooLarge           more bytes than the configured limit
     ├── Unavailable            a dependency is down; retrying later is safe
     │   ├── StoreUnavailable   object store unreachable or erroring
@@ -23,6 +24,8 @@ API to HTTP statuses, each in one table.
     ├── SourceNotReleased      a stored source cannot be moved or deleted (immutable, permissions)
     ├── MediaError             ffprobe/ffmpeg could not read or convert the media
     │   └── ToolTimeout        an external tool ran past its time limit and was killed
+    ├── InvalidJobPayload      a job's stored parameters do not fit its kind
+    ├── JobRegistryInvalid     a job kind without one handler, or a next step that is no kind
     ├── CustodyBroken          the custody chain does not verify
     └── DaemonFailed           a part of the ingest daemon kept failing; the daemon gave up
 """
@@ -72,6 +75,10 @@ class Conflict(InvalidInput):
     exit_code = 2
 
 
+class TransitionRefused(Conflict):
+    pass
+
+
 class TooLarge(InvalidInput):
     exit_code = 2
 
@@ -114,6 +121,14 @@ class MediaError(EvidenceError):
 
 class ToolTimeout(MediaError):
     pass
+
+
+class InvalidJobPayload(EvidenceError):
+    exit_code = 65  # EX_DATAERR
+
+
+class JobRegistryInvalid(EvidenceError):
+    exit_code = 70  # EX_SOFTWARE: the code is wrong, not the data
 
 
 class CustodyBroken(EvidenceError):

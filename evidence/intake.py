@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import custody, jobs
+from evidence import custody, item_status, jobs
 from evidence.custody import EventKind, Outcome
 from evidence.items import iso
-from evidence.models import Item, ItemStatus, Receipt, ReceiptOutcome, utcnow
+from evidence.models import Item, Receipt, ReceiptOutcome, utcnow
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
         uploaded_by=arrival.uploaded_by,
         received_at=arrival.received_at,
         stored_at=copy.stored_at,
-        status=ItemStatus.STORED.value,
+        status=item_status.INITIAL.value,
     )
     session.add(item)
     session.flush()

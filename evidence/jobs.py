@@ -1,31 +1,84 @@
 """Durable jobs: deferred work recorded in the database so a restart resumes it.
 
-The order of the pipeline lives here (``FIRST_JOB``, ``NEXT_JOB``); handlers
-live in ``ingest/``. A job key ``{item}:{kind}`` makes enqueueing idempotent.
+Each kind of job has one ``JobSpec`` here: its typed payload, the pipeline step after it, and
+whether its failure marks the item. ``ingest/registry.py`` binds a handler to each kind and checks
+the whole at start-up. A job key ``{item}:{kind}`` makes enqueueing idempotent.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import os
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from evidence import retries
+from evidence.errors import InvalidJobPayload
 from evidence.models import Job, JobState, utcnow
 
 
 class JobKind(str, enum.Enum):
     PROBE = "probe"
     PROXY = "proxy"
-    CLIP = "clip"  # cut an evidence clip from an item's original (payload: range, case, requester)
+    CLIP = "clip"
+
+
+class Payload(BaseModel):
+    """What a job carries besides its item; stored as JSON in ``jobs.payload``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Nothing(Payload):
+    """The item is the whole job (probe, proxy)."""
+
+
+class ClipRequest(Payload):
+    """Cut ``[start_s, end_s)`` from the item's original and link the clip to ``case_id``."""
+
+    start_s: float
+    end_s: float
+    case_id: int
+    requested_by: str
+    agent: str
+    # written by the worker once the clip is stored
+    result_item_id: int | None = None
+    cut_start_s: float | None = None
+    cut_end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One kind of job: what it carries, what comes after it, and what its failure means."""
+
+    payload: type[Payload]
+    then: JobKind | None = None
+    marks_item_on_failure: bool = True
 
 
 FIRST_JOB = JobKind.PROBE
-NEXT_JOB: dict[JobKind, JobKind | None] = {JobKind.PROBE: JobKind.PROXY, JobKind.PROXY: None, JobKind.CLIP: None}
+SPECS: dict[JobKind, JobSpec] = {
+    JobKind.PROBE: JobSpec(Nothing, then=JobKind.PROXY),
+    JobKind.PROXY: JobSpec(Nothing),
+    # a failed clip says nothing about its source item
+    JobKind.CLIP: JobSpec(ClipRequest, marks_item_on_failure=False),
+}
+
+
+def payload_of(job: Job) -> Payload:
+    """The job's payload, parsed into its kind's type; InvalidJobPayload when it does not fit."""
+    try:
+        spec = SPECS[JobKind(job.kind)]
+        return spec.payload.model_validate_json(job.payload or "{}")
+    except (ValueError, KeyError, ValidationError) as exc:
+        raise InvalidJobPayload(f"job {job.id} ({job.kind}): payload does not parse: {exc}") from exc
 
 
 def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
@@ -40,8 +93,13 @@ def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
     return job
 
 
-def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload: dict) -> Job:
-    """Queue a job that carries its own parameters; each request is its own job."""
+def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload: Payload | Mapping[str, Any]) -> Job:
+    """Queue a job that carries its own parameters (checked against ``kind``'s type); each request is its own job."""
+    wanted = SPECS[kind].payload
+    try:
+        typed = payload if isinstance(payload, wanted) else wanted.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidJobPayload(f"{kind.value} job: {exc}") from exc
     job = Job(
         key=f"{item_id}:{kind.value}:{uuid.uuid4().hex}",
         kind=kind.value,
@@ -49,7 +107,7 @@ def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload:
         state=JobState.QUEUED.value,
         attempts=0,
         run_after=utcnow(),
-        payload=json.dumps(payload),
+        payload=typed.model_dump_json(exclude_none=True),
     )
     session.add(job)
     session.flush()
@@ -82,7 +140,13 @@ def claim(session: Session, owner: str, lease_s: float, item_ids: list[int] | No
     return None
 
 
-def complete(session: Session, job: Job) -> None:
+def complete(session: Session, job: Job, advance: bool = True, payload: Payload | None = None) -> None:
+    """Mark ``job`` done (storing ``payload`` when given) and, when ``advance``, queue its kind's next step."""
+    if payload is not None:
+        job.payload = payload.model_dump_json(exclude_none=True)
+    then = SPECS[JobKind(job.kind)].then
+    if advance and then is not None:
+        enqueue(session, job.item_id, then)
     job.state = JobState.DONE.value
     job.finished_at = utcnow()
     job.lease_until = None
@@ -90,7 +154,7 @@ def complete(session: Session, job: Job) -> None:
 
 
 def retry_later(session: Session, job: Job, error: str, max_attempts: int) -> bool:
-    """Put the job back with exponential backoff; returns False when attempts are used up."""
+    """Put the job back after the ``retries.JOB`` delay; returns False when attempts are used up."""
     job.last_error = error[-4000:]
     job.lease_until = None
     if job.attempts >= max_attempts:
@@ -98,7 +162,7 @@ def retry_later(session: Session, job: Job, error: str, max_attempts: int) -> bo
         job.finished_at = utcnow()
         return False
     job.state = JobState.QUEUED.value
-    job.run_after = utcnow() + timedelta(seconds=min(300, 2**job.attempts))
+    job.run_after = utcnow() + timedelta(seconds=retries.JOB.delay(job.attempts))
     return True
 
 

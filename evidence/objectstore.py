@@ -7,11 +7,26 @@ Two implementations: ``FileStore`` (a local folder; the embedded default) and
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK = 8 * 1024 * 1024
+
+
+def sweep_folder(folder: Path, older_than_s: float) -> int:
+    """Remove the files in ``folder`` not modified for ``older_than_s`` seconds; returns how many went."""
+    cutoff = time.time() - older_than_s
+    dropped = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # another process may sweep or finish it meanwhile
+            if path.is_file() and path.lstat().st_mtime < cutoff:
+                path.unlink()
+                dropped += 1
+    return dropped
 
 
 def original_key(sha256: str) -> str:
@@ -56,6 +71,9 @@ class ObjectStore(Protocol):
 
     def staging_dir(self) -> Path:
         """A local folder for files about to be stored (same disk as the store, when local)."""
+
+    def discard_partial(self, older_than_s: float) -> int:
+        """Drop local staging files older than ``older_than_s`` (a crash's leftovers); returns how many."""
 
     def delete(self, key: str) -> None:
         """Remove the object; absent is not an error."""

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserverVFS
 
-from evidence import jobs, skipped
-from evidence.adapters.filestore import FileStore
+from evidence import jobs, retries, skipped, unit_of_work
 from evidence.errors import (
     EvidenceError,
     InvalidInput,
@@ -32,10 +32,11 @@ from evidence.errors import (
     Unavailable,
 )
 from evidence.names import printable
+from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
-from evidence.unit_of_work import transaction, with_db_retry
 from ingest import worker
 from ingest.pipeline import finish_releases, ingest_file
+from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
 from ingest.scan import is_ignored, walk
 from ingest.settle import Settler
@@ -51,12 +52,11 @@ def error_text(exc: BaseException) -> str:
     return printable(str(exc) or type(exc).__name__, backslash=False)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Restarts:
-    """How a failed part is restarted: exponential backoff, and when the daemon gives up."""
+    """How a failed part is restarted: after ``backoff``'s delays, and when the daemon gives up."""
 
-    first_delay: float = 1.0
-    max_delay: float = 60.0
+    backoff: Backoff = retries.PART_RESTART
     # consecutive failures (outages of the database or store do not count) before giving up
     give_up_after: int = 8
     # a part that ran this long since its last restart has recovered: its failure count starts afresh
@@ -173,27 +173,23 @@ class Daemon:
 
     # -- start-up ---------------------------------------------------------
     def _connect(self) -> Runtime:
-        delay = 1.0
+        failures = 0
         while not self.stop.is_set():
             try:
                 rt = open_runtime(self.settings, "ingest")
                 self.health.database_ok = True
                 return rt
             except Unavailable as exc:
+                failures += 1
+                delay = retries.DATABASE_AT_START.delay(failures)
                 self.health.last_error = error_text(exc)
                 log.warning("database not reachable, retrying in %.0fs: %s", delay, exc)
                 self.stop.wait(delay)
-                delay = min(delay * 2, 30)
         raise SystemExit(0)
 
     def _recover(self, rt: Runtime) -> None:
         """Finish what a crash left: dead workers' jobs, unreleased sources, staging files."""
-
-        def free() -> int:
-            with transaction(rt.sessions) as session:
-                return jobs.release_dead_owners(session, rt.host)
-
-        freed = with_db_retry(free)
+        freed = unit_of_work.run(rt.sessions, lambda session: jobs.release_dead_owners(session, rt.host))
         if freed:
             log.info("requeued %d job(s) held by a process that died", freed)
         for point in self.points:
@@ -204,8 +200,7 @@ class Daemon:
         except Unavailable as exc:
             self.health.last_error = str(exc)
             log.warning("object store not ready yet (will retry): %s", exc)
-        if isinstance(rt.store, FileStore) and rt.store.staging_dir().exists():
-            rt.store.sweep_staging(STAGING_MAX_AGE_S)
+        rt.store.discard_partial(STAGING_MAX_AGE_S)
         if self.health.store_ok:
             self._sweep_incoming(rt)
 
@@ -272,13 +267,11 @@ class Daemon:
             return
         rt = self.rt
 
-        def run():
-            with transaction(rt.sessions) as session:
-                fresh = write(session)
-                return fresh, skipped.count(session)
+        def work(session: Session) -> tuple[list[Skip] | None, int]:
+            return write(session), skipped.count(session)
 
         try:
-            fresh, self.health.skipped = with_db_retry(run)
+            fresh, self.health.skipped = unit_of_work.run(rt.sessions, work)
         except Exception as exc:  # noqa: BLE001 - the list is a report; ingest goes on without it
             log.warning("could not update the skipped list: %s", exc)
             return
@@ -301,7 +294,7 @@ class Daemon:
             log.exception("unexpected error ingesting %s", printable(path))
         tries = self.failures.get(path, 0) + 1
         self.failures[path] = tries
-        delay = min(300.0, 2.0**tries)
+        delay = retries.SOURCE_FILE.delay(tries)
         self.retry_at[path] = now + delay
         message = printable(str(exc), backslash=False)
         self.health.last_error = f"{printable(path)}: {message}"
@@ -395,14 +388,16 @@ class Daemon:
         for point in self.points:
             point.path.mkdir(parents=True, exist_ok=True)
         rt = self.rt = self.rt or self._connect()
+        failures = 0
         while not self.stop.is_set():
             try:
                 self._recover(rt)
                 break
             except Unavailable as exc:
+                failures += 1
                 self.health.last_error = error_text(exc)
                 log.warning("recovery waits for storage/database: %s", exc)
-                self.stop.wait(2.0)
+                self.stop.wait(retries.DATABASE_AT_START.delay(failures))
         return rt
 
     def _supervise(self, name: str, body: Callable[[], object], give_up: bool = True) -> None:
@@ -414,7 +409,7 @@ class Daemon:
         """
         part = self.health.parts[name] = Part()
         policy = self.restarts
-        delay = policy.first_delay
+        tries = 0  # restarts in a row, outages included: they set the delay
         while not self.stop.is_set():
             part.state, part.started = "running", time.monotonic()
             try:
@@ -423,10 +418,12 @@ class Daemon:
                 return
             except Exception as exc:  # noqa: BLE001 - no failure of a part may end the daemon unreported
                 if time.monotonic() - part.started >= policy.healthy_after:
-                    part.failures, delay = 0, policy.first_delay
+                    part.failures, tries = 0, 0
                 outage = isinstance(exc, Unavailable)
                 part.failures += not outage
                 part.restarts += 1
+                tries += 1
+                delay = policy.backoff.delay(tries)
                 part.state = "restarting"
                 part.last_error = self.health.last_error = f"{name}: {error_text(exc)}"
                 if give_up and part.failures >= policy.give_up_after:
@@ -440,7 +437,6 @@ class Daemon:
                 else:
                     log.error("%s failed (%d in a row), restarting in %.3gs", name, part.failures, delay, exc_info=exc)
                 self.stop.wait(delay)
-                delay = min(delay * 2, policy.max_delay)
         if part.state != "failed":
             part.state = "stopped"
 
@@ -453,6 +449,7 @@ class Daemon:
 
     def run(self) -> None:
         """Run until ``stop`` is set (Ctrl-C, SIGTERM) or a part has failed beyond recovery."""
+        handlers_by_kind()  # a job kind without its handler is a bug: refuse to start rather than restart
         self._supervise("start", self._start)
         rt = self.rt
         if rt is None:

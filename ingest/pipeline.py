@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from evidence import intake, uploads
+from evidence import intake, unit_of_work, uploads
 from evidence.errors import (
     IntegrityFailure,
     InvalidInput,
@@ -34,7 +35,6 @@ from evidence.intake import Arrival, StoredCopy
 from evidence.models import Receipt, utcnow
 from evidence.names import on_disk, printable, stored_form
 from evidence.objectstore import original_key
-from evidence.unit_of_work import transaction, with_db_retry
 from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
 from ingest.scan import describe, device_serial_for
@@ -230,25 +230,19 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
             "the source stays and its release is tried again"
         ) from exc
     agent = rt.agent(point.station_id)
-
-    def write() -> None:
-        with transaction(rt.sessions) as session:
-            intake.record_release(session, receipt, disposition, agent)
-
-    with_db_retry(write)
+    unit_of_work.run(rt.sessions, lambda session: intake.record_release(session, receipt, disposition, agent))
     return disposition
 
 
 def _record(rt: Runtime, arrival: Arrival, copy: StoredCopy, agent: str):
-    def write():
-        with transaction(rt.sessions) as session:
-            return intake.record_stored(session, arrival, copy, agent)
+    def write(session: Session):
+        return intake.record_stored(session, arrival, copy, agent)
 
     try:
-        recorded = with_db_retry(write)
+        recorded = unit_of_work.run(rt.sessions, write)
     except IntegrityError:
         # Someone else recorded the same content a moment ago: ours becomes a duplicate.
-        recorded = with_db_retry(write)
+        recorded = unit_of_work.run(rt.sessions, write)
     item, _, new = recorded
     if new and arrival.device_serial is None:
         log.warning(
@@ -276,11 +270,7 @@ def ingest_file(
     arrival = arrival_for(point, path, st, uploaded_by)
     agent = rt.agent(point.station_id)
 
-    def lookup() -> Receipt | None:
-        with transaction(rt.sessions) as session:
-            return intake.find_receipt(session, arrival)
-
-    receipt = with_db_retry(lookup)
+    receipt = unit_of_work.run(rt.sessions, lambda session: intake.find_receipt(session, arrival))
     if receipt is not None:
         if receipt.source_released_at is None and receipt.outcome != "rejected":
             release_source(rt, point, receipt)
@@ -289,12 +279,7 @@ def ingest_file(
 
     if st.st_size == 0:
         reason = "zero-byte file: nothing to preserve; left in the upload point"
-
-        def reject() -> Receipt:
-            with transaction(rt.sessions) as session:
-                return intake.record_rejection(session, arrival, reason, agent)
-
-        with_db_retry(reject)
+        unit_of_work.run(rt.sessions, lambda session: intake.record_rejection(session, arrival, reason, agent))
         return IngestResult(printable(path), "rejected", reason=reason)
 
     try:
@@ -310,13 +295,9 @@ def ingest_file(
 
 def finish_releases(rt: Runtime, point: UploadPoint) -> int:
     """Release sources whose copies were recorded before a crash cut the release short; returns how many."""
-
-    def pending() -> list[Receipt]:
-        with transaction(rt.sessions) as session:
-            return intake.unreleased_receipts(session, str(point.path))
-
     released = 0
-    for receipt in with_db_retry(pending):
+    pending = unit_of_work.run(rt.sessions, lambda session: intake.unreleased_receipts(session, str(point.path)))
+    for receipt in pending:
         try:
             release_source(rt, point, receipt)
             released += 1

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from evidence.errors import StoreUnavailable
-from evidence.objectstore import CHUNK
+from evidence.objectstore import CHUNK, sweep_folder
 
 STAGING = ".staging"
 
@@ -152,13 +151,5 @@ class FileStore:
                 full = Path(dirpath) / name
                 yield full.relative_to(self.root).as_posix(), full.stat().st_mtime
 
-    def sweep_staging(self, older_than_s: float) -> int:
-        """Drop staging files a crash left behind; returns how many went."""
-        cutoff = time.time() - older_than_s
-        dropped = 0
-        for path in self.staging_dir().glob("*"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    dropped += 1
-        return dropped
+    def discard_partial(self, older_than_s: float) -> int:
+        return sweep_folder(self.staging_dir(), older_than_s)

@@ -20,7 +20,7 @@ from minio.error import MinioException, S3Error
 from minio.versioningconfig import VersioningConfig
 
 from evidence.errors import StoreUnavailable
-from evidence.objectstore import CHUNK
+from evidence.objectstore import CHUNK, sweep_folder
 
 PART_SIZE = 16 * 1024 * 1024
 MAX_SINGLE_COPY = 5 * 1024**3
@@ -97,6 +97,11 @@ class S3Store:
 
     def staging_dir(self) -> Path:
         return self._staging
+
+    def discard_partial(self, older_than_s: float) -> int:
+        # downloads for tools (``.get``) and tool output waiting for upload; multipart leftovers
+        # under ``incoming/`` are the daemon's to sweep, through list_keys and delete
+        return sweep_folder(self._staging, older_than_s)
 
     def write(self, key: str, reader: BinaryIO, length: int) -> None:
         with self._errors(f"writing {key}"):

@@ -85,3 +85,14 @@ def test_unreachable_s3_is_store_unavailable(make_settings):
     store = open_store(make_settings(storage_url=f"s3://k:s@127.0.0.1:{free_port()}/b?secure=false"))
     with pytest.raises(StoreUnavailable):
         provision(store)
+
+
+def test_discard_partial_drops_old_staging_files_only(store):
+    staging = store.staging_dir()
+    staging.mkdir(parents=True, exist_ok=True)
+    old, fresh = staging / "crashed.part", staging / "in-use.get"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"busy")
+    os.utime(old, (0, 0))
+    assert store.discard_partial(3600) == 1
+    assert not old.exists() and fresh.read_bytes() == b"busy"

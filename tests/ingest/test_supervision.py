@@ -11,12 +11,13 @@ import time
 
 import pytest
 
+from evidence.retries import Backoff
 from ingest import daemon as daemon_module
 from ingest.daemon import Daemon, Health, Part, Restarts
 from tests.ingest.test_daemon import items, wait_for
 from tests.media import drop
 
-QUICK = Restarts(first_delay=0.1, max_delay=0.4, give_up_after=3, healthy_after=2.0)
+QUICK = Restarts(backoff=Backoff("test restart", first_s=0.1, cap_s=0.4), give_up_after=3, healthy_after=2.0)
 
 
 class Flaky:
@@ -150,7 +151,9 @@ def test_health_text_is_always_valid_utf8():
 
 def test_a_start_up_that_needed_a_retry_is_not_held_against_the_running_daemon(make_settings):
     settings = make_settings()
-    daemon = Daemon(settings, restarts=Restarts(first_delay=0.1, healthy_after=300))
+    daemon = Daemon(
+        settings, restarts=Restarts(backoff=Backoff("test restart", first_s=0.1, cap_s=60.0), healthy_after=300)
+    )
     daemon._start = Flaky(daemon._start, 1, PermissionError(13, "Permission denied", "/srv/dock1"))
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()

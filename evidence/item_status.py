@@ -1,0 +1,36 @@
+"""An item's status and the only moves between statuses.
+
+An item is created ``STORED``; its probe and proxy jobs settle it once, as ``READY`` or
+``MEDIA_ERROR``. Both are final: the original is evidence either way, and nothing undoes a verdict
+on its media. ``move`` is the one place a status changes.
+"""
+
+from __future__ import annotations
+
+from evidence.errors import TransitionRefused
+from evidence.models import Item, ItemStatus
+
+INITIAL = ItemStatus.STORED
+
+# from -> the statuses it may move to
+TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
+    ItemStatus.STORED: frozenset({ItemStatus.READY, ItemStatus.MEDIA_ERROR}),
+    ItemStatus.READY: frozenset(),
+    ItemStatus.MEDIA_ERROR: frozenset(),
+}
+
+
+def allowed(current: ItemStatus, to: ItemStatus) -> bool:
+    """May an item in ``current`` move to ``to``?"""
+    return to in TRANSITIONS[current]
+
+
+def move(item: Item, to: ItemStatus, error: str | None = None) -> None:
+    """Set ``item``'s status to ``to`` (with ``error`` for MEDIA_ERROR); TransitionRefused if not allowed."""
+    current = ItemStatus(item.status)
+    if not allowed(current, to):
+        raise TransitionRefused(f"item {item.id} is {current.value}; it cannot become {to.value}")
+    if (to is ItemStatus.MEDIA_ERROR) != (error is not None):
+        raise TransitionRefused(f"item {item.id}: an error text goes with media_error and only with it")
+    item.status = to.value
+    item.error = error
