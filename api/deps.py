@@ -9,9 +9,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.access_log import note_user
 from api.services import Services
-from evidence import users
+from evidence import unit_of_work, users
 from evidence.items import MAX_ID
-from evidence.unit_of_work import with_db_retry
 from evidence.users import Principal
 
 # Anything beyond MAX_ID is refused at the door (422) instead of overflowing inside the driver.
@@ -34,11 +33,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def _signed_in(svc: Services, token: str | None, pending_ok: bool) -> Principal:
-    def lookup() -> Principal:
-        with svc.read_engine.begin() as conn:
-            return users.signed_in(conn, token, pending_ok)
-
-    who = with_db_retry(lookup)
+    who = unit_of_work.run_connection(svc.read_engine, lambda conn: users.signed_in(conn, token, pending_ok))
     note_user(who.username)
     return who
 

@@ -19,7 +19,9 @@ recordings) is for supervisors, auditors and admins.
 
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
 404); someone who may see it but not do this act gets a plain refusal (403).
-Every refusal is recorded by the caller (api/guard.py) as an access_denied custody event.
+Domain functions ask through ``require`` (or ``item_for`` / ``case_for``), which raise ``Refused``
+inside the unit of work; the API's door (api/guard.py) records every refusal as an access_denied
+custody event and answers 404 or 403.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, exists, false, or_, select, true
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.orm import Session
 
-from evidence.items import ItemLike, is_unattributed, unattributed_clause
+from evidence.errors import NotFound
+from evidence.items import ItemLike, is_unattributed, unattributed_clause, valid_id
 from evidence.models import Case, CaseItem, CaseReviewer, CustodyEvent, DeviceAssignment, Grant, Item
 from evidence.users import Principal, Role
 
@@ -94,6 +98,41 @@ def decide(who: Principal, action: Action, item: ItemLike, links: Links = Links(
     return Decision(False, why)
 
 
+class Refused(Exception):
+    """A refusal raised inside a unit of work (rolling it back); the caller records it, then answers.
+
+    Deliberately not an EvidenceError: one that escaped unrecorded would not be mapped to a 403/404.
+    """
+
+    def __init__(
+        self,
+        decision: Decision,
+        action: str,
+        missing: str = "",
+        item_id: int | None = None,
+        case_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(decision.reason)
+        self.decision, self.action, self.missing = decision, action, missing
+        self.item_id, self.case_id, self.details = item_id, case_id, details or {}
+
+
+def require(
+    decision: Decision,
+    action: str,
+    missing: str = "",
+    *,
+    item_id: int | None = None,
+    case_id: int | None = None,
+    **details: Any,
+) -> None:
+    """Go on if ``decision`` allows; else raise ``Refused`` (``missing``: the 404 text when hidden;
+    ``details``: what the recorded refusal names beside the action and reason)."""
+    if not decision.allowed:
+        raise Refused(decision, action, missing, item_id, case_id, details)
+
+
 # The item's columns and both ties in one round trip, built once in Core over the tables
 # (every item request asks).
 _I, _CI, _CR, _G = Item.__table__.c, CaseItem.__table__.c, CaseReviewer.__table__.c, Grant.__table__.c
@@ -116,6 +155,15 @@ def item_and_links(conn: Connection, who: Principal, item_id: int) -> tuple[Row[
     if row is None:
         return None, Links()
     return row, Links(case_assigned=bool(row.link_case_assigned), granted=bool(row.link_granted))
+
+
+def item_for(conn: Connection, who: Principal, item_id: int, action: Action) -> Row[Any]:
+    """The item's columns if ``who`` may do ``action`` on it; else NotFound, or ``Refused``."""
+    row, links = item_and_links(conn, who, item_id) if valid_id(item_id) else (None, Links())
+    if row is None:
+        raise NotFound(f"no item {item_id}")
+    require(decide(who, action, row, links), action.value, f"no item {item_id}", item_id=row.id)
+    return row
 
 
 def visible(who: Principal) -> ColumnElement[bool]:
@@ -173,6 +221,16 @@ def decide_case(who: Principal, action: CaseAction, case: Case, assigned: bool) 
     )
 
 
+def case_for(session: Session, who: Principal, case_id: int, action: CaseAction) -> Case:
+    """The case if ``who`` may do ``action`` on it; else NotFound, or ``Refused``."""
+    case = session.get(Case, case_id) if valid_id(case_id) else None
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    assigned = session.get(CaseReviewer, (case_id, who.user_id)) is not None
+    require(decide_case(who, action, case, assigned), f"case_{action.value}", f"no case {case_id}", case_id=case.id)
+    return case
+
+
 def visible_cases(who: Principal) -> ColumnElement[bool]:
     if Role.AUDITOR in who.roles:
         return true()
@@ -199,6 +257,12 @@ def decide_attribution(who: Principal, device_unit: str | None) -> Decision:
 # -- the stations' disks -------------------------------------------------
 
 STATION_READERS = {Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}
+
+
+def decide_list_users(who: Principal) -> Decision:
+    if Role.ADMIN in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "only administrators list users")
 
 
 def may_see_skipped(who: Principal) -> Decision:

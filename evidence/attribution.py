@@ -12,12 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import custody, devices
+from evidence import access, custody, devices
+from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.deadlines import check_deadline
 from evidence.errors import Conflict, InvalidInput, NotFound
 from evidence.items import is_unattributed, iso
 from evidence.models import DeviceAssignment, Item
+from evidence.users import Principal
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,14 @@ def apply(session: Session, plan: Attribution, *, by: str, reason: str, agent: s
         },
     )
     return item
+
+
+def attribute(
+    session: Session, who: Principal, item_id: int, serial: str, *, reason: str, agent: str, deadline_hours: float
+) -> Item:
+    """``who`` attributes item ``item_id`` to recorder ``serial``: ``prepare``, ask the policy, ``apply``."""
+    access.item_for(session.connection(), who, item_id, Action.VIEW_METADATA)
+    plan = prepare(session, item_id, serial)
+    decision = access.decide_attribution(who, plan.assignment.unit)
+    access.require(decision, "attribute", item_id=item_id, device=serial)
+    return apply(session, plan, by=who.username, reason=reason.strip(), agent=agent, deadline_hours=deadline_hours)

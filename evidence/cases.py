@@ -12,12 +12,13 @@ from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence import custody
+from evidence import access, custody
+from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
 from evidence.errors import Conflict, InvalidInput, NotFound
 from evidence.items import ItemLike, iso
 from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item, Mark, User, utcnow
-from evidence.users import Role, parse_roles
+from evidence.users import Principal, Role, parse_roles
 
 MARK_KINDS = {"important", "tag"}
 
@@ -306,3 +307,82 @@ def grant(session: Session, item: ItemLike, username: str, reason: str, by: str,
         details={"grant_id": row.id, "to": username, "to_unit": user.unit, "reason": reason},
     )
     return row
+
+
+# -- a user's acts on cases, marks and grants: access checked, one unit of work each ------------
+
+
+def open_for(session: Session, who: Principal, number: str, title: str, agent: str) -> dict[str, Any]:
+    """Open a case in ``who``'s unit; its view."""
+    access.require(access.decide_open_case(who), "open_case")
+    return case_view(session, open_case(session, number, title, who.unit, who.username, agent))
+
+
+def visible_page(
+    session: Session, who: Principal, status: str | None, limit: int, after: int | None
+) -> list[dict[str, Any]]:
+    """The views of the cases ``who`` may see, by id, after the id ``after``."""
+    query = select(Case).where(access.visible_cases(who)).order_by(Case.id).limit(limit)
+    if status:
+        query = query.where(Case.status == status)
+    if after is not None:
+        query = query.where(Case.id > after)
+    return [case_view(session, c) for c in session.scalars(query)]
+
+
+def view_for(session: Session, who: Principal, case_id: int) -> dict[str, Any]:
+    return case_view(session, access.case_for(session, who, case_id, CaseAction.VIEW))
+
+
+def update_for(
+    session: Session, who: Principal, case_id: int, agent: str, status: str | None, title: str | None
+) -> dict[str, Any]:
+    """Close, reopen or retitle a case; its view."""
+    case = access.case_for(session, who, case_id, CaseAction.MANAGE)
+    return case_view(session, update_case(session, case, agent, status=status, title=title))
+
+
+def log_for(session: Session, who: Principal, case_id: int) -> list[dict[str, Any]]:
+    """The case's custody events, oldest first."""
+    access.case_for(session, who, case_id, CaseAction.VIEW)
+    return [custody.as_dict(e) for e in custody.log_for_case(session, case_id)]
+
+
+def assign_for(session: Session, who: Principal, case_id: int, username: str, agent: str) -> dict[str, Any]:
+    """Assign reviewer ``username`` to the case; its view."""
+    case = access.case_for(session, who, case_id, CaseAction.MANAGE)
+    assign_reviewer(session, case, username, who.username, agent)
+    return case_view(session, case)
+
+
+def link_for(session: Session, who: Principal, case_id: int, item_id: int, reason: str, agent: str) -> dict[str, Any]:
+    """Link item ``item_id`` to the case, with a reason; the case's view."""
+    case = access.case_for(session, who, case_id, CaseAction.LINK)
+    item = access.item_for(session.connection(), who, item_id, Action.CURATE)
+    link(session, case, item, reason, who.username, agent)
+    return case_view(session, case)
+
+
+def unlink_for(session: Session, who: Principal, case_id: int, item_id: int, reason: str, agent: str) -> None:
+    case = access.case_for(session, who, case_id, CaseAction.LINK)
+    item = access.item_for(session.connection(), who, item_id, Action.VIEW_METADATA)
+    unlink(session, case, item, reason, who.username, agent)
+
+
+def mark_for(
+    session: Session, who: Principal, item_id: int, kind: str, value: str | None, agent: str
+) -> dict[str, Any]:
+    """Mark or tag an item; the mark's view."""
+    item = access.item_for(session.connection(), who, item_id, Action.CURATE)
+    mark = add_mark(session, item, kind, value, who.username, agent)
+    return next(m for m in marks_of(session.connection(), item_id) if m["id"] == mark.id)
+
+
+def unmark_for(session: Session, who: Principal, item_id: int, mark_id: int, agent: str) -> None:
+    remove_mark(session, access.item_for(session.connection(), who, item_id, Action.CURATE), mark_id, agent)
+
+
+def grant_for(session: Session, who: Principal, item_id: int, username: str, reason: str, agent: str) -> Grant:
+    """Let ``username`` see the item, with a reason (a supervisor of its unit)."""
+    item = access.item_for(session.connection(), who, item_id, Action.GRANT)
+    return grant(session, item, username, reason, who.username, agent)

@@ -8,18 +8,21 @@ new items with their own integrity record).
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import custody, item_status, jobs
+from evidence import access, custody, item_status, jobs
+from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
-from evidence.errors import InvalidInput
+from evidence.errors import InvalidInput, NotFound
 from evidence.intake import StoredCopy
 from evidence.items import ItemLike, iso
-from evidence.models import Item, ItemStatus
+from evidence.models import Item, ItemStatus, Job
+from evidence.users import Principal
 
 TOLERANCE_S = 0.001  # container durations are rounded to the millisecond
 FALLBACK_FPS = 25.0  # where the probe found no frame rate: the most common recorder rate
@@ -146,3 +149,35 @@ def record_clip(
         custody.append(session, kind, agent=agent, item_id=item_id, tool=tool_name, details=extra)
     jobs.enqueue(session, clip.id, jobs.FIRST_JOB)
     return clip, True
+
+
+def request(
+    session: Session, who: Principal, item_id: int, start_s: float, end_s: float, case_id: int, agent: str
+) -> Job:
+    """Queue a clip of [start_s, end_s) of the item, to be linked to case ``case_id``; a custody event."""
+    item = access.item_for(session.connection(), who, item_id, Action.CURATE)
+    check_request(item, start_s, end_s)
+    access.case_for(session, who, case_id, CaseAction.LINK)
+    payload = {"start_s": start_s, "end_s": end_s, "case_id": case_id, "requested_by": who.username, "agent": agent}
+    job = jobs.enqueue_with_payload(session, item.id, jobs.JobKind.CLIP, payload)
+    custody.append(
+        session,
+        EventKind.CLIP_REQUESTED,
+        agent=agent,
+        item_id=item.id,
+        case_id=case_id,
+        details={"clip_request_id": job.id, "start_s": start_s, "end_s": end_s},
+    )
+    return job
+
+
+def request_for(session: Session, who: Principal, clip_request_id: int) -> Job:
+    """The clip request, if ``who`` made it (or audits); else NotFound, or a ``Refused`` hiding it."""
+    missing = f"no clip request {clip_request_id}"
+    job = session.get(Job, clip_request_id)
+    if job is None or job.kind != jobs.JobKind.CLIP.value:
+        raise NotFound(missing)
+    requested_by = json.loads(job.payload or "{}").get("requested_by")
+    decision = access.decide_request_status(who, requested_by, "clip request")
+    access.require(decision, "clip_status", missing, item_id=job.item_id)
+    return job

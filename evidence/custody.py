@@ -18,11 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, text, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from evidence import access
 from evidence.errors import InvalidInput
 from evidence.items import time_filter, valid_id
 from evidence.models import Case, CustodyEvent, Item, User, utcnow
+from evidence.users import Principal
 
 GENESIS = "0" * 64
 CHAIN_LOCK_ID = 0x45564944  # "EVID"
@@ -202,6 +205,12 @@ def log_for(session: Session, item_id: int) -> list[CustodyEvent]:
     return list(session.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id).order_by(CustodyEvent.seq)))
 
 
+def item_log(conn: Connection, item_id: int) -> list[dict[str, Any]]:
+    """``log_for`` as dicts, inside the caller's Core transaction (the API's hot read path)."""
+    with Session(conn) as session:
+        return [as_dict(e) for e in log_for(session, item_id)]
+
+
 def log_for_case(session: Session, case_id: int) -> list[CustodyEvent]:
     """The events of one case file, oldest first."""
     return list(session.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.seq)))
@@ -258,6 +267,12 @@ def search(
             query = query.where(keep(time_filter(moment, what)))
     events = list(session.scalars(query.limit(limit + 1)))
     return events[:limit], events[limit - 1].seq if len(events) > limit else None
+
+
+def search_visible(session: Session, who: Principal, **filters: Any) -> tuple[list[dict[str, Any]], int | None]:
+    """``search`` among the events ``who`` may search (the caller has asked ``decide_custody_search``)."""
+    events, last = search(session, access.visible_events(who), **filters)
+    return [as_dict(e) for e in events], last
 
 
 def as_dict(ev: CustodyEvent) -> dict[str, Any]:

@@ -15,8 +15,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from evidence.errors import InvalidInput
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence import access, devices
+from evidence.errors import InvalidInput, NotFound
+from evidence.models import Receipt, utcnow
 from evidence.names import name_reason, printable
+from evidence.users import Principal
 
 TICKETS = ".uploads"
 INCOMING = ".incoming"
@@ -73,3 +79,25 @@ def read_ticket(web_root: Path, upload_id: str) -> Ticket | None:
     except FileNotFoundError:
         return None
     return Ticket(**data)
+
+
+def check_uploader(session: Session, who: Principal, device: str | None) -> None:
+    """Go on if ``who`` may upload naming recorder ``device`` (assigned to them now, or their unit's
+    for a supervisor); else ``Refused``."""
+    holder = devices.assignment_at(session, device, utcnow()) if device else None
+    access.require(access.decide_upload(who, device, holder), "upload")
+
+
+def status(session: Session, who: Principal, web_root: Path, upload_id: str) -> tuple[Ticket, Receipt | None]:
+    """The upload's ticket and, once ingest has seen its file, the latest receipt for it."""
+    ticket = read_ticket(web_root, upload_id)
+    if ticket is None:
+        raise NotFound(f"no upload {upload_id}")
+    decision = access.decide_request_status(who, ticket.uploaded_by, "upload")
+    access.require(decision, "upload_status", f"no upload {upload_id}")
+    receipt = session.scalars(
+        select(Receipt)
+        .where(Receipt.upload_point == str(web_root), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True))
+        .order_by(Receipt.id.desc())
+    ).first()
+    return ticket, receipt

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence.errors import AuthFailed, InvalidInput, NotFound, PasswordChangeRequired
+from evidence.errors import AuthFailed, Forbidden, InvalidInput, NotFound, PasswordChangeRequired
 from evidence.items import iso
 from evidence.models import SignInThrottle, Token, User, utcnow
 from evidence.passwords import dummy_hash, hash_password, one_time_password, policy_problem, verify_password
@@ -248,6 +248,37 @@ def revoke_all(session: Session, user_id: int, keep: str | None = None) -> None:
     for row in session.scalars(select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None))):
         if row.token_sha256 != spared:
             row.revoked_at = utcnow()
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    expires: datetime
+    password_change_required: bool
+
+
+def sign_in(session: Session, username: str, password: str, source: str) -> Issued | AuthFailed:
+    """A new token for the user, or the AuthFailed to raise once this transaction (which keeps the
+    failure count) has committed."""
+    try:
+        user = authenticate(session, username, password, source)
+    except AuthFailed as exc:
+        return exc
+    token, expires = issue_token(session, user)
+    return Issued(token, expires, user.must_change_password)
+
+
+def choose_password(
+    session: Session, username: str, current: str, new: str, keep_token: str | None, source: str
+) -> AuthFailed | Forbidden | None:
+    """``change_password``, returning (not raising) the error for a failed check of the current
+    password, so that the transaction keeping the failure count commits."""
+    try:
+        change_password(session, username, current, new, keep_token, source)
+    except AuthFailed as exc:
+        # while not throttled, not 401: the caller's token is good, they only mistyped the password
+        return exc if exc.retry_after else Forbidden("current_password: wrong password")
+    return None
 
 
 def list_users(session: Session) -> list[User]:

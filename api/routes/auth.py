@@ -9,10 +9,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.deps import BearerToken, ClientDep, CurrentUser, PendingUser, ServicesDep
-from evidence import users
-from evidence.errors import AuthFailed, Forbidden
+from evidence import unit_of_work, users
+from evidence.errors import AuthFailed
 from evidence.items import iso
-from evidence.unit_of_work import transaction, with_db_retry
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -40,31 +39,20 @@ class MeOut(BaseModel):
 @router.post("/auth/token", response_model=TokenOut, responses={401: {}, 429: {}})
 def sign_in(svc: ServicesDep, client: ClientDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     """Exchange username and password for a bearer token; failures are throttled."""
-    failure: list[AuthFailed] = []
-
-    def attempt() -> TokenOut | None:
-        with transaction(svc.sessions) as session:
-            try:
-                user = users.authenticate(session, form.username, form.password, client)
-            except AuthFailed as exc:
-                failure.append(exc)  # the failure count must commit, so this transaction ends normally
-                return None
-            token, expires = users.issue_token(session, user)
-            return TokenOut(
-                access_token=token, expires_at=iso(expires), password_change_required=user.must_change_password
-            )
-
-    issued = with_db_retry(attempt)
-    if issued is None:
-        raise failure[-1]
-    return issued
+    issued = unit_of_work.run(svc.sessions, lambda s: users.sign_in(s, form.username, form.password, client))
+    if isinstance(issued, AuthFailed):
+        raise issued
+    return TokenOut(
+        access_token=issued.token,
+        expires_at=iso(issued.expires),
+        password_change_required=issued.password_change_required,
+    )
 
 
 @router.post("/auth/revoke", status_code=204, responses={401: {}})
 def sign_out(svc: ServicesDep, who: PendingUser, token: BearerToken) -> Response:
     """Revoke the token this request carries."""
-    with transaction(svc.sessions) as session:
-        users.revoke(session, token or "")
+    unit_of_work.run(svc.sessions, lambda s: users.revoke(s, token or ""))
     return Response(status_code=204)
 
 
@@ -81,21 +69,10 @@ def change_password(
 ) -> Response:
     """Choose your own password (required after a one-time one). This token stays valid; your other
     tokens are revoked. A wrong current password counts as a failed sign-in."""
-    failure: list[AuthFailed] = []
-
-    def attempt() -> bool:
-        with transaction(svc.sessions) as session:
-            try:
-                users.change_password(session, who.username, body.current_password, body.new_password, token, client)
-            except AuthFailed as exc:
-                failure.append(exc)  # as at sign-in, the failure count must commit
-                return False
-            return True
-
-    if not with_db_retry(attempt):
-        exc = failure[-1]
-        if exc.retry_after:
-            raise exc
-        # the token is good, so not 401: the caller only mistyped the current password
-        raise Forbidden("current_password: wrong password")
+    failure = unit_of_work.run(
+        svc.sessions,
+        lambda s: users.choose_password(s, who.username, body.current_password, body.new_password, token, client),
+    )
+    if failure is not None:
+        raise failure
     return Response(status_code=204)

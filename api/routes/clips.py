@@ -9,12 +9,8 @@ from pydantic import BaseModel, Field
 
 from api import guard
 from api.deps import ClientDep, CurrentUser, IdPath, ServicesDep
-from evidence import access, clips, custody, jobs
-from evidence.access import Action, CaseAction
-from evidence.custody import EventKind
-from evidence.errors import NotFound
+from evidence import clips
 from evidence.models import Job
-from evidence.unit_of_work import transaction
 
 router = APIRouter(prefix="/api/v1", tags=["clips"])
 
@@ -69,47 +65,15 @@ def _out(job: Job) -> ClipOut:
 )
 def request_clip(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: int, body: ClipIn) -> ClipOut:
     """Queue a clip of [start_s, end_s) cut from the original; it becomes a new item linked to the case."""
-    item = guard.item(svc, who, client, item_id, Action.CURATE)
-    clips.check_request(item, body.start_s, body.end_s)
-    guard.case(svc, who, client, body.case_id, CaseAction.LINK)
     agent = guard.agent_of(who, client)
-    payload = {
-        "start_s": body.start_s,
-        "end_s": body.end_s,
-        "case_id": body.case_id,
-        "requested_by": who.username,
-        "agent": agent,
-    }
-    with transaction(svc.sessions) as session:
-        job = jobs.enqueue_with_payload(session, item.id, jobs.JobKind.CLIP, payload)
-        custody.append(
-            session,
-            EventKind.CLIP_REQUESTED,
-            agent=agent,
-            item_id=item.id,
-            case_id=body.case_id,
-            details={"clip_request_id": job.id, "start_s": body.start_s, "end_s": body.end_s},
+    return _out(
+        guard.run(
+            svc, who, client, lambda s: clips.request(s, who, item_id, body.start_s, body.end_s, body.case_id, agent)
         )
-        return _out(job)
+    )
 
 
 @router.get("/clips/{clip_request_id}", response_model=ClipOut, responses={401: {}, 404: {}})
 def clip_status(svc: ServicesDep, who: CurrentUser, client: ClientDep, clip_request_id: IdPath) -> ClipOut:
     """Where a clip request is: queued, running, done (with its item and cut points) or failed."""
-    missing = f"no clip request {clip_request_id}"
-    with transaction(svc.reads) as session:
-        job = session.get(Job, clip_request_id)
-        if job is None or job.kind != jobs.JobKind.CLIP.value:
-            raise NotFound(missing)
-        session.expunge(job)
-    requested_by = json.loads(job.payload or "{}").get("requested_by")
-    guard.enforce(
-        svc,
-        who,
-        client,
-        access.decide_request_status(who, requested_by, "clip request"),
-        "clip_status",
-        missing,
-        item_id=job.item_id,
-    )
-    return _out(job)
+    return _out(guard.run(svc, who, client, lambda s: clips.request_for(s, who, clip_request_id), svc.reads))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from api import guard
 from api.deps import ClientDep, CurrentUser, IdQuery, ServicesDep
@@ -14,7 +15,6 @@ from api.pages import decode_cursor, encode_cursor
 from api.routes.items import CustodyEventOut
 from evidence import access, custody
 from evidence.custody import EventKind
-from evidence.unit_of_work import transaction, with_db_retry
 
 router = APIRouter(prefix="/api/v1/custody", tags=["custody"])
 
@@ -45,21 +45,22 @@ def search_events(
     guard.enforce(svc, who, client, access.decide_custody_search(who), "search_custody")
     after = decode_cursor("seq", cursor) if cursor else 0
 
-    def read() -> tuple[list[CustodyEventOut], int | None]:
-        with transaction(svc.reads) as session:
-            events, last = custody.search(
-                session,
-                access.visible_events(who),
-                kind=kind and kind.value,
-                user=user,
-                item_id=item,
-                case_id=case,
-                since=since,
-                until=until,
-                after=after,
-                limit=limit,
-            )
-            return [CustodyEventOut(**custody.as_dict(e)) for e in events], last
+    def search(session: Session) -> tuple[list[dict[str, Any]], int | None]:
+        return custody.search_visible(
+            session,
+            who,
+            kind=kind and kind.value,
+            user=user,
+            item_id=item,
+            case_id=case,
+            since=since,
+            until=until,
+            after=after,
+            limit=limit,
+        )
 
-    events, last = with_db_retry(read)
-    return CustodyEventPage(events=events, next_cursor=None if last is None else encode_cursor("seq", last))
+    events, last = guard.run(svc, who, client, search, svc.reads)
+    return CustodyEventPage(
+        events=[CustodyEventOut(**e) for e in events],
+        next_cursor=None if last is None else encode_cursor("seq", last),
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, ServicesDep
-from evidence import access, skipped
-from evidence.errors import Forbidden
-from evidence.unit_of_work import transaction, with_db_retry
+from api import guard
+from api.deps import ClientDep, CurrentUser, ServicesDep
+from evidence import access, skipped, unit_of_work
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
 
@@ -24,14 +23,7 @@ class SkippedOut(BaseModel):
 
 
 @router.get("/skipped", response_model=list[SkippedOut], responses={401: {}, 403: {}})
-def list_skipped(svc: ServicesDep, who: CurrentUser) -> list[SkippedOut]:
+def list_skipped(svc: ServicesDep, who: CurrentUser, client: ClientDep) -> list[SkippedOut]:
     """Every file, link or folder ingest leaves alone on purpose or cannot handle yet, with its reason."""
-    decision = access.may_see_skipped(who)
-    if not decision.allowed:
-        raise Forbidden(decision.reason)
-
-    def read() -> list[dict]:
-        with transaction(svc.reads) as session:
-            return skipped.listing(session)
-
-    return [SkippedOut(**row) for row in with_db_retry(read)]
+    guard.enforce(svc, who, client, access.may_see_skipped(who), "see_skipped")
+    return [SkippedOut(**row) for row in unit_of_work.run(svc.reads, skipped.listing)]

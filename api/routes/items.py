@@ -10,9 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from api import guard
 from api.deps import NO_NUL, BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
@@ -20,13 +17,12 @@ from api.pages import decode_cursor, encode_cursor
 from api.ranges import http_date, if_range_holds, parse_range
 from api.services import Services
 from api.streams import stream_body
-from evidence import access, cases, custody
+from evidence import cases, custody, item_search
 from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.errors import InvalidInput, NotFound
-from evidence.items import check_names, item_view, time_filter, unattributed_clause
-from evidence.models import CaseItem, Item, ItemStatus, Mark
-from evidence.unit_of_work import transaction, with_db_retry
+from evidence.items import item_view
+from evidence.models import ItemStatus
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 DENIED = {403: {}, 404: {}, 401: {}}
@@ -121,6 +117,7 @@ class CustodyEventOut(BaseModel):
 def list_items(
     svc: ServicesDep,
     who: CurrentUser,
+    client: ClientDep,
     officer: Annotated[str | None, Query(max_length=64, description="警号")] = None,
     unit: Annotated[str | None, Query(max_length=64)] = None,
     device: Annotated[str | None, Query(max_length=64, description="recorder serial")] = None,
@@ -142,57 +139,27 @@ def list_items(
 
     A filter naming an officer, unit, device, station, case or tag that is not known is a 422.
     """
-    query = select(Item).where(access.visible(who)).order_by(Item.id).limit(limit + 1)
-    for column, value in (
-        (Item.officer_id, officer),
-        (Item.unit, unit),
-        (Item.device_serial, device),
-        (Item.station_id, station),
-        (Item.status, status and status.value),
-        (Item.on_time, on_time),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if unattributed is not None:
-        query = query.where(unattributed_clause(unattributed))
-    for column, times in (
-        (Item.recorded_start, {"recorded_from": recorded_from, "recorded_to": recorded_to}),
-        (Item.received_at, {"received_from": received_from, "received_to": received_to}),
-    ):
-        for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__), strict=True):
-            if bound is not None:
-                query = query.where(keep(time_filter(bound, name)))
-    if cursor:
-        query = query.where(Item.id > decode_cursor("id", cursor))
-
-    def read() -> tuple[list[tuple[Item, list[dict[str, Any]], list[str]]], bool]:
-        with transaction(svc.reads) as session:
-            check_names(session, officer=officer, unit=unit, device=device, station=station)
-            page = query
-            linked = cases.case_filter(session, access.visible_cases(who), case, case_id)
-            if linked is not None:
-                page = page.where(
-                    Item.id.in_(
-                        select(CaseItem.item_id).where(CaseItem.case_id == linked, CaseItem.unlinked_at.is_(None))
-                    )
-                )
-            marked = cases.mark_filter(session, access.visible(who), mark)
-            if marked is not None:
-                page = page.where(Item.id.in_(select(Mark.item_id).where(marked)))
-            rows = list(session.scalars(page))
-            ids = [r.id for r in rows[:limit]]
-            marks, numbers = (
-                cases.marks_of_items(session.connection(), ids),
-                cases.cases_of_items(session.connection(), ids),
-            )
-            return [(r, marks[r.id], numbers[r.id]) for r in rows[:limit]], len(rows) > limit
-
-    rows, more = with_db_retry(read)
+    wanted = item_search.ItemFilter(
+        officer=officer,
+        unit=unit,
+        device=device,
+        station=station,
+        status=status and status.value,
+        on_time=on_time,
+        unattributed=unattributed,
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
+        received_from=received_from,
+        received_to=received_to,
+        case=case,
+        case_id=case_id,
+        mark=mark,
+    )
+    after = decode_cursor("id", cursor) if cursor else 0
+    found, more = guard.run(svc, who, client, lambda s: item_search.page(s, who, wanted, limit, after), svc.reads)
     return ItemPage(
-        items=[
-            ItemOut(**item_view(r), marks=[MarkOut(**m) for m in marks], cases=numbers) for r, marks, numbers in rows
-        ],
-        next_cursor=encode_cursor("id", rows[-1][0].id) if more else None,
+        items=[ItemOut(**item_view(f.item), marks=[MarkOut(**m) for m in f.marks], cases=f.cases) for f in found],
+        next_cursor=encode_cursor("id", found[-1].item.id) if more else None,
     )
 
 
@@ -215,36 +182,32 @@ def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: Id
 @router.post("/{item_id}/marks", response_model=MarkOut, status_code=201, responses={**DENIED, 409: {}, 422: {}})
 def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, body: MarkIn) -> MarkOut:
     """Mark an item ``important`` (重要) or tag it; a custody event."""
-    row = guard.item(svc, who, client, item_id, Action.CURATE)
-    with transaction(svc.sessions) as session:
-        mark = cases.add_mark(session, row, body.kind, body.value, who.username, guard.agent_of(who, client))
-        return MarkOut(**next(m for m in cases.marks_of(session.connection(), item_id) if m["id"] == mark.id))
+    agent = guard.agent_of(who, client)
+    return MarkOut(
+        **guard.run(svc, who, client, lambda s: cases.mark_for(s, who, item_id, body.kind, body.value, agent))
+    )
 
 
 @router.delete("/{item_id}/marks/{mark_id}", status_code=204, responses={**DENIED, 404: {}})
 def remove_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, mark_id: IdPath) -> Response:
-    row = guard.item(svc, who, client, item_id, Action.CURATE)
-    with transaction(svc.sessions) as session:
-        cases.remove_mark(session, row, mark_id, guard.agent_of(who, client))
+    agent = guard.agent_of(who, client)
+    guard.run(svc, who, client, lambda s: cases.unmark_for(s, who, item_id, mark_id, agent))
     return Response(status_code=204)
 
 
 @router.post("/{item_id}/grants", response_model=GrantOut, status_code=201, responses={**DENIED, 422: {}})
 def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, body: GrantIn) -> GrantOut:
     """A supervisor lets a user of another unit (or an auditor) see this recording, with a reason."""
-    row = guard.item(svc, who, client, item_id, Action.GRANT)
-    with transaction(svc.sessions) as session:
-        made = cases.grant(session, row, body.username, body.reason, who.username, guard.agent_of(who, client))
-        return GrantOut(id=made.id, username=body.username, reason=made.reason)
+    agent = guard.agent_of(who, client)
+    made = guard.run(svc, who, client, lambda s: cases.grant_for(s, who, item_id, body.username, body.reason, agent))
+    return GrantOut(id=made.id, username=body.username, reason=made.reason)
 
 
 @router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
 def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: IdPath) -> list[CustodyEventOut]:
-    def log(conn: Connection, _) -> list[dict[str, Any]]:
-        with Session(conn) as session:  # joins the guard's read transaction
-            return [custody.as_dict(e) for e in custody.log_for(session, item_id)]
-
-    _, _, events = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_CUSTODY, log)
+    _, _, events = guard.signed_in_item(
+        svc, token, client, item_id, Action.VIEW_CUSTODY, lambda conn, _: custody.item_log(conn, item_id)
+    )
     return [CustodyEventOut(**e) for e in events]
 
 

@@ -10,17 +10,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api import guard
 from api.deps import ClientDep, CurrentUser, ServicesDep
 from api.streams import run_io
-from evidence import access, uploads
-from evidence.errors import InvalidInput, NotFound, TooLarge
+from evidence import uploads
+from evidence.errors import InvalidInput, TooLarge
 from evidence.items import iso
-from evidence.models import Receipt, utcnow
-from evidence.unit_of_work import transaction
+from evidence.models import utcnow
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 WRITE_BATCH = 1 << 20
@@ -63,7 +61,7 @@ async def upload(
     Naming a recorder assigned to another officer is refused (403), unless a supervisor of its unit uploads.
     """
     device = (device or "").strip() or None
-    await run_in_threadpool(guard.upload, svc, who, client, device)
+    await run_in_threadpool(guard.run, svc, who, client, lambda s: uploads.check_uploader(s, who, device), svc.reads)
     name = uploads.safe_filename(filename, svc.settings.ignore)
     limit = svc.settings.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -132,23 +130,7 @@ def upload_status(
 ) -> UploadOut:
     """Where an upload is: queued for ingest, ingested (with its item), or rejected (with the reason)."""
     web = svc.settings.web_upload_dir
-    ticket = uploads.read_ticket(web, upload_id)
-    if ticket is None:
-        raise NotFound(f"no upload {upload_id}")
-    guard.enforce(
-        svc,
-        who,
-        client,
-        access.decide_request_status(who, ticket.uploaded_by, "upload"),
-        "upload_status",
-        f"no upload {upload_id}",
-    )
-    with transaction(svc.reads) as session:
-        receipt = session.scalars(
-            select(Receipt)
-            .where(Receipt.upload_point == str(web), Receipt.rel_path.startswith(f"{upload_id}/", autoescape=True))
-            .order_by(Receipt.id.desc())
-        ).first()
+    ticket, receipt = guard.run(svc, who, client, lambda s: uploads.status(s, who, web, upload_id), svc.reads)
     if receipt is None:
         return UploadOut(**_ticket_fields(ticket), status="queued")
     status = {"new": "ingested", "duplicate": "duplicate", "rejected": "rejected"}[receipt.outcome]

@@ -5,11 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, ServicesDep
-from evidence import users
-from evidence.errors import Forbidden
-from evidence.unit_of_work import transaction, with_db_retry
-from evidence.users import Role
+from api import guard
+from api.deps import ClientDep, CurrentUser, ServicesDep
+from evidence import access, unit_of_work, users
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -25,13 +23,7 @@ class UserOut(BaseModel):
 
 
 @router.get("", response_model=list[UserOut], responses={401: {}, 403: {}})
-def list_users(svc: ServicesDep, who: CurrentUser) -> list[UserOut]:
+def list_users(svc: ServicesDep, who: CurrentUser, client: ClientDep) -> list[UserOut]:
     """Every account: name, unit, roles, officer id, disabled, last sign-in (administrators only)."""
-    if Role.ADMIN not in who.roles:
-        raise Forbidden("only administrators list users")
-
-    def read() -> list[dict]:
-        with transaction(svc.reads) as session:
-            return [users.user_view(u) for u in users.list_users(session)]
-
-    return [UserOut(**u) for u in with_db_retry(read)]
+    guard.enforce(svc, who, client, access.decide_list_users(who), "list_users")
+    return [UserOut(**users.user_view(u)) for u in unit_of_work.run(svc.reads, users.list_users)]
