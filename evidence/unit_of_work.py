@@ -85,8 +85,3 @@ def _retried(once: Callable[[], T], policy: retries.Backoff) -> T:
         if is_transient(exc):
             raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
         raise
-
-
-def with_db_retry(fn: Callable[[], T]) -> T:
-    """Transitional: ``fn`` (a whole transaction) under ``retries.DATABASE``. New code calls ``run``."""
-    return _retried(fn, retries.DATABASE)
