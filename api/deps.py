@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -19,6 +19,10 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 # Text in request bodies: PostgreSQL cannot hold a NUL (paths and queries: api.errors.RefuseNul).
 NO_NUL = r"^[^\x00]*$"
+
+# The refusals a route that loads one item or case can answer, for the OpenAPI document.
+Responses = dict[int | str, dict[str, Any]]
+DENIED: Responses = {401: {}, 403: {}, 404: {}}
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -8,7 +8,7 @@ as an access_denied custody event, in a transaction of its own, the same way eve
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,6 +98,19 @@ def enforce(svc: Services, who: Principal, client: str, decision: Decision, acti
         raise refusal(svc, who, client, refused) from None
 
 
+@overload
+def signed_in_item(
+    svc: Services, token: str | None, client: str, item_id: int, action: Action
+) -> tuple[Principal, Row[Any], None]: ...
+@overload
+def signed_in_item(
+    svc: Services,
+    token: str | None,
+    client: str,
+    item_id: int,
+    action: Action,
+    then: Callable[[Connection, Row[Any]], T],
+) -> tuple[Principal, Row[Any], T]: ...
 def signed_in_item(
     svc: Services,
     token: str | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -51,9 +52,7 @@ def ingest(
                 point, rt.settings = _point_for(path, station)
                 task = bar.add_task(escape(printable(path.name)), total=os.lstat(path).st_size)
                 try:
-                    result = ingest_file(
-                        rt, point, Path(os.path.abspath(path)), on_bytes=lambda n, t=task: bar.advance(t, n)
-                    )
+                    result = ingest_file(rt, point, Path(os.path.abspath(path)), on_bytes=partial(bar.advance, task))
                     done.append((result.item_id, result.as_dict()))
                     if result.outcome == "rejected":
                         failed.append(RejectedFile.exit_code)

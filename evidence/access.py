@@ -170,7 +170,9 @@ def visible(who: Principal) -> ColumnElement[bool]:
     """SQL condition for the items whose metadata ``who`` may see (the same rule as ``decide``)."""
     if Role.AUDITOR in who.roles:
         return true()
-    clauses = [Item.id.in_(select(Grant.item_id).where(Grant.user_id == who.user_id, Grant.revoked_at.is_(None)))]
+    clauses: list[ColumnElement[bool]] = [
+        Item.id.in_(select(Grant.item_id).where(Grant.user_id == who.user_id, Grant.revoked_at.is_(None)))
+    ]
     if Role.OFFICER in who.roles and who.officer_id:
         clauses.append(Item.officer_id == who.officer_id)
     if Role.SUPERVISOR in who.roles:

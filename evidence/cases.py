@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import BindParameter, ColumnElement, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -196,7 +196,7 @@ def linked_items(session: Session, case_id: int) -> list[int]:
 # Built once in Core over the tables: every metadata request reads both, for one item or a page
 # of them (Core reads see only flushed rows; the writers here flush).
 _C, _CI, _M = Case.__table__.c, CaseItem.__table__.c, Mark.__table__.c
-_ITEMS = bindparam("item_ids", expanding=True)
+_ITEMS: BindParameter[list[int]] = bindparam("item_ids", expanding=True)
 _CASES_OF_ITEMS = (
     select(_CI.item_id, _C.number)
     .select_from(Case.__table__.join(CaseItem.__table__, _CI.case_id == _C.id))

@@ -57,6 +57,8 @@ def cut_points(item: ItemLike, start_s: float, end_s: float) -> tuple[float, flo
     Frames are taken to be at k / fps (the probe's rate). These are the times the clip is cut at
     and recorded with; a request between two frames moves to the next one, never to a keyframe.
     """
+    if item.duration_s is None:
+        raise InvalidInput("the recording's duration is not known: no clip can be cut from it")
     fps = fps_of(item)
     first = math.ceil(start_s * fps - _SLACK)
     last = min(math.ceil(end_s * fps - _SLACK), math.ceil(item.duration_s * fps - _SLACK))  # exclusive

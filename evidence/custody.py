@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -130,7 +130,7 @@ def append(
     seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
     occurred_at = utcnow()
     details_text = canonical_json(details or {})
-    fields = dict(
+    fields: dict[str, Any] = dict(
         seq=seq,
         prev_hash=prev,
         item_id=item_id,
@@ -157,7 +157,7 @@ class VerifyReport:
     reason: str | None = None
 
 
-def _stream(session: Session) -> Iterator[CustodyEvent]:
+def _stream(session: Session) -> Generator[CustodyEvent]:
     result = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq).execution_options(yield_per=2000))
     try:
         yield from result

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from evidence import access, cases
 from evidence.items import check_names, time_filter, unattributed_clause
@@ -56,11 +56,12 @@ def page(session: Session, who: Principal, f: ItemFilter, limit: int, after: int
             query = query.where(column == value)
     if f.unattributed is not None:
         query = query.where(unattributed_clause(f.unattributed))
-    for column, times in (
+    bounds: tuple[tuple[InstrumentedAttribute[datetime | None], dict[str, datetime | None]], ...] = (
         (Item.recorded_start, {"recorded_from": f.recorded_from, "recorded_to": f.recorded_to}),
         (Item.received_at, {"received_from": f.received_from, "received_to": f.received_to}),
-    ):
-        for (name, bound), keep in zip(times.items(), (column.__ge__, column.__lt__), strict=True):
+    )
+    for moment, times in bounds:
+        for (name, bound), keep in zip(times.items(), (moment.__ge__, moment.__lt__), strict=True):
             if bound is not None:
                 query = query.where(keep(time_filter(bound, name)))
     check_names(session, officer=f.officer, unit=f.unit, device=f.device, station=f.station)

@@ -8,7 +8,7 @@ attributes it to a recorder (evidence/attribution.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
 from sqlalchemy.engine import Row
@@ -37,6 +37,10 @@ def time_filter(moment: datetime, what: str) -> datetime:
         raise InvalidInput(f"{what}: out of range once in UTC") from exc
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, or None."""
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")

@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from evidence import retries
@@ -125,15 +126,18 @@ def claim(session: Session, owner: str, lease_s: float, item_ids: list[int] | No
     if item_ids is not None:
         query = query.where(Job.item_id.in_(item_ids))
     for job_id in session.scalars(query).all():
-        taken = session.execute(
-            update(Job)
-            .where(Job.id == job_id, runnable)
-            .values(
-                state=JobState.RUNNING.value,
-                owner=owner,
-                lease_until=now + timedelta(seconds=lease_s),
-                attempts=Job.attempts + 1,
-            )
+        taken = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, runnable)
+                .values(
+                    state=JobState.RUNNING.value,
+                    owner=owner,
+                    lease_until=now + timedelta(seconds=lease_s),
+                    attempts=Job.attempts + 1,
+                )
+            ),
         )
         if taken.rowcount == 1:
             return session.get(Job, job_id, populate_existing=True)

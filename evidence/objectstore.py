@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 CHUNK = 8 * 1024 * 1024
 
@@ -39,6 +39,12 @@ def derived_key(sha256: str, name: str) -> str:
     return f"derived/{sha256[:2]}/{sha256}/{name}"
 
 
+class Readable(Protocol):
+    """What ``write`` reads from: a file, or a wrapper that hashes what passes through it."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class ObjectStore(Protocol):
     """Small, complete set of operations the system needs from storage."""
 
@@ -47,7 +53,7 @@ class ObjectStore(Protocol):
     def ensure_ready(self) -> None:
         """Create the bucket/folder if needed and enable versioning; idempotent."""
 
-    def write(self, key: str, reader: BinaryIO, length: int) -> None:
+    def write(self, key: str, reader: Readable, length: int) -> None:
         """Stream ``length`` bytes from ``reader`` to ``key`` (multipart when large)."""
 
     def put_file(self, key: str, path: Path, durable: bool = True) -> None:

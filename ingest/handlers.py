@@ -33,9 +33,9 @@ from ingest.tools import tool_version
 log = logging.getLogger(__name__)
 
 
-def _assess_clip(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
+def _assess_clip(rt: Runtime, session, item: Item, source_id: int, info: MediaInfo | None) -> None:
     """A clip's times follow its source; the upload deadline is for originals, not for later clips."""
-    source = get_item(session, item.derived_from)
+    source = get_item(session, source_id)
     start = end = None
     if source.recorded_start is not None:
         start = source.recorded_start + timedelta(seconds=item.clip_start_s or 0)
@@ -61,7 +61,7 @@ def _assess_clip(rt: Runtime, session, item: Item, info: MediaInfo | None) -> No
 def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
     """Recording times, the upload deadline and the officer, recorded as custody events."""
     if item.derived_from is not None:
-        _assess_clip(rt, session, item, info)
+        _assess_clip(rt, session, item, item.derived_from, info)
         return
     s = rt.settings
     times = recording_times(

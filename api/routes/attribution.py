@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api import guard
-from api.deps import ClientDep, CurrentUser, ServicesDep
-from api.routes.items import DENIED, ItemOut
+from api.deps import DENIED, ClientDep, CurrentUser, ServicesDep
+from api.routes.items import ItemOut
 from evidence import attribution
 from evidence.items import item_view
 

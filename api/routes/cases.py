@@ -8,13 +8,12 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api import guard
-from api.deps import NO_NUL, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
+from api.deps import DENIED, NO_NUL, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
 from api.routes.items import CustodyEventOut
 from evidence import cases
 from evidence.items import MAX_ID
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
-DENIED = {401: {}, 403: {}, 404: {}}
 
 
 class CaseIn(BaseModel):

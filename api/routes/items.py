@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api import guard
-from api.deps import NO_NUL, BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
+from api.deps import DENIED, NO_NUL, BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
 from api.pages import decode_cursor, encode_cursor
 from api.ranges import http_date, if_range_holds, parse_range
 from api.services import Services
@@ -25,7 +25,6 @@ from evidence.items import item_view
 from evidence.models import ItemStatus
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
-DENIED = {403: {}, 404: {}, 401: {}}
 
 
 class MediaOut(BaseModel):

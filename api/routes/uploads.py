@@ -67,7 +67,7 @@ async def upload(
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"the file is larger than the {limit}-byte upload limit")
-    web = svc.settings.web_upload_dir
+    web = svc.settings.web_point.path
     upload_id = uuid.uuid4().hex
     incoming = web / uploads.INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ def upload_status(
     svc: ServicesDep, who: CurrentUser, client: ClientDep, upload_id: Annotated[str, Path(max_length=64)]
 ) -> UploadOut:
     """Where an upload is: queued for ingest, ingested (with its item), or rejected (with the reason)."""
-    web = svc.settings.web_upload_dir
+    web = svc.settings.web_point.path
     ticket, receipt = guard.run(svc, who, client, lambda s: uploads.status(s, who, web, upload_id), svc.reads)
     if receipt is None:
         return UploadOut(**_ticket_fields(ticket), status="queued")

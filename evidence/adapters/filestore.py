@@ -12,10 +12,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from evidence.errors import StoreUnavailable
-from evidence.objectstore import CHUNK, sweep_folder
+from evidence.objectstore import CHUNK, Readable, sweep_folder
 
 STAGING = ".staging"
 
@@ -60,7 +59,7 @@ class FileStore:
         if durable:
             _fsync_dir(final.parent)
 
-    def write(self, key: str, reader: BinaryIO, length: int) -> None:
+    def write(self, key: str, reader: Readable, length: int) -> None:
         tmp = self.staging_dir() / f"{uuid.uuid4().hex}.part"
         try:
             with open(tmp, "wb") as out:

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import urllib3
 from minio import Minio
@@ -20,7 +20,7 @@ from minio.error import MinioException, S3Error
 from minio.versioningconfig import VersioningConfig
 
 from evidence.errors import StoreUnavailable
-from evidence.objectstore import CHUNK, sweep_folder
+from evidence.objectstore import CHUNK, Readable, sweep_folder
 
 PART_SIZE = 16 * 1024 * 1024
 MAX_SINGLE_COPY = 5 * 1024**3
@@ -103,10 +103,15 @@ class S3Store:
         # under ``incoming/`` are the daemon's to sweep, through list_keys and delete
         return sweep_folder(self._staging, older_than_s)
 
-    def write(self, key: str, reader: BinaryIO, length: int) -> None:
+    def write(self, key: str, reader: Readable, length: int) -> None:
         with self._errors(f"writing {key}"):
             self.client.put_object(
-                bucket_name=self.bucket, object_name=key, data=reader, length=length, part_size=PART_SIZE
+                bucket_name=self.bucket,
+                object_name=key,
+                # minio only ever calls read(n) on it (its type says BinaryIO)
+                data=cast(BinaryIO, reader),
+                length=length,
+                part_size=PART_SIZE,
             )
 
     def put_file(self, key: str, path: Path, durable: bool = True) -> None:
