@@ -101,15 +101,26 @@ def pg_available() -> str | None:
         return str(exc).strip().splitlines()[0]
 
 
-def create_pg_database() -> tuple[str, str]:
-    """A new empty database; returns (name, SQLAlchemy URL)."""
+def worker_tag() -> str:
+    """This pytest-xdist worker's id ("gw0", ...), or "main" when not distributed: names made from it do not collide."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def pg_url_of(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on the test server."""
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
+def create_pg_database(template: str | None = None, prefix: str = "evidence_test") -> tuple[str, str]:
+    """A new database, empty or a copy of ``template`` (which must have no open connections); (name, URL)."""
     import psycopg
 
-    name = f"evidence_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{worker_tag()}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return name, f"{base}/{name}"
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
+    return name, pg_url_of(name)
 
 
 def drop_pg_database(name: str) -> None:
