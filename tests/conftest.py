@@ -18,7 +18,9 @@ from tests.servers import (
     drop_pg_database,
     kill_group,
     pg_available,
+    pg_databases_left,
     spawn,
+    worker_tag,
 )
 from tests.settings import settings_for
 
@@ -35,11 +37,12 @@ def pytest_configure(config):
     # Under the run's base folder, per xdist worker (each has its own base folder), so that the
     # leftover check below sees only what this process's tests made, and pytest's retention cleans up.
     hygiene.private_tmpdir(config._tmp_path_factory.getbasetemp() / "tmpdir")
+    worker_tag()  # the run's id, in the environment before xdist starts its workers
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
-    """Fail the run (an error at the last test's teardown) if a test left a process, port or temp folder.
+    """Fail the run (an error at the last test's teardown) if a test left a process, port, temp folder or database.
 
     Torn down after every other session fixture (it is set up first), so servers the suite itself
     runs (moto) are already stopped; with xdist each worker checks its own.
@@ -47,6 +50,8 @@ def no_leftovers():
     yield
     hygiene.remove_scratch()
     problems = hygiene.leftovers(Path(os.environ["TMPDIR"]))
+    if pg_available() is None:
+        problems += [f"PostgreSQL database left: {name}" for name in pg_databases_left()]
     if problems:
         pytest.fail("the tests left these behind:\n" + "\n".join(problems), pytrace=False)
 

@@ -102,8 +102,19 @@ def pg_available() -> str | None:
 
 
 def worker_tag() -> str:
-    """This pytest-xdist worker's id ("gw0", ...), or "main" when not distributed: names made from it do not collide."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """This run and pytest-xdist worker ("r1a2b3c_gw0", ...): names made from it collide with no other."""
+    # made in the controller (tests/conftest.py pytest_configure), which the workers inherit it from
+    run = os.environ.setdefault("PYTEST_EVIDENCE_RUN", f"r{uuid.uuid4().hex[:6]}")
+    return f"{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+def pg_databases_left() -> list[str]:
+    """The databases this process made that still exist (none once every test and fixture is done)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
+    return [name for name in names if f"_{worker_tag()}_" in name]
 
 
 def pg_url_of(name: str) -> str:

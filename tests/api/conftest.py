@@ -139,8 +139,8 @@ def world(request, make_settings, clips):
     if backend == "s3":
         extra["storage_url"] = request.getfixturevalue("moto").url()
     if backend == "pg":
-        name, extra["database_url"] = create_pg_database(template=snapshot.database)
-        request.addfinalizer(lambda: drop_pg_database(name))
+        database, extra["database_url"] = create_pg_database(template=snapshot.database)
+        request.addfinalizer(lambda: drop_pg_database(database))
     settings = make_settings(**extra)
     shutil.copytree(snapshot.settings.home, settings.home)
     if backend == "s3":
