@@ -76,7 +76,10 @@ case "$cmd" in
             || { echo "files not formatted (run: .venv/bin/ruff format .): the test command fails" >&2; exit 1; }
         say "types: mypy (settings in pyproject.toml)"
         .venv/bin/mypy || { echo "mypy found type errors (see above): the test command fails" >&2; exit 1; }
-        exec .venv/bin/python -m pytest "$@"
+        # one worker per core, a coverage summary and the ten slowest tests at the end; later arguments
+        # win (-n 0, --no-cov). Not --dist loadgroup/loadscope: they key work by test id, and
+        # schemathesis gives one id to many items (tests/api/test_schema.py), so those would run once.
+        exec .venv/bin/python -m pytest -n auto --dist load --cov --cov-report=term:skip-covered "$@"
         ;;
     *)
         echo "usage: ./dev.sh up | ./dev.sh test [pytest args]" >&2

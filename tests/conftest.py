@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
+from evidence.adapters.database import make_engine, migrate
 from ingest.runtime import open_runtime
-from storage_config.settings import load_settings
+from tests import hygiene
 from tests.media import build_library
 from tests.servers import (
     PG_ADMIN_URL,
@@ -18,8 +18,11 @@ from tests.servers import (
     drop_pg_database,
     kill_group,
     pg_available,
+    pg_databases_left,
     spawn,
+    worker_tag,
 )
+from tests.settings import settings_for
 
 BACKENDS = [
     pytest.param(("file", "sqlite"), id="file-sqlite"),
@@ -27,6 +30,30 @@ BACKENDS = [
     pytest.param(("file", "postgresql"), id="file-pg"),
     pytest.param(("s3", "postgresql"), id="s3-pg"),
 ]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # Under the run's base folder, per xdist worker (each has its own base folder), so that the
+    # leftover check below sees only what this process's tests made, and pytest's retention cleans up.
+    hygiene.private_tmpdir(config._tmp_path_factory.getbasetemp() / "tmpdir")
+    worker_tag()  # the run's id, in the environment before xdist starts its workers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftovers():
+    """Fail the run (an error at the last test's teardown) if a test left a process, port, temp folder or database.
+
+    Torn down after every other session fixture (it is set up first), so servers the suite itself
+    runs (moto) are already stopped; with xdist each worker checks its own.
+    """
+    yield
+    hygiene.remove_scratch()
+    problems = hygiene.leftovers(Path(os.environ["TMPDIR"]))
+    if pg_available() is None:
+        problems += [f"PostgreSQL database left: {name}" for name in pg_databases_left()]
+    if problems:
+        pytest.fail("the tests left these behind:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -72,15 +99,23 @@ def pg_database():
     drop_pg_database(name)
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_database) -> str:
+    """The name of a migrated database, made once per session (per xdist worker) to be copied."""
+    name, url = create_pg_database(prefix="evidence_tmpl")
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()  # a template must have no connections when it is copied
+    yield name
+    drop_pg_database(name)
+
+
 @pytest.fixture
-def pg_url(pg_database) -> str:
-    """The scratch database, emptied for this test."""
-    engine = create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return pg_database
+def pg_url(pg_template) -> str:
+    """A migrated database of this test's own (a copy of the template: ~0.1 s against ~0.9 s to migrate)."""
+    name, url = create_pg_database(template=pg_template)
+    yield url
+    drop_pg_database(name)
 
 
 @pytest.fixture
@@ -88,16 +123,7 @@ def make_settings(tmp_path):
     """Settings rooted in this test's folder, with short settle and rescan windows."""
 
     def make(**overrides):
-        base = dict(
-            home=tmp_path / "home",
-            station_id="ST01",
-            timezone="Asia/Shanghai",
-            settle_seconds=0.3,
-            rescan_seconds=1.0,
-            tool_timeout_seconds=120,
-        )
-        base.update(overrides)
-        return load_settings(**base)
+        return settings_for(**{"home": tmp_path / "home", **overrides})
 
     return make
 

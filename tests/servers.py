@@ -101,15 +101,37 @@ def pg_available() -> str | None:
         return str(exc).strip().splitlines()[0]
 
 
-def create_pg_database() -> tuple[str, str]:
-    """A new empty database; returns (name, SQLAlchemy URL)."""
+def worker_tag() -> str:
+    """This run and pytest-xdist worker ("r1a2b3c_gw0", ...): names made from it collide with no other."""
+    # made in the controller (tests/conftest.py pytest_configure), which the workers inherit it from
+    run = os.environ.setdefault("PYTEST_EVIDENCE_RUN", f"r{uuid.uuid4().hex[:6]}")
+    return f"{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+def pg_databases_left() -> list[str]:
+    """The databases this process made that still exist (none once every test and fixture is done)."""
     import psycopg
 
-    name = f"evidence_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
+    return [name for name in names if f"_{worker_tag()}_" in name]
+
+
+def pg_url_of(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on the test server."""
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return name, f"{base}/{name}"
+    return f"{base}/{name}"
+
+
+def create_pg_database(template: str | None = None, prefix: str = "evidence_test") -> tuple[str, str]:
+    """A new database, empty or a copy of ``template`` (which must have no open connections); (name, URL)."""
+    import psycopg
+
+    name = f"{prefix}_{worker_tag()}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
+    return name, pg_url_of(name)
 
 
 def drop_pg_database(name: str) -> None:

@@ -1,12 +1,16 @@
-"""Processes the tests start never outlive them, whatever happens."""
+"""Processes the tests start never outlive them, whatever happens; and the run checks that nothing is left."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from tests import hygiene
 from tests.servers import kill_group, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +57,27 @@ def test_kill_group_ends_what_the_process_started_too(tmp_path):
     grandchild = int(pids.read_text())
     kill_group(proc)
     assert proc.returncode is not None and gone(grandchild)
+
+
+def test_the_leftover_check_sees_a_child_a_listening_port_and_a_temp_folder(tmp_path):
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    before = hygiene.leftovers(tmpdir)  # the session's own servers (moto) run until its end
+    proc = spawn(["sleep", "300"])
+    listener = socket.create_server(("127.0.0.1", 0))
+    (tmpdir / "evidence-left").mkdir()
+    try:
+        found = "\n".join(hygiene.leftovers(tmpdir))
+        assert f"pid {proc.pid} " in found
+        assert f"127.0.0.1:{listener.getsockname()[1]}" in found
+        assert "evidence-left" in found
+    finally:
+        kill_group(proc)
+        listener.close()
+    (tmpdir / "evidence-left").rmdir()
+    assert hygiene.leftovers(tmpdir) == before
+
+
+def test_the_suite_runs_with_a_temp_folder_of_its_own():
+    assert Path(tempfile.gettempdir()) == Path(os.environ["TMPDIR"])
+    assert Path(tempfile.gettempdir()).name == "tmpdir"

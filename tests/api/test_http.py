@@ -19,6 +19,7 @@ from tests.servers import free_port, wait_port
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_over_loopback(world, tmp_path, workers, processes):
     rt = world["rt"]

@@ -12,9 +12,7 @@ a 401 fails the run, and every generated request may have one of its integers, t
 from __future__ import annotations
 
 import shutil
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -37,6 +35,7 @@ from ingest import worker
 from ingest.pipeline import ingest_file
 from ingest.runtime import open_runtime
 from storage_config.settings import load_settings
+from tests.hygiene import scratch_dir
 from tests.media import drop
 
 ROLES = {
@@ -50,7 +49,7 @@ ROLES = {
 
 # The app must exist when the module is collected (schemathesis reads its schema then), so its
 # home is made here; the fixture below fills it with users and a real recording before any test.
-HOME = Path(tempfile.mkdtemp(prefix="evidence-schema-"))
+HOME = scratch_dir("evidence-schema-")  # removed at the session's end even if no test here runs
 SETTINGS = load_settings(home=HOME, station_id="ST01", timezone="Asia/Shanghai", max_upload_bytes=1_000_000)
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

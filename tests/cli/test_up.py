@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
 
 from tests.servers import free_port
+
+pytestmark = pytest.mark.slow  # each runs `evidence up` (daemon, worker, API) in a subprocess
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
 
