@@ -101,3 +101,16 @@ def test_a_serialisation_failure_on_postgresql_is_retried(pg_url):
     final = unit_of_work.run(sessions, lambda s: s.scalars(select(Case.title).where(Case.number == "COUNTER")).one())
     assert final == "2" and len(tries) == 3
     engine.dispose()
+
+
+def test_a_lasting_error_after_a_transient_one_is_raised_as_it_is(sessions):
+    calls: list[int] = []
+
+    def work(session) -> None:
+        calls.append(1)
+        raise LOCKED if len(calls) == 1 else IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+
+    with pytest.raises(IntegrityError):
+        unit_of_work.run(sessions, work, QUICK)
+    assert len(calls) == 2
+    assert not unit_of_work.is_transient(ValueError("not a database error"))
