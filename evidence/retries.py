@@ -4,6 +4,9 @@ A policy is exponential backoff: ``first_s`` after the first failure, twice that
 and so on up to ``cap_s``. In-process retries (a transaction) use ``retrying()``, a tenacity
 ``Retrying``; retries that are scheduled rather than slept (a job's ``run_after``, a source file's
 next try, a daemon part's restart) ask ``delay(failures)``.
+
+Not here: the sign-in throttle (``evidence/users.py``), whose growing wait is a penalty on a
+guesser, not a retry of ours.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class Backoff:
 
 # A transaction that failed on a lost connection, a lock or a serialisation failure: 0.2, 0.4, 0.8 s.
 DATABASE = Backoff("database", first_s=0.2, cap_s=5.0, attempts=4)
+# One request to the S3 server that failed in transport or with a 5xx: again at once, then 1, 2, 4 s
+# (urllib3 does the waiting, inside the adapter's HTTP client; the caller sees StoreUnavailable after).
+STORE_REQUEST = Backoff("store request", first_s=0.5, cap_s=8.0, attempts=5)
 # The daemon waiting for its database at start-up: 1, 2, 4 ... 30 s, until it is stopped.
 DATABASE_AT_START = Backoff("database at start-up", first_s=1.0, cap_s=30.0)
 # A source file that could not be read or released: 2, 4, 8 ... 300 s, while it stays on the skipped list.

@@ -19,6 +19,7 @@ from minio.commonconfig import ENABLED, ComposeSource, CopySource
 from minio.error import MinioException, S3Error
 from minio.versioningconfig import VersioningConfig
 
+from evidence import retries
 from evidence.errors import StoreUnavailable
 from evidence.objectstore import CHUNK, Readable, sweep_folder
 
@@ -29,9 +30,12 @@ TRANSPORT_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, Value
 
 
 def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
+    policy = retries.STORE_REQUEST
+    # urllib3 sleeps backoff_factor * 2**(n-1) before the n-th retry (the first is at once), up to backoff_max
     retry = urllib3.Retry(
-        total=4,
-        backoff_factor=0.5,
+        total=(policy.attempts or 1) - 1,
+        backoff_factor=policy.first_s,
+        backoff_max=policy.cap_s,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE"}),
         raise_on_status=False,
