@@ -82,7 +82,7 @@ class Item(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_start: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    recorded_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_end: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # deadline reports by period
     duration_s: Mapped[float | None] = mapped_column(Float)
     time_source: Mapped[str | None] = mapped_column(String(16))
     upload_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -104,6 +104,13 @@ class Item(Base):
     derived_from: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     clip_start_s: Mapped[float | None] = mapped_column(Float)
     clip_end_s: Mapped[float | None] = mapped_column(Float)
+    # Retention (evidence/retention.py keeps these current): the class whose rule wins, the date the
+    # item may expire (null: kept permanently, or not yet assessed when the class is null too), why.
+    retention_class: Mapped[str | None] = mapped_column(String(16), index=True)
+    keep_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    retention_because: Mapped[str | None] = mapped_column(Text)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReceiptOutcome(str, enum.Enum):
@@ -274,6 +281,7 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last closing; retention counts from it
 
 
 class CaseReviewer(Base):
@@ -327,3 +335,57 @@ class Grant(Base):
     granted_by: Mapped[str] = mapped_column(String(64))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Excuse(Base):
+    """A supervisor's excuse for lateness: one item, or an officer's or a recorder's items in a window.
+
+    Never edited: revoking sets ``revoked_*`` (and both acts are custody events).
+    """
+
+    __tablename__ = "excuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    officer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    device_serial: Mapped[str | None] = mapped_column(String(64), index=True)
+    window_from: Mapped[datetime | None] = mapped_column(UTCDateTime)  # recorded_end in [from, to)
+    window_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str] = mapped_column(String(64))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Shift(Base):
+    """A duty period of an officer: when an officer has any, only time on duty counts toward overdue."""
+
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))  # cli | api | import
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("officer_id", "starts_at", name="uq_shift_start"),)
+
+
+class Hold(Base):
+    """A legal hold on one item or a whole case: nothing under it is expired or purged."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(64))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    release_reason: Mapped[str | None] = mapped_column(Text)
