@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from evidence import access, custody
 from evidence.access import Action
 from evidence.custody import EventKind
-from evidence.errors import Conflict, InvalidInput, NotFound
+from evidence.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evidence.items import check_names, iso, time_filter, valid_id
 from evidence.models import DeviceAssignment, Excuse, Item, User, utcnow
-from evidence.users import Principal
+from evidence.users import Principal, get_user, parse_roles
 
 MAX_REASON = 500
 
@@ -41,6 +41,14 @@ def applies_clause() -> ColumnElement[bool]:
 def applicable_id() -> Select[Any]:
     """A correlated scalar subquery: the id of the excuse that applies to the outer item row, if any."""
     return select(Excuse.id).where(applies_clause()).order_by(Excuse.id).limit(1)
+
+
+def approver(session: Session, username: str) -> Principal:
+    """The user a console command acts for (``--by USERNAME``): NotFound, or Forbidden when disabled."""
+    user = get_user(session, username)
+    if user.disabled:
+        raise Forbidden(f"user {username!r} is disabled")
+    return Principal(user.id, user.username, user.unit, parse_roles(user.roles), user.officer_id)
 
 
 def _reason(text: str, what: str = "reason") -> str:
