@@ -333,3 +333,45 @@ def visible_events(who: Principal) -> ColumnElement[bool]:
         CustodyEvent.item_id.in_(select(Item.id).where(Item.unit == who.unit)),
         CustodyEvent.case_id.in_(select(Case.id).where(Case.unit == who.unit)),
     )
+
+
+# -- deadline reports and excused lateness -----------------------------------
+
+
+def decide_reports(who: Principal) -> Decision:
+    """May ``who`` read the upload-deadline reports? Auditors (every unit) and supervisors (their unit)."""
+    if Role.AUDITOR in who.roles or Role.SUPERVISOR in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "deadline reports are for auditors and supervisors")
+
+
+def sees_every_unit(who: Principal) -> bool:
+    """Reports and excuse lists for ``who`` cover every unit (auditors), not only their own."""
+    return Role.AUDITOR in who.roles
+
+
+def report_scope(who: Principal) -> ColumnElement[bool]:
+    """SQL condition for the items a report for ``who`` counts: auditors all, supervisors their unit's."""
+    if sees_every_unit(who):
+        return true()
+    if Role.SUPERVISOR in who.roles:
+        return Item.unit == who.unit
+    return false()
+
+
+def decide_excuse(who: Principal, units: set[str | None]) -> Decision:
+    """May ``who`` excuse lateness (or revoke an excuse) of recordings that belong to ``units``
+    (an item's unit; for an officer's or a recorder's window, every unit it was with then)?
+    Only a supervisor of that one unit."""
+    if Role.SUPERVISOR not in who.roles:
+        return Decision(False, "only a supervisor excuses lateness")
+    if units != {who.unit}:
+        named = ", ".join(sorted(u or "no unit" for u in units)) or "no unit"
+        return Decision(False, f"these recordings are not your unit's ({who.unit}) but {named}'s")
+    return Decision(True, "allowed")
+
+
+def decide_list_excuses(who: Principal) -> Decision:
+    if Role.AUDITOR in who.roles or Role.SUPERVISOR in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "excuses are listed for auditors and supervisors")

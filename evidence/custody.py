@@ -59,6 +59,8 @@ class EventKind(str, enum.Enum):
     ACCESS_GRANTED = "access_granted"
     CLIP_REQUESTED = "clip_requested"
     CLIP_MADE = "clip_made"
+    LATENESS_EXCUSED = "lateness_excused"
+    EXCUSE_REVOKED = "excuse_revoked"
 
 
 class Outcome(str, enum.Enum):

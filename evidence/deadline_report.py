@@ -1,0 +1,305 @@
+"""The upload-deadline report: who uploaded late in a period, by how much, and which lateness was excused.
+
+A period is [from, to] in station-local calendar days; a recording counts in the period of its
+``recorded_end``. Clips (made from a recording) are not counted: the deadline does not apply to them.
+Each recording is exactly one of:
+
+- doubtful: its time cannot be trusted, or nobody is known to have recorded it: the recording time
+  comes only from the file's mtime, its ``recorded_end`` is after its ``received_at`` (the recorder's
+  clock runs ahead), no officer is attributed, or the deadline was never judged. Never on time.
+- on time: it reached the station at or before ``recorded_end`` + the deadline hours (the ``on_time``
+  judged at ingest or attribution);
+- excused: late, with an excuse that applies (evidence/excuses.py);
+- late: late, without one.
+
+``compliance_rate`` = (on_time + excused) / (recordings − doubtful), null when that is 0;
+``median_late_s`` and ``max_late_s`` are over the (unexcused) late recordings.
+
+The counting is done in SQL, one GROUP BY over the period's rows, which the index on
+``items.recorded_end`` (``ix_items_recorded_end``) finds without reading other periods.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, not_, or_, select, true
+from sqlalchemy.orm import Session
+
+from evidence import access, excuses
+from evidence.errors import InvalidInput
+from evidence.items import iso
+from evidence.models import Excuse, Item, TimeSource
+from evidence.users import Principal
+
+MAX_DAYS = 3660  # ten years: a longer period is a mistake, and the day grouping lists every day
+
+COLUMNS = (
+    "key",
+    "recordings",
+    "on_time",
+    "late",
+    "excused",
+    "doubtful",
+    "compliance_rate",
+    "median_late_s",
+    "max_late_s",
+)
+
+NO_OFFICER = "no officer attributed"
+MTIME_ONLY = "recording time only from the file's mtime"
+CLOCK_AHEAD = "recorded_end after received_at (the recorder's clock runs ahead)"
+NOT_JUDGED = "upload deadline not judged"
+
+
+class GroupBy(str, enum.Enum):
+    OFFICER = "officer"
+    UNIT = "unit"
+    DEVICE = "device"
+    STATION = "station"
+    DAY = "day"
+
+
+class Verdict(str, enum.Enum):
+    DOUBTFUL = "doubtful"
+    ON_TIME = "on_time"
+    EXCUSED = "excused"
+    LATE = "late"
+
+
+def period_bounds(start: date, end: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """[start, end] station-local calendar days as UTC [first instant, first instant after)."""
+    if end < start:
+        raise InvalidInput("to: the period ends before it starts")
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidInput(f"the period is longer than {MAX_DAYS} days")
+    try:
+        return _midnight(start, zone), _midnight(end + timedelta(days=1), zone)
+    except (OverflowError, ValueError) as exc:  # year 1 or 9999 west or east of UTC
+        raise InvalidInput("from/to: out of range") from exc
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def _doubt_flags() -> dict[str, ColumnElement[bool]]:
+    return {
+        NO_OFFICER: Item.officer_id.is_(None),
+        MTIME_ONLY: func.coalesce(Item.time_source, "") == TimeSource.FILE_MTIME.value,
+        CLOCK_AHEAD: Item.recorded_end > Item.received_at,
+        NOT_JUDGED: Item.on_time.is_(None),
+    }
+
+
+def _group_key(group_by: GroupBy, start: date, end: date, zone: tzinfo) -> Any:
+    if group_by is GroupBy.DAY:
+        # station-local days as ranges of UTC instants (right across changes of offset), in SQL
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
+            (Item.recorded_end < _midnight(d + timedelta(days=1), zone), literal_column(f"'{d}'")) for d in days
+        ]
+        return case(*whens, else_=None)
+    return {
+        GroupBy.OFFICER: Item.officer_id,
+        GroupBy.UNIT: Item.unit,
+        GroupBy.DEVICE: Item.device_serial,
+        GroupBy.STATION: Item.station_id,
+    }[group_by]
+
+
+def _in_period(who: Principal | None, lo: datetime, hi: datetime) -> ColumnElement[bool]:
+    scope = access.report_scope(who) if who is not None else true()
+    # not clips; written so that no index on derived_from (null for nearly every row) tempts the planner
+    not_a_clip = func.coalesce(Item.derived_from, 0) == 0
+    return and_(Item.recorded_end >= lo, Item.recorded_end < hi, not_a_clip, scope)
+
+
+def _rate(on_time: int, excused: int, judged: int) -> float | None:
+    return None if judged == 0 else round((on_time + excused) / judged, 4)
+
+
+def report(
+    session: Session,
+    who: Principal | None,
+    start: date,
+    end: date,
+    *,
+    group_by: GroupBy = GroupBy.OFFICER,
+    zone: tzinfo,
+    items: bool = True,
+) -> dict[str, Any]:
+    """The deadline report for the days [start, end] (station-local in ``zone``), grouped by
+    ``group_by``, with the late and doubtful recordings listed unless ``items`` is False.
+
+    ``who``: the reader (auditors: every unit; supervisors: their unit; others refused); None is
+    the station's console, which reads every unit."""
+    if who is not None:
+        access.require(access.decide_reports(who), "deadline_report")
+    lo, hi = period_bounds(start, end, zone)
+    in_period = _in_period(who, lo, hi)
+    doubtful = or_(*_doubt_flags().values())
+    excused = select(Excuse.id).where(excuses.applies_clause()).exists()
+    verdict = case(
+        (doubtful, literal(Verdict.DOUBTFUL.value)),
+        (Item.on_time.is_(True), literal(Verdict.ON_TIME.value)),
+        (excused, literal(Verdict.EXCUSED.value)),
+        else_=literal(Verdict.LATE.value),
+    )
+    rows = (
+        select(
+            _group_key(group_by, start, end, zone).label("key"),
+            verdict.label("verdict"),
+            Item.late_by_s.label("late_by_s"),
+        )
+        .where(in_period)
+        .subquery("judged")
+    )
+
+    late = rows.c.verdict == Verdict.LATE.value
+    # one row per group and verdict (each recording's verdict worked out once), folded below
+    counted = session.execute(
+        select(rows.c.key, rows.c.verdict, func.count(), func.max(rows.c.late_by_s)).group_by(
+            rows.c.key, rows.c.verdict
+        )
+    ).all()
+    groups: dict[Any, dict[str, Any]] = {}
+    for key, v, n, longest in counted:
+        group = groups.setdefault(key, {"key": key, "max_late_s": None, **dict.fromkeys(Verdict.__members__, 0)})
+        group[Verdict(v).name] = n
+        if v == Verdict.LATE.value:
+            group["max_late_s"] = longest
+    # the median of each group's late recordings: the middle one (or the two middle ones' mean) by rank
+    ranked = (
+        select(
+            rows.c.key,
+            rows.c.late_by_s,
+            func.row_number().over(partition_by=rows.c.key, order_by=rows.c.late_by_s).label("rank"),
+            func.count().over(partition_by=rows.c.key).label("n"),
+        )
+        .where(late)
+        .subquery("ranked")
+    )
+    medians = dict(
+        session.execute(
+            select(ranked.c.key, func.avg(ranked.c.late_by_s))
+            .where(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
+            .group_by(ranked.c.key)
+        ).all()
+    )
+    out_groups = []
+    for key in sorted(groups, key=lambda k: (k is None, k or "")):
+        g, median = groups[key], medians.get(key)
+        on_time, late_n, excused_n, doubtful_n = g["ON_TIME"], g["LATE"], g["EXCUSED"], g["DOUBTFUL"]
+        recordings = on_time + late_n + excused_n + doubtful_n
+        out_groups.append(
+            {
+                "key": key,
+                "recordings": recordings,
+                "on_time": on_time,
+                "late": late_n,
+                "excused": excused_n,
+                "doubtful": doubtful_n,
+                "compliance_rate": _rate(on_time, excused_n, recordings - doubtful_n),
+                "median_late_s": None if median is None else round(float(median), 3),
+                "max_late_s": None if g["max_late_s"] is None else round(float(g["max_late_s"]), 3),
+            }
+        )
+    result: dict[str, Any] = {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "group_by": group_by.value,
+        "groups": out_groups,
+    }
+    if items:
+        result["late_items"] = _late_items(session, in_period, doubtful)
+        result["doubtful_items"] = _doubtful_items(session, in_period, doubtful)
+    return result
+
+
+def _late_items(session: Session, in_period: ColumnElement[bool], doubtful: ColumnElement[bool]) -> list[dict]:
+    """Every late recording of the period (excused or not), oldest first, with its excuse if any."""
+    found = session.execute(
+        select(
+            Item.id,
+            Item.officer_id,
+            Item.unit,
+            Item.device_serial,
+            Item.recorded_end,
+            Item.received_at,
+            Item.late_by_s,
+            excuses.applicable_id().scalar_subquery().label("excuse_id"),
+        )
+        .where(in_period, not_(doubtful), Item.on_time.is_(False))
+        .order_by(Item.recorded_end, Item.id)
+    ).all()
+    wanted = {r.excuse_id for r in found if r.excuse_id is not None}
+    excused = {e.id: e for e in session.scalars(select(Excuse).where(Excuse.id.in_(wanted)))} if wanted else {}
+    out = []
+    for r in found:
+        excuse = excused.get(r.excuse_id) if r.excuse_id is not None else None
+        out.append(
+            {
+                "id": r.id,
+                "officer_id": r.officer_id,
+                "unit": r.unit,
+                "device_serial": r.device_serial,
+                "recorded_end": iso(r.recorded_end),
+                "received_at": iso(r.received_at),
+                "late_by_s": r.late_by_s,
+                "excused": excuse is not None,
+                "excuse_reason": excuse.reason if excuse else None,
+                "excused_by": excuse.approved_by if excuse else None,
+            }
+        )
+    return out
+
+
+def _doubtful_items(session: Session, in_period: ColumnElement[bool], doubtful: ColumnElement[bool]) -> list[dict]:
+    """Every doubtful recording of the period, oldest first, with every reason that applies."""
+    flags = _doubt_flags()
+    found = session.execute(
+        select(Item.id, *(flag.label(f"f{n}") for n, flag in enumerate(flags.values())))
+        .where(in_period, doubtful)
+        .order_by(Item.recorded_end, Item.id)
+    ).all()
+    names = list(flags)
+    return [{"id": r.id, "reason": "; ".join(name for n, name in enumerate(names) if r[n + 1])} for r in found]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value)
+
+
+def as_csv(result: dict[str, Any]) -> str:
+    """One row per group, the columns of the JSON groups (empty for null)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for g in result["groups"]:
+        writer.writerow([_cell(g[c]) for c in COLUMNS])
+    return buffer.getvalue()
+
+
+def as_table(result: dict[str, Any]) -> str:
+    """The same columns as the CSV, aligned, under a title line (``—`` for null)."""
+    header = [c if c != "key" else result["group_by"] for c in COLUMNS]
+    rows = [[_cell(g[c]) or "—" for c in COLUMNS] for g in result["groups"]]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    lines = [
+        f"upload deadline report {result['from']} … {result['to']} by {result['group_by']}",
+        "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))),
+    ]
+    for row in rows:
+        lines.append(
+            "  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(row, widths, strict=True)))
+        )
+    if not rows:
+        lines.append("(no recordings in this period)")
+    return "\n".join(lines) + "\n"
