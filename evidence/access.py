@@ -333,3 +333,33 @@ def visible_events(who: Principal) -> ColumnElement[bool]:
         CustodyEvent.item_id.in_(select(Item.id).where(Item.unit == who.unit)),
         CustodyEvent.case_id.in_(select(Case.id).where(Case.unit == who.unit)),
     )
+
+
+# -- shifts and overdue recorders -------------------------------------------
+
+
+def decide_add_shift(who: Principal, officer_units: set[str]) -> Decision:
+    """May ``who`` record a shift of an officer belonging to ``officer_units``? Admins any officer;
+    supervisors their unit's."""
+    if Role.ADMIN in who.roles:
+        return Decision(True, "allowed")
+    if Role.SUPERVISOR not in who.roles:
+        return Decision(False, "only supervisors (their unit's officers) and admins record shifts")
+    if who.unit in officer_units:
+        return Decision(True, "allowed")
+    return Decision(False, f"that officer is not of your unit ({who.unit})")
+
+
+def decide_list_shifts(who: Principal) -> Decision:
+    """Shifts are listed to admins and auditors (all), supervisors (their unit's officers) and
+    officers (their own)."""
+    if {Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR} & who.roles or (Role.OFFICER in who.roles and who.officer_id):
+        return Decision(True, "allowed")
+    return Decision(False, "shifts are for their officers, supervisors, auditors and admins")
+
+
+def decide_overdue_report(who: Principal) -> Decision:
+    """The overdue-recorders report: auditors (every unit), supervisors (their unit's recorders)."""
+    if Role.AUDITOR in who.roles or Role.SUPERVISOR in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "the overdue report is for auditors and supervisors")
