@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from cli import attribution, config, custody, devices, ingesting, items, samples, serving, users
+from cli import attribution, config, custody, devices, ingesting, items, samples, serving, shifts, users
 from cli.console import err
 from evidence.errors import EvidenceError
 
@@ -35,6 +35,7 @@ app.command()(items.show)
 app.command()(attribution.attribute)
 app.add_typer(custody.app, name="custody")
 app.add_typer(devices.app, name="devices")
+app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")
 
 
