@@ -15,7 +15,21 @@ from fastapi_offline import FastAPIOffline
 from api.access_log import AccessLog
 from api.errors import RefuseNul, install_error_handlers
 from api.openapi import install_openapi
-from api.routes import attribution, auth, cases, clips, custody, excuses, ingest, items, reports, uploads, users
+from api.routes import (
+    attribution,
+    auth,
+    cases,
+    clips,
+    custody,
+    excuses,
+    ingest,
+    items,
+    overdue,
+    reports,
+    shifts,
+    uploads,
+    users,
+)
 from api.services import open_services
 from api.streams import thread_pools
 from storage_config.settings import Settings, get_settings
@@ -54,6 +68,8 @@ def create_app(
     app.include_router(custody.router)
     app.include_router(excuses.router)
     app.include_router(reports.router)
+    app.include_router(shifts.router)
+    app.include_router(overdue.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:

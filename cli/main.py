@@ -13,7 +13,20 @@ import sys
 import typer
 from rich.markup import escape
 
-from cli import attribution, config, custody, devices, excuses, ingesting, items, reports, samples, serving, users
+from cli import (
+    attribution,
+    config,
+    custody,
+    devices,
+    excuses,
+    ingesting,
+    items,
+    reports,
+    samples,
+    serving,
+    shifts,
+    users,
+)
 from cli.console import err
 from evidence.errors import EvidenceError
 
@@ -38,6 +51,7 @@ app.add_typer(excuses.app, name="excuses")
 app.add_typer(reports.app, name="report")
 app.add_typer(custody.app, name="custody")
 app.add_typer(devices.app, name="devices")
+app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")
 
 

@@ -10,12 +10,13 @@ from typing import Annotated
 
 import typer
 
+from cli.overdue_report import overdue
 from cli.wiring import reading, settings
 from evidence import deadline_report
 from evidence.deadline_report import GroupBy
 from evidence.errors import InvalidInput
 
-app = typer.Typer(help="Reports: upload-deadline compliance.", no_args_is_help=True)
+app = typer.Typer(help="Reports: upload-deadline compliance, overdue recorders.", no_args_is_help=True)
 
 
 class Format(str, enum.Enum):
@@ -55,3 +56,6 @@ def deadlines(
         text = deadline_report.as_csv(result) if fmt is Format.CSV else deadline_report.as_table(result)
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+app.command("overdue")(overdue)

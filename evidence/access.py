@@ -339,10 +339,11 @@ def visible_events(who: Principal) -> ColumnElement[bool]:
 
 
 def decide_reports(who: Principal) -> Decision:
-    """May ``who`` read the upload-deadline reports? Auditors (every unit) and supervisors (their unit)."""
+    """May ``who`` read the auditors' reports (deadlines, overdue recorders)? Auditors (every unit) and
+    supervisors (their unit)."""
     if Role.AUDITOR in who.roles or Role.SUPERVISOR in who.roles:
         return Decision(True, "allowed")
-    return Decision(False, "deadline reports are for auditors and supervisors")
+    return Decision(False, "reports are for auditors and supervisors")
 
 
 def sees_every_unit(who: Principal) -> bool:
@@ -375,3 +376,26 @@ def decide_list_excuses(who: Principal) -> Decision:
     if Role.AUDITOR in who.roles or Role.SUPERVISOR in who.roles:
         return Decision(True, "allowed")
     return Decision(False, "excuses are listed for auditors and supervisors")
+
+
+# -- shifts and overdue recorders -------------------------------------------
+
+
+def decide_add_shift(who: Principal, officer_units: set[str]) -> Decision:
+    """May ``who`` record a shift of an officer belonging to ``officer_units``? Admins any officer;
+    supervisors their unit's."""
+    if Role.ADMIN in who.roles:
+        return Decision(True, "allowed")
+    if Role.SUPERVISOR not in who.roles:
+        return Decision(False, "only supervisors (their unit's officers) and admins record shifts")
+    if who.unit in officer_units:
+        return Decision(True, "allowed")
+    return Decision(False, f"that officer is not of your unit ({who.unit})")
+
+
+def decide_list_shifts(who: Principal) -> Decision:
+    """Shifts are listed to admins and auditors (all), supervisors (their unit's officers) and
+    officers (their own)."""
+    if {Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR} & who.roles or (Role.OFFICER in who.roles and who.officer_id):
+        return Decision(True, "allowed")
+    return Decision(False, "shifts are for their officers, supervisors, auditors and admins")
