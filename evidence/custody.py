@@ -59,6 +59,11 @@ class EventKind(str, enum.Enum):
     ACCESS_GRANTED = "access_granted"
     CLIP_REQUESTED = "clip_requested"
     CLIP_MADE = "clip_made"
+    HOLD_PLACED = "hold_placed"
+    HOLD_RELEASED = "hold_released"
+    EXPIRED = "expired"
+    PURGED = "purged"
+    RESTORED = "restored"
 
 
 class Outcome(str, enum.Enum):
