@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from api.access_log import AccessLog
 from api.errors import RefuseNul, install_error_handlers
 from api.openapi import install_openapi
-from api.routes import attribution, auth, cases, clips, custody, ingest, items, uploads, users
+from api.routes import attribution, auth, cases, clips, custody, holds, ingest, items, uploads, users
 from api.services import open_services
 from api.streams import thread_pools
 from storage_config.settings import Settings, get_settings
@@ -52,6 +52,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(ingest.router)
     app.include_router(custody.router)
+    app.include_router(holds.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:

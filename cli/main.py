@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from cli import attribution, config, custody, devices, ingesting, items, samples, serving, users
+from cli import attribution, config, custody, devices, holds, ingesting, items, samples, serving, users
 from cli.console import err
 from evidence.errors import EvidenceError
 
@@ -33,6 +33,8 @@ app.command()(ingesting.status)
 app.command("list")(items.list_items)
 app.command()(items.show)
 app.command()(attribution.attribute)
+app.command()(holds.hold)
+app.command()(holds.release)
 app.add_typer(custody.app, name="custody")
 app.add_typer(devices.app, name="devices")
 app.add_typer(users.app, name="users")

@@ -333,3 +333,15 @@ def visible_events(who: Principal) -> ColumnElement[bool]:
         CustodyEvent.item_id.in_(select(Item.id).where(Item.unit == who.unit)),
         CustodyEvent.case_id.in_(select(Case.id).where(Case.unit == who.unit)),
     )
+
+
+# -- legal holds -------------------------------------------------------------
+
+
+def decide_hold(who: Principal, unit: str | None) -> Decision:
+    """May ``who`` place or release a legal hold on footage or a case of ``unit``? A supervisor of that unit."""
+    if Role.SUPERVISOR not in who.roles:
+        return Decision(False, "only a supervisor places or releases a legal hold")
+    if unit is None or unit != who.unit:
+        return Decision(False, f"not footage or a case of your unit ({who.unit})")
+    return Decision(True, "allowed")

@@ -20,3 +20,39 @@ def test_item_view_shows_retention_and_the_list_filters_on_it(world):
     assert [i["id"] for i in listed] == [a] and listed[0]["retention"]["class"] == "important"
     assert sup.get("/api/v1/items", params={"retention_class": "case"}).json()["items"] == []
     assert sup.get("/api/v1/items", params={"retention_class": "nonsense"}).status_code == 422
+
+
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
+def test_holds_on_items_and_cases_by_supervisors_of_the_unit(world):
+    from tests.api.conftest import denials, events
+
+    sup, rev, aud = (world["clients"][n] for n in ("sup1", "rev1", "aud"))
+    a, b = world["ids"]["a"], world["ids"]["b"]
+    assert sup.post(f"/api/v1/items/{a}/hold", json={"reason": ""}).status_code == 422
+    assert rev.post(f"/api/v1/items/{a}/hold", json={"reason": "court order 17"}).status_code == 403
+    assert sup.post(f"/api/v1/items/{b}/hold", json={"reason": "court order 17"}).status_code == 404  # U2's
+    assert aud.post(f"/api/v1/items/{a}/hold", json={"reason": "court order 17"}).status_code == 403
+    assert len(denials(world["rt"], "hold")) == 2  # the hidden one is refused as view_metadata
+    r = sup.post(f"/api/v1/items/{a}/hold", json={"reason": "court order 17"})
+    assert r.status_code == 201, r.text
+    assert r.json()["placed_by"] == "sup1" and r.json()["released_at"] is None
+    assert sup.post(f"/api/v1/items/{a}/hold", json={"reason": "again"}).status_code == 409
+    body = sup.get(f"/api/v1/items/{a}").json()["retention"]
+    assert (body["class"], body["keep_until"], body["because"]) == ("hold", None, "under legal hold (item)")
+    assert sup.delete(f"/api/v1/items/{a}/hold").status_code == 422  # the reason is required
+    r = sup.delete(f"/api/v1/items/{a}/hold", params={"reason": "order lifted"})
+    assert r.status_code == 200 and r.json()["release_reason"] == "order lifted"
+    assert sup.delete(f"/api/v1/items/{a}/hold", params={"reason": "order lifted"}).status_code == 404
+    assert sup.get(f"/api/v1/items/{a}").json()["retention"]["class"] == "ordinary"
+    assert [e.kind for e in events(world["rt"], a, "hold_placed")] == ["hold_placed"]
+    assert len(events(world["rt"], a, "hold_released")) == 1
+
+    case = sup.post("/api/v1/cases", json={"number": "2026-031", "title": "t"}).json()
+    assert sup.post(f"/api/v1/cases/{case['id']}/items", json={"item_id": a, "reason": "seen"}).status_code == 201
+    r = sup.post(f"/api/v1/cases/{case['id']}/hold", json={"reason": "litigation"})
+    assert r.status_code == 201 and r.json()["case_number"] == "2026-031"
+    assert sup.get(f"/api/v1/items/{a}").json()["retention"]["because"] == "under legal hold (case 2026-031)"
+    assert rev.delete(f"/api/v1/cases/{case['id']}/hold", params={"reason": "done"}).status_code == 403
+    assert sup.delete(f"/api/v1/cases/{case['id']}/hold", params={"reason": "done"}).status_code == 200
+    view = sup.get(f"/api/v1/items/{a}").json()["retention"]
+    assert (view["class"], view["because"]) == ("case", "linked to case 2026-031")
