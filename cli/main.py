@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from cli import attribution, config, custody, devices, holds, ingesting, items, samples, serving, users
+from cli import attribution, config, custody, devices, holds, ingesting, items, retention, samples, serving, users
 from cli.console import err
 from evidence.errors import EvidenceError
 
@@ -38,6 +38,7 @@ app.command()(holds.release)
 app.add_typer(custody.app, name="custody")
 app.add_typer(devices.app, name="devices")
 app.add_typer(users.app, name="users")
+app.add_typer(retention.app, name="retention")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from api.streams import stream_body
 from evidence import cases, custody, item_search
 from evidence.access import Action
 from evidence.custody import EventKind
-from evidence.errors import InvalidInput, NotFound
+from evidence.errors import Gone, InvalidInput, NotFound
 from evidence.items import item_view
 from evidence.models import ItemStatus
 from evidence.retention import RetentionClass
@@ -270,6 +270,12 @@ def _stream(
     return StreamingResponse(stream_body(request.app, chunks), status, headers, media_type), span
 
 
+def _not_purged(item: Any) -> None:
+    """A purged item's media is gone (410); its metadata and custody log stay."""
+    if item.status == ItemStatus.PURGED.value:
+        raise Gone(f"item {item.id}'s media was purged on {item.purged_at:%Y-%m-%d} by the retention rules")
+
+
 def _viewing(request: Request) -> bool:
     # A HEAD is authorised (and a refusal logged) like a GET, but no bytes flow: not a view or download.
     return request.method != "HEAD"
@@ -277,7 +283,7 @@ def _viewing(request: Request) -> bool:
 
 @router.get(
     "/{item_id}/proxy",
-    responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
+    responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 410: {}, 416: {}},
     response_class=StreamingResponse,
 )
 @router.head(
@@ -286,6 +292,7 @@ def _viewing(request: Request) -> bool:
 def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     """The browser-playable proxy, with HTTP Range for seeking (and If-Range); HEAD for its headers."""
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
+    _not_purged(item)
     if item.proxy_key is None:
         raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
     response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"', item.stored_at)
@@ -296,11 +303,14 @@ def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Requ
 
 
 @router.get(
-    "/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}}, response_class=StreamingResponse
+    "/{item_id}/poster",
+    responses={**DENIED, 200: {"content": {"image/jpeg": {}}}, 410: {}},
+    response_class=StreamingResponse,
 )
 @router.head("/{item_id}/poster", name="poster_head", responses=DENIED, response_class=StreamingResponse)
 def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
+    _not_purged(item)
     if item.poster_key is None:
         raise NotFound(f"item {item_id} has no poster")
     response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"', item.stored_at)
@@ -311,7 +321,7 @@ def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Req
 
 @router.get(
     "/{item_id}/original",
-    responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}},
+    responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}, 410: {}},
     response_class=StreamingResponse,
 )
 @router.head("/{item_id}/original", name="original_head", responses=DENIED, response_class=StreamingResponse)
@@ -327,6 +337,7 @@ def original(
     if not reason.strip():
         raise InvalidInput("reason: say why the original is needed")
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.DOWNLOAD_ORIGINAL)
+    _not_purged(item)
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     name = urllib.parse.quote(item.original_filename)
     response, span = _stream(
