@@ -56,3 +56,28 @@ def test_holds_on_items_and_cases_by_supervisors_of_the_unit(world):
     assert sup.delete(f"/api/v1/cases/{case['id']}/hold", params={"reason": "done"}).status_code == 200
     view = sup.get(f"/api/v1/items/{a}").json()["retention"]
     assert (view["class"], view["because"]) == ("case", "linked to case 2026-031")
+
+
+def test_purged_media_is_gone_but_metadata_and_custody_stay(world):
+    from evidence import sweeper
+    from evidence.retention import Rules
+
+    rt, sup = world["rt"], world["clients"]["sup1"]
+    a = world["ids"]["a"]
+    rules = Rules(retain_days=1)
+    kwargs = dict(rules=rules, grace_days=0, agent="test", allow_clock_override=True)
+    from datetime import UTC, datetime
+
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    sweeper.sweep(rt.sessions, rt.store, as_of=later, **kwargs)
+    assert sup.get(f"/api/v1/items/{a}/proxy").status_code == 200  # expired: still retrievable
+    report = sweeper.sweep(rt.sessions, rt.store, as_of=later, **kwargs)
+    assert a in [p["id"] for p in report.purged]
+    for path in ("proxy", "poster", "original?reason=court"):
+        r = sup.get(f"/api/v1/items/{a}/{path}")
+        assert r.status_code == 410 and r.json()["error"]["code"] == "gone"
+    body = sup.get(f"/api/v1/items/{a}").json()
+    assert body["status"] == "purged" and body["retention"]["purged_at"] == "2099-01-01T00:00:00Z"
+    kinds = [e["kind"] for e in sup.get(f"/api/v1/items/{a}/custody").json()]
+    assert kinds[-3:] == ["expired", "media_viewed", "purged"]
+    assert [i["id"] for i in sup.get("/api/v1/items", params={"status": "purged"}).json()["items"]] == [a]
