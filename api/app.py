@@ -22,6 +22,7 @@ from api.routes import (
     clips,
     custody,
     excuses,
+    holds,
     ingest,
     items,
     overdue,
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(shifts.router)
     app.include_router(overdue.router)
+    app.include_router(holds.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:

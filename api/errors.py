@@ -15,6 +15,7 @@ from evidence import errors
 STATUS: list[tuple[type[errors.EvidenceError], int, str]] = [
     (RangeNotSatisfiable, 416, "range_not_satisfiable"),
     (errors.TooLarge, 413, "too_large"),
+    (errors.Gone, 410, "gone"),
     (errors.NotFound, 404, "not_found"),
     (errors.AuthFailed, 401, "unauthorized"),
     (errors.PasswordChangeRequired, 403, "password_change_required"),

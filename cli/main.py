@@ -19,9 +19,11 @@ from cli import (
     custody,
     devices,
     excuses,
+    holds,
     ingesting,
     items,
     reports,
+    retention,
     samples,
     serving,
     shifts,
@@ -49,10 +51,13 @@ app.command()(attribution.attribute)
 app.command()(excuses.excuse)
 app.add_typer(excuses.app, name="excuses")
 app.add_typer(reports.app, name="report")
+app.command()(holds.hold)
+app.command()(holds.release)
 app.add_typer(custody.app, name="custody")
 app.add_typer(devices.app, name="devices")
 app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")
+app.add_typer(retention.app, name="retention")
 
 
 def main() -> None:

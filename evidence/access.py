@@ -399,3 +399,15 @@ def decide_list_shifts(who: Principal) -> Decision:
     if {Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR} & who.roles or (Role.OFFICER in who.roles and who.officer_id):
         return Decision(True, "allowed")
     return Decision(False, "shifts are for their officers, supervisors, auditors and admins")
+
+
+# -- legal holds -------------------------------------------------------------
+
+
+def decide_hold(who: Principal, unit: str | None) -> Decision:
+    """May ``who`` place or release a legal hold on footage or a case of ``unit``? A supervisor of that unit."""
+    if Role.SUPERVISOR not in who.roles:
+        return Decision(False, "only a supervisor places or releases a legal hold")
+    if unit is None or unit != who.unit:
+        return Decision(False, f"not footage or a case of your unit ({who.unit})")
+    return Decision(True, "allowed")

@@ -12,12 +12,13 @@ from sqlalchemy import BindParameter, ColumnElement, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence import access, custody
+from evidence import access, custody, retention
 from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
 from evidence.errors import Conflict, InvalidInput, NotFound
 from evidence.items import ItemLike, iso
 from evidence.models import Case, CaseItem, CaseReviewer, Grant, Item, Mark, User, utcnow
+from evidence.retention import Rules
 from evidence.users import Principal, Role, parse_roles
 
 MARK_KINDS = {"important", "tag"}
@@ -56,7 +57,9 @@ def open_case(session: Session, number: str, title: str, unit: str, by: str, age
     return case
 
 
-def update_case(session: Session, case: Case, agent: str, status: str | None = None, title: str | None = None) -> Case:
+def update_case(
+    session: Session, case: Case, agent: str, status: str | None = None, title: str | None = None, *, rules: Rules
+) -> Case:
     changes: dict[str, Any] = {}
     if status is not None:
         if status not in {"open", "closed"}:
@@ -66,9 +69,14 @@ def update_case(session: Session, case: Case, agent: str, status: str | None = N
         changes["title"] = _text(title, "title")
     if not changes:
         raise InvalidInput("nothing to change: give status and/or title")
+    closing = status == "closed" and case.status != "closed"
     for key, value in changes.items():
         setattr(case, key, value)
+    if closing:
+        case.closed_at = utcnow()  # retention of its footage counts from the last closing
     custody.append(session, EventKind.CASE_UPDATED, agent=agent, case_id=case.id, details=changes)
+    if "status" in changes:
+        retention.refresh(session, retention.items_of_case(session, case.id), rules, agent)
     return case
 
 
@@ -149,7 +157,7 @@ def active_link(session: Session, case_id: int, item_id: int) -> CaseItem | None
     ).first()
 
 
-def link(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str) -> CaseItem:
+def link(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str, *, rules: Rules) -> CaseItem:
     reason = _text(reason, "reason")
     if active_link(session, case.id, item.id) is not None:
         raise Conflict(f"item {item.id} is already linked to case {case.number}")
@@ -164,10 +172,11 @@ def link(session: Session, case: Case, item: ItemLike, reason: str, by: str, age
         case_id=case.id,
         details={"case_number": case.number, "reason": reason},
     )
+    retention.refresh(session, [item.id], rules, agent)
     return row
 
 
-def unlink(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str) -> None:
+def unlink(session: Session, case: Case, item: ItemLike, reason: str, by: str, agent: str, *, rules: Rules) -> None:
     reason = _text(reason, "reason")
     row = active_link(session, case.id, item.id)
     if row is None:
@@ -181,6 +190,7 @@ def unlink(session: Session, case: Case, item: ItemLike, reason: str, by: str, a
         case_id=case.id,
         details={"case_number": case.number, "reason": reason},
     )
+    retention.refresh(session, [item.id], rules, agent)
 
 
 def linked_items(session: Session, case_id: int) -> list[int]:
@@ -246,7 +256,9 @@ def case_view(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
-def add_mark(session: Session, item: ItemLike, kind: str, value: str | None, by: str, agent: str) -> Mark:
+def add_mark(
+    session: Session, item: ItemLike, kind: str, value: str | None, by: str, agent: str, *, rules: Rules
+) -> Mark:
     if kind not in MARK_KINDS:
         raise InvalidInput(f"mark kind must be one of {sorted(MARK_KINDS)}")
     value = _text(value, "tag", 100) if kind == "tag" else None
@@ -270,10 +282,12 @@ def add_mark(session: Session, item: ItemLike, kind: str, value: str | None, by:
         item_id=item.id,
         details={"mark_id": mark.id, "kind": kind, "value": value},
     )
+    if kind == "important":
+        retention.refresh(session, [item.id], rules, agent)
     return mark
 
 
-def remove_mark(session: Session, item: ItemLike, mark_id: int, agent: str) -> None:
+def remove_mark(session: Session, item: ItemLike, mark_id: int, agent: str, *, rules: Rules) -> None:
     mark = session.get(Mark, mark_id)
     if mark is None or mark.item_id != item.id or mark.removed_at is not None:
         raise NotFound(f"item {item.id} has no mark {mark_id}")
@@ -285,6 +299,8 @@ def remove_mark(session: Session, item: ItemLike, mark_id: int, agent: str) -> N
         item_id=item.id,
         details={"mark_id": mark.id, "kind": mark.kind, "value": mark.value},
     )
+    if mark.kind == "important":
+        retention.refresh(session, [item.id], rules, agent)
 
 
 def marks_of(conn: Connection, item_id: int) -> list[dict[str, Any]]:
@@ -335,11 +351,18 @@ def view_for(session: Session, who: Principal, case_id: int) -> dict[str, Any]:
 
 
 def update_for(
-    session: Session, who: Principal, case_id: int, agent: str, status: str | None, title: str | None
+    session: Session,
+    who: Principal,
+    case_id: int,
+    agent: str,
+    status: str | None,
+    title: str | None,
+    *,
+    rules: Rules,
 ) -> dict[str, Any]:
     """Close, reopen or retitle a case; its view."""
     case = access.case_for(session, who, case_id, CaseAction.MANAGE)
-    return case_view(session, update_case(session, case, agent, status=status, title=title))
+    return case_view(session, update_case(session, case, agent, status=status, title=title, rules=rules))
 
 
 def log_for(session: Session, who: Principal, case_id: int) -> list[dict[str, Any]]:
@@ -355,31 +378,36 @@ def assign_for(session: Session, who: Principal, case_id: int, username: str, ag
     return case_view(session, case)
 
 
-def link_for(session: Session, who: Principal, case_id: int, item_id: int, reason: str, agent: str) -> dict[str, Any]:
+def link_for(
+    session: Session, who: Principal, case_id: int, item_id: int, reason: str, agent: str, *, rules: Rules
+) -> dict[str, Any]:
     """Link item ``item_id`` to the case, with a reason; the case's view."""
     case = access.case_for(session, who, case_id, CaseAction.LINK)
     item = access.item_for(session.connection(), who, item_id, Action.CURATE)
-    link(session, case, item, reason, who.username, agent)
+    link(session, case, item, reason, who.username, agent, rules=rules)
     return case_view(session, case)
 
 
-def unlink_for(session: Session, who: Principal, case_id: int, item_id: int, reason: str, agent: str) -> None:
+def unlink_for(
+    session: Session, who: Principal, case_id: int, item_id: int, reason: str, agent: str, *, rules: Rules
+) -> None:
     case = access.case_for(session, who, case_id, CaseAction.LINK)
     item = access.item_for(session.connection(), who, item_id, Action.VIEW_METADATA)
-    unlink(session, case, item, reason, who.username, agent)
+    unlink(session, case, item, reason, who.username, agent, rules=rules)
 
 
 def mark_for(
-    session: Session, who: Principal, item_id: int, kind: str, value: str | None, agent: str
+    session: Session, who: Principal, item_id: int, kind: str, value: str | None, agent: str, *, rules: Rules
 ) -> dict[str, Any]:
     """Mark or tag an item; the mark's view."""
     item = access.item_for(session.connection(), who, item_id, Action.CURATE)
-    mark = add_mark(session, item, kind, value, who.username, agent)
+    mark = add_mark(session, item, kind, value, who.username, agent, rules=rules)
     return next(m for m in marks_of(session.connection(), item_id) if m["id"] == mark.id)
 
 
-def unmark_for(session: Session, who: Principal, item_id: int, mark_id: int, agent: str) -> None:
-    remove_mark(session, access.item_for(session.connection(), who, item_id, Action.CURATE), mark_id, agent)
+def unmark_for(session: Session, who: Principal, item_id: int, mark_id: int, agent: str, *, rules: Rules) -> None:
+    item = access.item_for(session.connection(), who, item_id, Action.CURATE)
+    remove_mark(session, item, mark_id, agent, rules=rules)
 
 
 def grant_for(session: Session, who: Principal, item_id: int, username: str, reason: str, agent: str) -> Grant:

@@ -61,6 +61,11 @@ class EventKind(str, enum.Enum):
     CLIP_MADE = "clip_made"
     LATENESS_EXCUSED = "lateness_excused"
     EXCUSE_REVOKED = "excuse_revoked"
+    HOLD_PLACED = "hold_placed"
+    HOLD_RELEASED = "hold_released"
+    EXPIRED = "expired"
+    PURGED = "purged"
+    RESTORED = "restored"
 
 
 class Outcome(str, enum.Enum):

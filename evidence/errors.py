@@ -7,6 +7,7 @@ API to HTTP statuses, each in one table.
     EvidenceError
     ├── ConfigError            a setting is missing or invalid
     ├── NotFound               no such item, event or device
+    │   └── Gone               the item's media was purged by the retention rules (its record stays)
     ├── AuthFailed             sign-in refused, or a token unknown, expired or revoked
     ├── Forbidden              signed in, but this act is not allowed
     │   └── PasswordChangeRequired  signed in with a one-time password: choose your own first
@@ -45,6 +46,10 @@ class ConfigError(EvidenceError):
 
 class NotFound(EvidenceError):
     exit_code = 4
+
+
+class Gone(NotFound):
+    pass
 
 
 class AuthFailed(EvidenceError):

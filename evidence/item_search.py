@@ -31,6 +31,7 @@ class ItemFilter:
     case: str | None = None  # a case number
     case_id: int | None = None
     mark: str | None = None  # 'important' or a tag
+    retention_class: str | None = None  # ordinary | important | case | hold
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def page(session: Session, who: Principal, f: ItemFilter, limit: int, after: int
         (Item.station_id, f.station),
         (Item.status, f.status),
         (Item.on_time, f.on_time),
+        (Item.retention_class, f.retention_class),
     ):
         if value is not None:
             query = query.where(column == value)

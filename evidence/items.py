@@ -104,6 +104,14 @@ def item_view(item: ItemLike) -> dict[str, Any]:
         },
         "proxy_available": item.proxy_key is not None,
         "error": item.error,
+        # evidence/retention.py: the rule that wins (null class: not assessed yet); keep_until null: permanent
+        "retention": {
+            "class": item.retention_class,
+            "keep_until": iso(item.keep_until),
+            "because": item.retention_because,
+            "expired_at": iso(item.expired_at),
+            "purged_at": iso(item.purged_at),
+        },
     }
 
 

@@ -53,6 +53,8 @@ class ItemStatus(str, enum.Enum):
     STORED = "stored"  # original stored and verified; probe/proxy pending
     READY = "ready"  # probed, proxy made
     MEDIA_ERROR = "media_error"  # evidence kept, but the media could not be read or converted
+    EXPIRED = "expired"  # past its retention; still fully retrievable until purged (evidence/sweeper.py)
+    PURGED = "purged"  # original, proxy and poster deleted; the row stays as a tombstone
 
 
 class TimeSource(str, enum.Enum):

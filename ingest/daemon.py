@@ -21,7 +21,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserverVFS
 
-from evidence import jobs, retries, skipped, unit_of_work
+from evidence import jobs, retries, skipped, sweeper, unit_of_work
 from evidence.errors import (
     EvidenceError,
     InvalidInput,
@@ -45,6 +45,8 @@ from storage_config.settings import Settings, UploadPoint
 log = logging.getLogger(__name__)
 TICK_S = 0.5
 STAGING_MAX_AGE_S = 6 * 3600
+SWEEP_FIRST_S = 60.0  # the first retention sweep, this long after start
+SWEEP_EVERY_S = 24 * 3600.0
 
 
 def error_text(exc: BaseException) -> str:
@@ -170,6 +172,7 @@ class Daemon:
         self.failures: dict[Path, int] = {}
         self.rt: Runtime | None = None
         self.points = settings.points
+        self.last_sweep: dict | None = None  # the last retention sweep's report
 
     # -- start-up ---------------------------------------------------------
     def _connect(self) -> Runtime:
@@ -359,6 +362,20 @@ class Daemon:
             if not worker.drain(rt, stop=self.stop.is_set):
                 self.stop.wait(1.0)
 
+    def _sweep(self, rt: Runtime) -> None:
+        """The retention sweeper, once a day (evidence/sweeper.py); the first run soon after start."""
+        while not self.stop.wait(SWEEP_FIRST_S if self.last_sweep is None else SWEEP_EVERY_S):
+            s = rt.settings
+            report = sweeper.sweep(
+                rt.sessions,
+                rt.ready_store(),
+                rules=s.retention,
+                grace_days=s.retention_grace_days,
+                agent=rt.agent(),
+            )
+            self.last_sweep = report.as_dict()
+            log.info("retention sweep: %s", {k: len(v) for k, v in self.last_sweep.items() if isinstance(v, list)})
+
     def _watch(self) -> None:
         """Run watchdog's threads; fail (to be restarted) when one of them has died."""
         errors: dict[str, str] = {}
@@ -461,7 +478,11 @@ class Daemon:
             rt.close()
 
     def _run(self, rt: Runtime) -> None:
-        threads = [self._spawn("watcher", self._watch, give_up=False), self._spawn("worker", lambda: self._work(rt))]
+        threads = [
+            self._spawn("watcher", self._watch, give_up=False),
+            self._spawn("worker", lambda: self._work(rt)),
+            self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
+        ]
         try:
             self._supervise("ingest", lambda: self._ingest(rt))
         finally:

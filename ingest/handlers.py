@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from evidence import cases, clips, custody, devices, item_status, jobs, unit_of_work
+from evidence import cases, clips, custody, devices, item_status, jobs, retention, unit_of_work
 from evidence.custody import EventKind, Outcome
 from evidence.deadlines import check_deadline
 from evidence.errors import MediaError, ToolTimeout
@@ -169,6 +169,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                 details={"error": str(error), "note": "original kept as evidence; no proxy can be made"},
             )
         _assess(rt, session, row, info)
+        retention.refresh(session, [row.id], s.retention, agent)
         jobs.complete(session, session.merge(job), advance=info is not None)
 
     unit_of_work.run(rt.sessions, write)
@@ -378,6 +379,7 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
                 f"evidence clip of item {source.id}, {start:.3f}-{end:.3f} s",
                 request.requested_by,
                 agent,
+                rules=s.retention,
             )
         done = request.model_copy(update={"result_item_id": clip.id, "cut_start_s": start, "cut_end_s": end})
         jobs.complete(session, session.merge(job), payload=done)

@@ -36,8 +36,9 @@ def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) 
             retrying = jobs.retry_later(session, row, detail, rt.settings.job_max_attempts)
         if not retrying and marks_item:
             item = get_item(session, job.item_id)
-            # an item another run of this job already settled (its lease ran out mid-run) keeps its verdict
-            if item_status.allowed(ItemStatus(item.status), ItemStatus.MEDIA_ERROR):
+            # only an item still waiting for its media verdict gets one: an item another run of this job
+            # already settled (its lease ran out mid-run), or one that has since expired, keeps its status
+            if item.status == ItemStatus.STORED.value:
                 item_status.move(item, ItemStatus.MEDIA_ERROR, f"{job.kind}: {detail}")
         custody.append(
             session,

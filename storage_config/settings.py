@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from evidence.errors import ConfigError
+from evidence.retention import Rules
 
 DEFAULT_FILENAME_PATTERNS = [
     # YYYYMMDD_HHMMSS and YYYYMMDDHHMMSS anywhere in the name (not inside a longer digit run)
@@ -107,6 +108,11 @@ class Settings(BaseSettings):
     access_log: bool = True
     restart_limit: int = Field(8, ge=1)
     api_stream_threads: int = Field(16, ge=1, le=1024)
+    retain_days: int = Field(180, ge=1)
+    retain_important_days: int = Field(1095, ge=1)
+    retain_after_case_days: int | None = Field(None, ge=0)  # unset: a closed case's footage is kept permanently
+    retention_grace_days: int = Field(7, ge=0)
+    allow_clock_override: bool = False
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
 
@@ -188,6 +194,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def retention(self) -> Rules:
+        """The retention periods, as the domain takes them."""
+        return Rules(self.retain_days, self.retain_important_days, self.retain_after_case_days)
 
     @property
     def work_dir(self) -> Path:

@@ -75,9 +75,11 @@ def get_case(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: IdP
 @router.patch("/{case_id}", response_model=CaseOut, responses={**DENIED, 422: {}})
 def update_case(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: IdPath, body: CasePatch) -> CaseOut:
     """Close or reopen a case, or retitle it (a supervisor of its unit)."""
-    agent = guard.agent_of(who, client)
+    agent, rules = guard.agent_of(who, client), svc.settings.retention
     return CaseOut(
-        **guard.run(svc, who, client, lambda s: cases.update_for(s, who, case_id, agent, body.status, body.title))
+        **guard.run(
+            svc, who, client, lambda s: cases.update_for(s, who, case_id, agent, body.status, body.title, rules=rules)
+        )
     )
 
 
@@ -99,9 +101,11 @@ def assign_reviewer(
 @router.post("/{case_id}/items", response_model=CaseOut, status_code=201, responses={**DENIED, 409: {}, 422: {}})
 def link_item(svc: ServicesDep, who: CurrentUser, client: ClientDep, case_id: IdPath, body: LinkIn) -> CaseOut:
     """Link footage to the case, with a reason: a custody event on both."""
-    agent = guard.agent_of(who, client)
+    agent, rules = guard.agent_of(who, client), svc.settings.retention
     return CaseOut(
-        **guard.run(svc, who, client, lambda s: cases.link_for(s, who, case_id, body.item_id, body.reason, agent))
+        **guard.run(
+            svc, who, client, lambda s: cases.link_for(s, who, case_id, body.item_id, body.reason, agent, rules=rules)
+        )
     )
 
 
@@ -114,6 +118,6 @@ def unlink_item(
     item_id: IdPath,
     reason: Annotated[str, Query(min_length=3, max_length=500)],
 ) -> Response:
-    agent = guard.agent_of(who, client)
-    guard.run(svc, who, client, lambda s: cases.unlink_for(s, who, case_id, item_id, reason, agent))
+    agent, rules = guard.agent_of(who, client), svc.settings.retention
+    guard.run(svc, who, client, lambda s: cases.unlink_for(s, who, case_id, item_id, reason, agent, rules=rules))
     return Response(status_code=204)

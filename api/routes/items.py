@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import guard
 from api.deps import DENIED, NO_NUL, BearerToken, ClientDep, CurrentUser, IdPath, IdQuery, ServicesDep
@@ -20,9 +20,10 @@ from api.streams import stream_body
 from evidence import cases, custody, item_search
 from evidence.access import Action
 from evidence.custody import EventKind
-from evidence.errors import InvalidInput, NotFound
+from evidence.errors import Gone, InvalidInput, NotFound
 from evidence.items import item_view
 from evidence.models import ItemStatus
+from evidence.retention import RetentionClass
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
@@ -60,6 +61,18 @@ class GrantOut(BaseModel):
     reason: str
 
 
+class RetentionOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    class_: str | None = Field(
+        alias="class", description="ordinary | important | case | hold (the longest rule wins); null: not assessed yet"
+    )
+    keep_until: str | None = Field(description="when it may expire; null: kept permanently (or not assessed yet)")
+    because: str | None
+    expired_at: str | None = None
+    purged_at: str | None = None
+
+
 class ItemOut(BaseModel):
     id: int
     sha256: str
@@ -89,6 +102,7 @@ class ItemOut(BaseModel):
     media: MediaOut
     proxy_available: bool
     error: str | None
+    retention: RetentionOut
     marks: list[MarkOut] = []
     cases: list[str] = []
 
@@ -131,6 +145,7 @@ def list_items(
     case: Annotated[str | None, Query(max_length=64, description="case number")] = None,
     case_id: IdQuery = None,
     mark: Annotated[str | None, Query(max_length=100, description="'important' or a tag")] = None,
+    retention_class: RetentionClass | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ItemPage:
@@ -153,6 +168,7 @@ def list_items(
         case=case,
         case_id=case_id,
         mark=mark,
+        retention_class=retention_class and retention_class.value,
     )
     after = decode_cursor("id", cursor) if cursor else 0
     found, more = guard.run(svc, who, client, lambda s: item_search.page(s, who, wanted, limit, after), svc.reads)
@@ -181,16 +197,18 @@ def get_one(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: Id
 @router.post("/{item_id}/marks", response_model=MarkOut, status_code=201, responses={**DENIED, 409: {}, 422: {}})
 def add_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, body: MarkIn) -> MarkOut:
     """Mark an item ``important`` (重要) or tag it; a custody event."""
-    agent = guard.agent_of(who, client)
+    agent, rules = guard.agent_of(who, client), svc.settings.retention
     return MarkOut(
-        **guard.run(svc, who, client, lambda s: cases.mark_for(s, who, item_id, body.kind, body.value, agent))
+        **guard.run(
+            svc, who, client, lambda s: cases.mark_for(s, who, item_id, body.kind, body.value, agent, rules=rules)
+        )
     )
 
 
 @router.delete("/{item_id}/marks/{mark_id}", status_code=204, responses={**DENIED, 404: {}})
 def remove_mark(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id: IdPath, mark_id: IdPath) -> Response:
-    agent = guard.agent_of(who, client)
-    guard.run(svc, who, client, lambda s: cases.unmark_for(s, who, item_id, mark_id, agent))
+    agent, rules = guard.agent_of(who, client), svc.settings.retention
+    guard.run(svc, who, client, lambda s: cases.unmark_for(s, who, item_id, mark_id, agent, rules=rules))
     return Response(status_code=204)
 
 
@@ -252,6 +270,12 @@ def _stream(
     return StreamingResponse(stream_body(request.app, chunks), status, headers, media_type), span
 
 
+def _not_purged(item: Any) -> None:
+    """A purged item's media is gone (410); its metadata and custody log stay."""
+    if item.status == ItemStatus.PURGED.value:
+        raise Gone(f"item {item.id}'s media was purged on {item.purged_at:%Y-%m-%d} by the retention rules")
+
+
 def _viewing(request: Request) -> bool:
     # A HEAD is authorised (and a refusal logged) like a GET, but no bytes flow: not a view or download.
     return request.method != "HEAD"
@@ -259,7 +283,7 @@ def _viewing(request: Request) -> bool:
 
 @router.get(
     "/{item_id}/proxy",
-    responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 416: {}},
+    responses={**DENIED, 206: {"content": {"video/mp4": {}}}, 410: {}, 416: {}},
     response_class=StreamingResponse,
 )
 @router.head(
@@ -268,6 +292,7 @@ def _viewing(request: Request) -> bool:
 def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     """The browser-playable proxy, with HTTP Range for seeking (and If-Range); HEAD for its headers."""
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
+    _not_purged(item)
     if item.proxy_key is None:
         raise NotFound(f"item {item_id} has no proxy ({item.status}{': ' + item.error if item.error else ''})")
     response, span = _stream(svc, request, item.proxy_key, "video/mp4", f'"{item.sha256[:32]}-proxy"', item.stored_at)
@@ -278,11 +303,14 @@ def proxy(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Requ
 
 
 @router.get(
-    "/{item_id}/poster", responses={**DENIED, 200: {"content": {"image/jpeg": {}}}}, response_class=StreamingResponse
+    "/{item_id}/poster",
+    responses={**DENIED, 200: {"content": {"image/jpeg": {}}}, 410: {}},
+    response_class=StreamingResponse,
 )
 @router.head("/{item_id}/poster", name="poster_head", responses=DENIED, response_class=StreamingResponse)
 def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Request, item_id: int) -> Response:
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.VIEW_MEDIA)
+    _not_purged(item)
     if item.poster_key is None:
         raise NotFound(f"item {item_id} has no poster")
     response, _ = _stream(svc, request, item.poster_key, "image/jpeg", f'"{item.sha256[:32]}-poster"', item.stored_at)
@@ -293,7 +321,7 @@ def poster(svc: ServicesDep, token: BearerToken, client: ClientDep, request: Req
 
 @router.get(
     "/{item_id}/original",
-    responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}},
+    responses={**DENIED, 200: {"content": {"application/octet-stream": {}}}, 410: {}},
     response_class=StreamingResponse,
 )
 @router.head("/{item_id}/original", name="original_head", responses=DENIED, response_class=StreamingResponse)
@@ -309,6 +337,7 @@ def original(
     if not reason.strip():
         raise InvalidInput("reason: say why the original is needed")
     who, item, _ = guard.signed_in_item(svc, token, client, item_id, Action.DOWNLOAD_ORIGINAL)
+    _not_purged(item)
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     name = urllib.parse.quote(item.original_filename)
     response, span = _stream(

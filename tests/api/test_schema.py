@@ -30,6 +30,7 @@ from api.app import create_app
 from api.services import open_services
 from evidence import cases, devices, users
 from evidence.models import Item
+from evidence.retention import Rules
 from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import ingest_file
@@ -135,8 +136,8 @@ def populate(settings, clips):
     with transaction(rt.sessions) as session:  # a case, a link and a tag, so filters and case routes reach deep
         item = session.get(Item, result.item_id)
         case = cases.open_case(session, "C-1", "schema run", "U1", "supervisor", "test")
-        cases.link(session, case, item, "schema run", "supervisor", "test")
-        cases.add_mark(session, item, "tag", "t", "supervisor", "test")
+        cases.link(session, case, item, "schema run", "supervisor", "test", rules=Rules())
+        cases.add_mark(session, item, "tag", "t", "supervisor", "test", rules=Rules())
 
     def token(role: str, case) -> str:
         if case.operation.path != "/api/v1/auth/revoke":

@@ -275,3 +275,23 @@ def test_status_lists_what_the_daemon_left_alone(cli, clips):
         ("link", "ZFY0001/link.mp4"),
         ("special", "ZFY0001/\\x1b[2J\\xff"),
     ]
+
+
+def test_retention_sweep_hold_and_release_at_the_console(cli, clips):
+    item = lines(cli("ingest", str(clips["h264"])))[0]["item_id"]
+    far = "2099-01-01T00:00:00Z"
+    refused = cli("retention", "sweep", "--as-of", far, ok=False)
+    assert refused.returncode == 77 and "EVIDENCE_ALLOW_CLOCK_OVERRIDE" in refused.stderr
+    dry = lines(cli("retention", "sweep", "--as-of", far, "--dry-run", "--format", "json"))[0]
+    assert dry["dry_run"] and [e["id"] for e in dry["expired"]] == [item]
+    assert cli("hold", str(item), ok=False).returncode == 2  # a reason is required
+    cli("hold", str(item), "--reason", "court order 17")
+    shown = json.loads(cli("show", str(item), "--json").stdout)
+    assert shown["retention"]["class"] == "hold"
+    override = {"EVIDENCE_ALLOW_CLOCK_OVERRIDE": "1"}
+    real = lines(cli("retention", "sweep", "--as-of", far, "--format", "json", extra_env=override))[0]
+    assert real["expired"] == [] and not real["dry_run"]
+    cli("release", str(item), "--reason", "order lifted")
+    real = lines(cli("retention", "sweep", "--as-of", far, "--format", "json", extra_env=override))[0]
+    assert [e["id"] for e in real["expired"]] == [item]
+    cli("custody", "verify")

@@ -29,8 +29,10 @@ def test_the_table_names_every_status():
 @pytest.mark.parametrize(("current", "to"), [p for p in PAIRS if item_status.allowed(*p)], ids=str)
 def test_an_allowed_move_sets_status_and_error(current, to):
     item = _item(current)
+    before = item.error
     item_status.move(item, to, _error_for(to))
-    assert item.status == to.value and item.error == _error_for(to)
+    kept = to in (ItemStatus.EXPIRED, ItemStatus.PURGED)  # expiry keeps the error, for a restore
+    assert item.status == to.value and item.error == (before if kept else _error_for(to))
 
 
 @pytest.mark.parametrize(("current", "to"), [p for p in PAIRS if not item_status.allowed(*p)], ids=str)
@@ -46,7 +48,20 @@ def test_the_allowed_moves_are_exactly_these():
     assert {p for p in PAIRS if item_status.allowed(*p)} == {
         (ItemStatus.STORED, ItemStatus.READY),
         (ItemStatus.STORED, ItemStatus.MEDIA_ERROR),
+        (ItemStatus.READY, ItemStatus.EXPIRED),
+        (ItemStatus.MEDIA_ERROR, ItemStatus.EXPIRED),
+        (ItemStatus.EXPIRED, ItemStatus.PURGED),
+        (ItemStatus.EXPIRED, ItemStatus.READY),
+        (ItemStatus.EXPIRED, ItemStatus.MEDIA_ERROR),
     }
+
+
+def test_expiry_keeps_the_media_error_text_for_a_restore():
+    item = _item(ItemStatus.MEDIA_ERROR)
+    item_status.move(item, ItemStatus.EXPIRED)
+    assert item.error == "earlier"
+    item_status.move(item, ItemStatus.MEDIA_ERROR, item.error)
+    assert (item.status, item.error) == ("media_error", "earlier")
 
 
 def test_a_media_error_needs_its_text_and_ready_takes_none():
