@@ -194,3 +194,23 @@ def test_dry_run_equals_the_real_run_across_a_mixed_population(any_sessions, sto
         dry.pop("dry_run"), real.pop("dry_run")
         assert dry == real
     assert timedelta(days=GRACE)  # the grace period is what separates expiry and purge above
+
+
+def test_an_object_the_s3_store_refuses_to_delete_is_reported_and_retried(sessions, make_settings, moto):
+    """S3 object lock (a legal hold on the object's version, set on the server) refuses the purge's delete."""
+    store = open_store(make_settings(storage_url=moto.url()))
+    store.client.make_bucket(bucket_name=store.bucket, object_lock=True)
+    provision(store)
+    with transaction(sessions) as s:
+        item = add_item(s, "a")
+        put_media(store, item)
+        item_id, key = item.id, item.object_key
+    store.client.enable_object_legal_hold(bucket_name=store.bucket, object_name=key)
+    run(sessions, store, 181)
+    report = run(sessions, store, 190)
+    assert report["purged"] == [] and [e["id"] for e in report["errors"]] == [item_id]
+    assert status(sessions, item_id) == "expired" and store.size(key) == 5  # nothing half-purged
+    store.client.disable_object_legal_hold(bucket_name=store.bucket, object_name=key)
+    assert [p["id"] for p in run(sessions, store, 191)["purged"]] == [item_id]
+    versions = store.client.list_objects(bucket_name=store.bucket, prefix=key, include_version=True)
+    assert status(sessions, item_id) == "purged" and [v.object_name for v in versions] == []
