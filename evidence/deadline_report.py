@@ -151,8 +151,9 @@ def report(
     lo, hi = period_bounds(start, end, zone)
     in_period = _in_period(who, lo, hi)
     doubtful = or_(*_doubt_flags().values())
+    forgiven = excuses.in_force(session, lo, hi)
     if report_rollup.built_zone(session) == report_rollup.zone_name(zone):
-        out_groups = _groups_from_rollup(session, who, start, end, group_by, zone, in_period, doubtful)
+        out_groups = _groups_from_rollup(session, who, start, end, group_by, zone, in_period, doubtful, forgiven)
     else:
         out_groups = _groups_from_rows(session, start, end, group_by, zone, in_period, doubtful)
     result: dict[str, Any] = {
@@ -162,7 +163,7 @@ def report(
         "groups": out_groups,
     }
     if items:
-        result["late_items"] = _late_items(session, in_period, doubtful)
+        result["late_items"] = _late_items(session, in_period, doubtful, forgiven)
         result["doubtful_items"] = _doubtful_items(session, in_period)
     return result
 
@@ -195,6 +196,7 @@ def _groups_from_rollup(
     zone: tzinfo,
     in_period: ColumnElement[bool],
     doubtful: ColumnElement[bool],
+    forgiven: excuses.InForce,
 ) -> list[dict[str, Any]]:
     """The groups from the rollup's sums and the period's late rows (see the module's docstring)."""
     r = ReportRollup
@@ -209,17 +211,15 @@ def _groups_from_rollup(
     ).all()
     item_key: Any = Item.recorded_end if by_day else _group_key(group_by, start, end, zone)
     late_rows = session.execute(
-        select(
-            item_key,
-            Item.late_by_s,
-            select(Excuse.id).where(excuses.applies_clause()).exists(),
-        ).where(in_period, Item.on_time == false(), not_(doubtful))
+        select(item_key, Item.late_by_s, Item.id, Item.officer_id, Item.device_serial, Item.recorded_end).where(
+            in_period, Item.on_time == false(), not_(doubtful)
+        )  # ix_items_late
     ).all()
     excused_n: Counter[Any] = Counter()
     late_by: dict[Any, list[float]] = {}
-    for k, late_by_s, is_excused in late_rows:
+    for k, late_by_s, item_id, officer_id, device_serial, recorded_end in late_rows:
         k = k.astimezone(zone).date().isoformat() if by_day else k
-        if is_excused:
+        if forgiven.applicable(item_id, officer_id, device_serial, recorded_end) is not None:
             excused_n[k] += 1
         else:
             late_by.setdefault(k, []).append(float(late_by_s or 0))
@@ -302,7 +302,9 @@ def _groups_from_rows(
     return out
 
 
-def _late_items(session: Session, in_period: ColumnElement[bool], doubtful: ColumnElement[bool]) -> list[dict]:
+def _late_items(
+    session: Session, in_period: ColumnElement[bool], doubtful: ColumnElement[bool], forgiven: excuses.InForce
+) -> list[dict]:
     """Every late recording of the period (excused or not), oldest first, with its excuse if any."""
     found = session.execute(
         select(
@@ -313,16 +315,13 @@ def _late_items(session: Session, in_period: ColumnElement[bool], doubtful: Colu
             Item.recorded_end,
             Item.received_at,
             Item.late_by_s,
-            excuses.applicable_id().scalar_subquery().label("excuse_id"),
         )
         .where(in_period, not_(doubtful), Item.on_time == false())  # ix_items_late
         .order_by(Item.recorded_end, Item.id)
     ).all()
-    wanted = {r.excuse_id for r in found if r.excuse_id is not None}
-    excused = {e.id: e for e in session.scalars(select(Excuse).where(Excuse.id.in_(wanted)))} if wanted else {}
     out = []
     for r in found:
-        excuse = excused.get(r.excuse_id) if r.excuse_id is not None else None
+        excuse = forgiven.applicable(r.id, r.officer_id, r.device_serial, r.recorded_end)
         out.append(
             {
                 "id": r.id,
