@@ -76,8 +76,13 @@ def in_force(session: Session, lo: datetime, hi: datetime) -> InForce:
         e.item_id: e
         for e in session.scalars(
             select(Excuse)
-            .join(Item, Item.id == Excuse.item_id)
-            .where(Excuse.revoked_at.is_(None), Item.recorded_end >= lo, Item.recorded_end < hi)
+            .where(
+                Excuse.revoked_at.is_(None),
+                # correlated, so that the few excuses drive the search (each item found by its key)
+                select(Item.id)
+                .where(Item.id == Excuse.item_id, Item.recorded_end >= lo, Item.recorded_end < hi)
+                .exists(),
+            )
             .order_by(Excuse.id.desc())  # the oldest of an item's excuses wins
         )
         if e.item_id is not None
