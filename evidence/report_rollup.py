@@ -20,11 +20,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from evidence.errors import InvalidInput
 from evidence.models import Item, ReportRollup, ReportRollupState, TimeSource, utcnow
 
 DIMENSIONS = ("officer", "unit", "device", "station")
@@ -86,11 +88,7 @@ def _zone(session: Session, *, lock: bool) -> tzinfo | None:
     if lock:
         query = query.with_for_update(read=True)
     name = session.scalar(query)
-    if name is None:
-        return None
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
+    return None if name is None else ZoneInfo(name)
 
 
 def built_zone(session: Session) -> str | None:
@@ -147,11 +145,23 @@ def _add(session: Session, changes: Counter[tuple[str, date, str, str, str]]) ->
         session.execute(stmt)
 
 
+def prepare(session: Session) -> None:
+    """Create the state row (no zone: not usable yet) if missing, in a transaction before ``rebuild``:
+    from its commit on, every transaction that judges a recording takes the row's shared lock."""
+    if session.get(ReportRollupState, STATE_ID) is None:
+        session.add(ReportRollupState(id=STATE_ID, zone=None))
+        session.flush()
+
+
 def rebuild(session: Session, zone: tzinfo) -> int:
     """Count every recording again into an empty rollup for ``zone``; returns how many were counted.
 
-    Run in its own transaction (the state row is created, if missing, by a first one): it locks the
-    state row, so transactions that judge recordings wait for it, and it waits for them."""
+    Run in its own transaction, after ``prepare``'s: it locks the state row, so transactions that
+    judge recordings wait for it, and it waits for those under way (its count then includes them)."""
+    try:
+        ZoneInfo(zone_name(zone))
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise InvalidInput(f"the rollup needs a named time zone (IANA), not {zone_name(zone)!r}") from exc
     state = session.scalars(select(ReportRollupState).where(ReportRollupState.id == STATE_ID).with_for_update()).first()
     if state is None:
         state = ReportRollupState(id=STATE_ID)
