@@ -144,6 +144,7 @@ class Item(Base):
             "time_source",
             "received_at",
             "derived_from",
+            "on_time",
             sqlite_where=text("on_time = 0"),
             postgresql_where=text("on_time = false"),
         ),

@@ -47,6 +47,7 @@ def upgrade() -> None:
             "time_source",
             "received_at",
             "derived_from",
+            "on_time",
         ],
         sqlite_where=sa.text("on_time = 0"),
         postgresql_where=sa.text("on_time = false"),
