@@ -44,7 +44,7 @@ from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench import reports_data  # noqa: E402
-from evidence import deadline_report, overdue, unit_of_work  # noqa: E402
+from evidence import deadline_report, overdue, report_rollup, unit_of_work  # noqa: E402
 from evidence.adapters.database import make_engine, make_sessionmaker, migrate  # noqa: E402
 from evidence.deadline_report import GroupBy  # noqa: E402
 
@@ -96,6 +96,9 @@ def postgresql_engine(n: int) -> tuple[Engine, Callable[[], None]]:
     t0 = time.monotonic()
     reports_data.load(engine, n)
     print(f"  postgresql: generated {n:,} recordings in {time.monotonic() - t0:.0f} s", flush=True)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # what autovacuum does soon after a bulk load: the visibility map lets index-only scans skip the heap
+        conn.exec_driver_sql("VACUUM ANALYZE items")
 
     def drop() -> None:
         engine.dispose()
@@ -152,7 +155,18 @@ def plans(engine: Engine, run: Callable[[], Any]) -> list[str]:
     return out
 
 
+def build_rollup(engine: Engine) -> None:
+    """What ``evidence report rebuild`` does (rows loaded in bulk bypass the code that keeps it)."""
+    writes = make_sessionmaker(engine)
+    if unit_of_work.run(writes, report_rollup.built_zone) == report_rollup.zone_name(ZONE):
+        return
+    t0 = time.monotonic()
+    counted = unit_of_work.run(writes, lambda s: report_rollup.rebuild(s, ZONE))
+    print(f"  {engine.dialect.name}: rollup rebuilt from {counted:,} recordings in {time.monotonic() - t0:.0f} s")
+
+
 def bench(engine: Engine, reps: int, show_plans: bool) -> list[tuple[str, float, float]]:
+    build_rollup(engine)
     reads = make_sessionmaker(engine, read_only=True)
 
     def month() -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from cli.overdue_report import overdue
-from cli.wiring import reading, settings
-from evidence import deadline_report
+from cli.wiring import in_database, reading, settings
+from evidence import deadline_report, report_rollup
 from evidence.deadline_report import GroupBy
 from evidence.errors import InvalidInput
 
@@ -45,11 +45,18 @@ def deadlines(
     on time, late, excused, doubtful, compliance rate, median and longest lateness, per group."""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     zone = settings().zone
-    result = reading(
-        lambda session: deadline_report.report(
-            session, None, first, last, group_by=group_by, zone=zone, items=fmt is Format.JSON
+    result, built = reading(
+        lambda session: (
+            deadline_report.report(session, None, first, last, group_by=group_by, zone=zone, items=fmt is Format.JSON),
+            report_rollup.built_zone(session),
         )
     )
+    if built is not None and built != report_rollup.zone_name(zone):
+        print(
+            f"note: the report rollup is built for {built}, not {report_rollup.zone_name(zone)}: the report read "
+            "every recording of the period (exact, slower); run `evidence report rebuild`",
+            file=sys.stderr,
+        )
     if fmt is Format.JSON:
         text = json.dumps(result, ensure_ascii=False, indent=2) + "\n"
     else:
@@ -59,3 +66,15 @@ def deadlines(
 
 
 app.command("overdue")(overdue)
+
+
+@app.command("rebuild")
+def rebuild() -> None:
+    """Count every recording again into the deadline report's rollup (per station-local day of
+    EVIDENCE_TIMEZONE), so that long periods are read from it. Needed once after the upgrade that
+    adds it, and after a change of EVIDENCE_TIMEZONE; safe while ingest runs (it waits for, and
+    holds up, the transactions that judge recordings)."""
+    zone = settings().zone
+    in_database(report_rollup.prepare)
+    counted = in_database(lambda session: report_rollup.rebuild(session, zone))
+    print(f"report rollup rebuilt for {report_rollup.zone_name(zone)}: {counted} recordings counted")

@@ -351,12 +351,13 @@ def sees_every_unit(who: Principal) -> bool:
     return Role.AUDITOR in who.roles
 
 
-def report_scope(who: Principal) -> ColumnElement[bool]:
-    """SQL condition for the items a report for ``who`` counts: auditors all, supervisors their unit's."""
+def report_scope(who: Principal, unit: Any = None) -> ColumnElement[bool]:
+    """SQL condition for the items a report for ``who`` counts: auditors all, supervisors their unit's.
+    ``unit``: the column holding the unit, when not ``items.unit`` (the report rollup's)."""
     if sees_every_unit(who):
         return true()
     if Role.SUPERVISOR in who.roles:
-        return Item.unit == who.unit
+        return (Item.unit if unit is None else unit) == who.unit
     return false()
 
 

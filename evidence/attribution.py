@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import access, custody, devices
+from evidence import access, custody, devices, report_rollup
 from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.deadlines import check_deadline
@@ -58,6 +58,7 @@ def apply(session: Session, plan: Attribution, *, by: str, reason: str, agent: s
     if not reason.strip():
         raise InvalidInput("reason: say why the footage is this recorder's")
     item, assignment = plan.item, plan.assignment
+    before = report_rollup.contribution(session, item)
     check = check_deadline(plan.recorded_end, item.received_at, deadline_hours)
     item.device_serial, item.officer_id, item.unit = assignment.serial, assignment.officer_id, assignment.unit
     item.upload_deadline, item.on_time, item.late_by_s = check.deadline, check.on_time, check.late_by_s
@@ -79,6 +80,7 @@ def apply(session: Session, plan: Attribution, *, by: str, reason: str, agent: s
             "late_by_s": check.late_by_s,
         },
     )
+    report_rollup.update(session, before, item)  # the deadline report's rollup, kept exact
     return item
 
 

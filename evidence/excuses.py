@@ -8,6 +8,7 @@ When several apply, the oldest (lowest id) is the one reports show.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,57 @@ def applies_clause() -> ColumnElement[bool]:
 def applicable_id() -> Select[Any]:
     """A correlated scalar subquery: the id of the excuse that applies to the outer item row, if any."""
     return select(Excuse.id).where(applies_clause()).order_by(Excuse.id).limit(1)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The unrevoked excuses that may apply to recordings ending in a period, to decide in Python
+    what ``applies_clause`` decides in SQL, for many rows at once (the deadline report's late rows)."""
+
+    by_item: dict[int, Excuse]
+    windows: list[Excuse]  # oldest first
+
+    def applicable(
+        self, item_id: int, officer_id: str | None, device_serial: str | None, end: datetime
+    ) -> Excuse | None:
+        """The excuse that applies to this recording (the oldest, as ``applicable_id``), if any."""
+        found = self.by_item.get(item_id)
+        for w in self.windows:
+            if found is not None and found.id < w.id:
+                break
+            assert w.window_from is not None and w.window_to is not None
+            named = (w.officer_id is not None and w.officer_id == officer_id) or (
+                w.device_serial is not None and w.device_serial == device_serial
+            )
+            if named and w.window_from <= end < w.window_to:
+                return w
+        return found
+
+
+def in_force(session: Session, lo: datetime, hi: datetime) -> InForce:
+    """The unrevoked excuses of recordings ending in [lo, hi): those of one such item, and the
+    windows that overlap the period."""
+    by_item = {
+        e.item_id: e
+        for e in session.scalars(
+            select(Excuse)
+            .where(
+                Excuse.revoked_at.is_(None),
+                # correlated, so that the few excuses drive the search (each item found by its key)
+                select(Item.id)
+                .where(Item.id == Excuse.item_id, Item.recorded_end >= lo, Item.recorded_end < hi)
+                .exists(),
+            )
+            .order_by(Excuse.id.desc())  # the oldest of an item's excuses wins
+        )
+        if e.item_id is not None
+    }
+    windows = session.scalars(
+        select(Excuse)
+        .where(Excuse.revoked_at.is_(None), Excuse.item_id.is_(None), Excuse.window_from < hi, Excuse.window_to > lo)
+        .order_by(Excuse.id)
+    )
+    return InForce(by_item, list(windows))
 
 
 def approver(session: Session, username: str) -> Principal:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -61,6 +63,12 @@ class TimeSource(str, enum.Enum):
     CONTAINER = "container"
     FILENAME = "filename"
     FILE_MTIME = "file_mtime"
+
+
+# A recording whose deadline verdict cannot be trusted (evidence/deadline_report.py): no officer, a
+# time only from the file's mtime, a recorder clock running ahead, or no verdict. SQL text, so that
+# a query stating it word for word can use the partial index ``ix_items_doubtful``.
+DOUBTFUL = text("(officer_id IS NULL OR time_source = 'file_mtime' OR recorded_end > received_at OR on_time IS NULL)")
 
 
 class Item(Base):
@@ -113,6 +121,35 @@ class Item(Base):
     retention_because: Mapped[str | None] = mapped_column(Text)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # the overdue report: a recorder's last arrival by one seek (evidence/overdue.py); originals only
+        Index(
+            "ix_items_device_received",
+            "device_serial",
+            "received_at",
+            sqlite_where=text("derived_from IS NULL"),
+            postgresql_where=text("derived_from IS NULL"),
+        ),
+        # the deadline report's rows that a rollup cannot hold (evidence/report_rollup.py): the late
+        # ones (excuses are decided when the report runs; exact medians) and the doubtful ones (listed)
+        Index(
+            "ix_items_late",
+            "recorded_end",
+            "unit",
+            "officer_id",
+            "device_serial",
+            "station_id",
+            "late_by_s",
+            "time_source",
+            "received_at",
+            "derived_from",
+            "on_time",
+            sqlite_where=text("on_time = 0"),
+            postgresql_where=text("on_time = false"),
+        ),
+        Index("ix_items_doubtful", "recorded_end", sqlite_where=DOUBTFUL, postgresql_where=DOUBTFUL),
+    )
 
 
 class ReceiptOutcome(str, enum.Enum):
@@ -391,3 +428,30 @@ class Hold(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_by: Mapped[str | None] = mapped_column(String(64))
     release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportRollup(Base):
+    """The deadline report's counts per station-local day, grouping dimension and key, and unit
+    (for supervisors' scope): kept by evidence/report_rollup.py in the transactions that judge
+    recordings, rebuilt by ``evidence report rebuild``. ``key``/``unit`` '' stand for none."""
+
+    __tablename__ = "report_rollup"
+
+    dim: Mapped[str] = mapped_column(String(8), primary_key=True)  # officer | unit | device | station
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recordings: Mapped[int] = mapped_column(Integer)
+    doubtful: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)  # judged late, excused or not
+
+
+class ReportRollupState(Base):
+    """One row once the rollup exists: the time zone its days are in (null while a rebuild runs)."""
+
+    __tablename__ = "report_rollup_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zone: Mapped[str | None] = mapped_column(String(64))
+    built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,8 +8,10 @@ officer since). When the officer has any shift records, only time on duty counts
 ``hours_overdue`` = on-duty hours between ``since`` and ``now`` minus ``deadline_hours``; an officer
 with shift records but none in that span is never overdue. Exactly at the deadline is not overdue.
 
-Three queries whatever the number of recorders: the assignments in force, the last arrivals
-(``MAX(received_at) GROUP BY device_serial``), the shifts of the officers concerned.
+Three queries whatever the number of recorders: the assignments in force, the last arrivals (a
+correlated ``max(received_at)`` per recorder held, one seek each in the partial index
+``ix_items_device_received``: the work grows with the recorders, not with the recordings), the
+shifts of the officers concerned.
 """
 
 from __future__ import annotations
@@ -52,16 +54,20 @@ def _held(session: Session, now: datetime, unit: str | None) -> list[Held]:
 
 
 def _last_arrivals(session: Session, now: datetime, unit: str | None) -> dict[str, datetime]:
+    """The last arrival (at or before ``now``) of each recorder held at ``now``: one seek per
+    recorder in ``ix_items_device_received`` (a correlated ``max``, read from the end of the
+    recorder's range), never a scan of every item."""
     a = DeviceAssignment
-    serials = select(a.serial).where(a.since <= now, or_(a.until.is_(None), a.until > now))
-    if unit is not None:
-        serials = serials.where(a.unit == unit)
-    query = (
-        select(Item.device_serial, func.max(Item.received_at))
-        .where(Item.device_serial.in_(serials), Item.derived_from.is_(None), Item.received_at <= now)
-        .group_by(Item.device_serial)
+    last = (
+        select(func.max(Item.received_at))
+        .where(Item.device_serial == a.serial, Item.derived_from.is_(None), Item.received_at <= now)
+        .correlate(a)
+        .scalar_subquery()
     )
-    return {serial: _aware(last) for serial, last in session.execute(query) if serial and last}
+    query = select(a.serial, last).where(a.since <= now, or_(a.until.is_(None), a.until > now))
+    if unit is not None:
+        query = query.where(a.unit == unit)
+    return {serial: _aware(at) for serial, at in session.execute(query.distinct()) if at is not None}
 
 
 def _aware(moment: datetime) -> datetime:

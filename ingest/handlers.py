@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from evidence import cases, clips, custody, devices, item_status, jobs, retention, unit_of_work
+from evidence import cases, clips, custody, devices, item_status, jobs, report_rollup, retention, unit_of_work
 from evidence.custody import EventKind, Outcome
 from evidence.deadlines import check_deadline
 from evidence.errors import MediaError, ToolTimeout
@@ -63,6 +63,7 @@ def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
     if item.derived_from is not None:
         _assess_clip(rt, session, item, item.derived_from, info)
         return
+    before = report_rollup.contribution(session, item)  # the deadline report's rollup, kept exact
     s = rt.settings
     times = recording_times(
         container_time=parse_container_time(info.creation_time if info else None, s.zone, s.container_time == "local"),
@@ -117,6 +118,7 @@ def _assess(rt: Runtime, session, item: Item, info: MediaInfo | None) -> None:
         outcome=Outcome.SUCCESS if assignment else Outcome.WARNING,
         details=details,
     )
+    report_rollup.update(session, before, item)
 
 
 def _info_of(item: Item) -> MediaInfo:

@@ -41,3 +41,20 @@ def test_report_formats_and_excuses_at_the_console(cli):  # noqa: F811
     )  # fmt: skip
     assert f"now: {late}" in window.stdout
     assert cli("report", "deadlines", "--from", "2026-11-30", "--to", "2026-11-01", ok=False).returncode == 2
+
+
+def test_report_rebuild_counts_into_the_rollup_and_a_zone_change_is_noticed(cli):  # noqa: F811
+    engine = make_engine(f"sqlite:///{cli.home / 'evidence.db'}")
+    cli("report", "deadlines", "--from", "2026-11-01", "--to", "2026-11-30")  # migrates the database
+    with transaction(make_sessionmaker(engine)) as s:
+        recording(s, utc(2026, 11, 2), late_s=90)
+        recording(s, utc(2026, 11, 3))
+    engine.dispose()
+    period = ("--from", "2026-11-01", "--to", "2026-11-30")
+    before = json.loads(cli("report", "deadlines", *period, "--format", "json").stdout)
+    done = cli("report", "rebuild")
+    assert "2 recordings counted" in done.stdout
+    after = cli("report", "deadlines", *period, "--format", "json")
+    assert json.loads(after.stdout) == before and "rebuild" not in after.stderr
+    moved = cli("report", "deadlines", *period, extra_env={"EVIDENCE_TIMEZONE": "Europe/Paris"})
+    assert "run `evidence report rebuild`" in moved.stderr
