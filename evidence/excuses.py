@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from evidence import access, custody
@@ -39,11 +39,6 @@ def applies_clause() -> ColumnElement[bool]:
     )
 
 
-def applicable_id() -> Select[Any]:
-    """A correlated scalar subquery: the id of the excuse that applies to the outer item row, if any."""
-    return select(Excuse.id).where(applies_clause()).order_by(Excuse.id).limit(1)
-
-
 @dataclass(frozen=True)
 class InForce:
     """The unrevoked excuses that may apply to recordings ending in a period, to decide in Python
@@ -55,7 +50,7 @@ class InForce:
     def applicable(
         self, item_id: int, officer_id: str | None, device_serial: str | None, end: datetime
     ) -> Excuse | None:
-        """The excuse that applies to this recording (the oldest, as ``applicable_id``), if any."""
+        """The excuse that applies to this recording (the oldest unrevoked one), if any."""
         found = self.by_item.get(item_id)
         for w in self.windows:
             if found is not None and found.id < w.id:
