@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from evidence import unit_of_work
 from evidence.errors import InvalidInput
 from evidence.models import Item, ReportRollup, ReportRollupState, TimeSource, utcnow
 
@@ -194,6 +195,20 @@ def rebuild(session: Session, zone: tzinfo) -> int:
     session.flush()
     session.execute(text("ANALYZE report_rollup"))  # plans by its new size (both databases allow it here)
     return counted
+
+
+def ensure_built(sessions: sessionmaker[Session], zone: tzinfo) -> int | None:
+    """Build the rollup for ``zone`` if it was never built (a new database, or one just upgraded);
+    returns how many recordings were counted, or None when it was built already.
+
+    A new database costs nothing; an upgraded one is counted once (about 30 s per million recordings).
+    A rollup built for another zone is left alone: changing EVIDENCE_TIMEZONE is an operator's act,
+    and `evidence report rebuild` follows it.
+    """
+    if unit_of_work.run(sessions, built_zone) is not None:
+        return None
+    unit_of_work.run(sessions, prepare)
+    return unit_of_work.run(sessions, lambda session: rebuild(session, zone))
 
 
 def _insert_all(session: Session, counts: Iterable[tuple[tuple[str, date, str, str], dict[str, int]]]) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from evidence import report_rollup
 from evidence.adapters.database import make_engine, make_sessionmaker, migrate
 from evidence.objectstore import ObjectStore
 from storage_config.provision import open_store, provision
@@ -59,4 +60,6 @@ def open_runtime(settings: Settings, process: str) -> Runtime:
     engine = make_engine(settings.database_url)
     migrate(engine)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    return Runtime(settings, engine, make_sessionmaker(engine), open_store(settings), process)
+    sessions = make_sessionmaker(engine)
+    report_rollup.ensure_built(sessions, settings.zone)  # once: a new or just upgraded database
+    return Runtime(settings, engine, sessions, open_store(settings), process)

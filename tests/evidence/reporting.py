@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from evidence import report_rollup
 from evidence.deadlines import check_deadline
 from evidence.models import Item
 
@@ -31,9 +32,11 @@ def recording(
     time_source: str = "container",
     received_at: datetime | None = None,
     derived_from: int | None = None,
+    counted: bool = True,
 ) -> Item:
     """An item that ended at ``end`` and arrived ``late_s`` seconds after its deadline (negative: early),
-    judged the way ingest judges it."""
+    judged the way ingest judges it, and counted in the report rollup as ingest counts it (unless
+    ``counted`` is False: a row written in bulk, which only a rebuild counts)."""
     n = next(_serial)
     received = received_at or end + timedelta(hours=HOURS, seconds=late_s)
     check = check_deadline(end, received, HOURS, attributed=device is not None)
@@ -62,4 +65,6 @@ def recording(
     )
     session.add(item)
     session.flush()
+    if counted:
+        report_rollup.update(session, None, item)
     return item

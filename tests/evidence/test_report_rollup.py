@@ -100,7 +100,7 @@ def test_changes_are_kept_in_the_same_transaction(any_sessions):
         devices.assign(s, "ZFY0009", "330003", since=utc(2026, 1, 1), unit="U3")
         unattributed = s.scalars(select(Item).where(Item.device_serial.is_(None)).order_by(Item.id)).first()
         # ingest-style: a new recording judged in the transaction that stores it
-        new = recording(s, utc(2026, 11, 20, 16, 30), 500, officer="110001", unit="U1", device="ZFY0001")
+        new = recording(s, utc(2026, 11, 20, 16, 30), 500, officer="110001", unit="U1", device="ZFY0001", counted=False)
         report_rollup.update(s, None, new)
         # a re-judged one: its times move to another day and it becomes on time
         moved = s.scalars(select(Item).where(Item.on_time.is_(False), Item.officer_id == "110002")).first()
