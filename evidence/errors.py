@@ -15,7 +15,8 @@ API to HTTP statuses, each in one table.
     │   ├── RejectedFile       a file that cannot become evidence (zero bytes)
     │   ├── Conflict           the act clashes with the current state (already linked, duplicate number)
     │   │   └── TransitionRefused  an item's status cannot move from where it is to the status asked for
-    │   └── TooLarge           more bytes than the configured limit
+    │   ├── TooLarge           more bytes than the configured limit
+    │   └── KeyMalformed       a verifier or signing key string that is not in the signed-note format
     ├── Unavailable            a dependency is down; retrying later is safe
     │   ├── StoreUnavailable   object store unreachable or erroring
     │   └── DatabaseUnavailable
@@ -28,6 +29,10 @@ API to HTTP statuses, each in one table.
     ├── InvalidJobPayload      a job's stored parameters do not fit its kind
     ├── JobRegistryInvalid     a job kind without one handler, or a next step that is no kind
     ├── CustodyBroken          the custody chain does not verify
+    │   └── NoteRejected       a signed note (a checkpoint) cannot be trusted
+    │       ├── NoteMalformed  not a signed note or checkpoint in the C2SP format
+    │       ├── UnknownKey     no signature by the trusted key (its name and key ID)
+    │       └── BadSignature   a signature by the trusted key does not verify
     └── DaemonFailed           a part of the ingest daemon kept failing; the daemon gave up
 """
 
@@ -88,6 +93,10 @@ class TooLarge(InvalidInput):
     exit_code = 2
 
 
+class KeyMalformed(InvalidInput):
+    pass
+
+
 class Unavailable(EvidenceError):
     exit_code = 75  # EX_TEMPFAIL: try again later
 
@@ -138,6 +147,22 @@ class JobRegistryInvalid(EvidenceError):
 
 class CustodyBroken(EvidenceError):
     exit_code = 8  # its own code: a scheduled check tells a broken chain from an ordinary failure
+
+
+class NoteRejected(CustodyBroken):
+    """A checkpoint or other signed note that proves nothing: the custody it vouches for is unproven."""
+
+
+class NoteMalformed(NoteRejected):
+    pass
+
+
+class UnknownKey(NoteRejected):
+    pass
+
+
+class BadSignature(NoteRejected):
+    pass
 
 
 class DaemonFailed(EvidenceError):
