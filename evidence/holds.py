@@ -91,21 +91,7 @@ def place(
     hold = Hold(item_id=item and item.id, case_id=case and case.id, reason=reason, placed_by=by)
     session.add(hold)
     session.flush()
-    custody.append(
-        session,
-        EventKind.HOLD_PLACED,
-        agent=agent,
-        item_id=item_id,
-        case_id=case_id,
-        details={
-            "hold_id": hold.id,
-            "reason": reason,
-            "by": by,
-            "case_number": case.number if case else None,
-            "items": concerned,
-        },
-    )
-    retention.refresh(session, concerned, rules, agent)
+    _record(session, EventKind.HOLD_PLACED, hold, case, concerned, reason=reason, by=by, agent=agent, rules=rules)
     return hold
 
 
@@ -127,22 +113,28 @@ def release(
         raise NotFound(f"{named} is not on hold")
     hold.released_at, hold.released_by, hold.release_reason = utcnow(), by, reason
     concerned = _concerned(session, item, case)
+    _record(session, EventKind.HOLD_RELEASED, hold, case, concerned, reason=reason, by=by, agent=agent, rules=rules)
+    return hold
+
+
+def _record(
+    session: Session,
+    kind: EventKind,
+    hold: Hold,
+    case: Case | None,
+    concerned: list[int],
+    *,
+    reason: str,
+    by: str,
+    agent: str,
+    rules: Rules,
+) -> None:
+    """The custody event of placing or releasing ``hold``, and the retention of the items it concerns."""
+    details = {"hold_id": hold.id, "reason": reason, "by": by, "case_number": case.number if case else None}
     custody.append(
-        session,
-        EventKind.HOLD_RELEASED,
-        agent=agent,
-        item_id=item_id,
-        case_id=case_id,
-        details={
-            "hold_id": hold.id,
-            "reason": reason,
-            "by": by,
-            "case_number": case.number if case else None,
-            "items": concerned,
-        },
+        session, kind, agent=agent, item_id=hold.item_id, case_id=hold.case_id, details={**details, "items": concerned}
     )
     retention.refresh(session, concerned, rules, agent)
-    return hold
 
 
 def case_by_number(session: Session, number: str) -> Case:
