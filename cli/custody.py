@@ -10,6 +10,7 @@ import typer
 from cli.console import emit, err, out
 from cli.wiring import in_database, parse_time, reading
 from evidence import custody, items
+from evidence.custody_verify import verify as verify_log
 from evidence.errors import CustodyBroken
 
 app = typer.Typer(help="Chain of custody: per-item log, search and whole-chain verification.", no_args_is_help=True)
@@ -76,7 +77,7 @@ def _print_events(events: list[dict], as_json: bool) -> None:
 @app.command("verify")
 def custody_verify() -> None:
     """Check the whole hash chain; exit 0 when intact, else name the first bad event."""
-    report = reading(custody.verify)
+    report = reading(verify_log)
     if report.ok:
         out.print(f"custody chain intact: {report.checked} events, head {report.head_hash}")
         return

@@ -1,30 +1,31 @@
-"""Chain of custody: typed events, each hash-linked to the one before it.
+"""Chain of custody: typed events, the leaves of one append-only Merkle log (RFC 9162).
 
-All events of the system form one chain ordered by ``seq``. Each event's hash
-covers its own fields and the previous event's hash, so editing, deleting,
-inserting or reordering any event breaks every link after it. Appends are
-serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), and the
-unique ``seq`` and ``prev_hash`` columns refuse a fork even if that failed.
+All events of the system form one log ordered by ``seq``. Each event's leaf is its RFC 8785 JSON
+(evidence/custody_tree.py); signed checkpoints (evidence/custody_checkpoints.py) commit to the root at
+a size, so editing, deleting, inserting, reordering or cutting off events, even recomputing every
+hash after an edit, no longer matches a checkpoint (evidence/custody_verify.py). Each row also links
+to its predecessor's hash (``prev_hash``). Appends are serialised (SQLite: BEGIN IMMEDIATE;
+PostgreSQL: an advisory lock), and the unique ``seq`` and ``prev_hash`` columns refuse a fork even
+if that failed.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 from collections.abc import Generator
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import rfc8785
 from sqlalchemy import ColumnElement, select, text, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence import access
+from evidence import access, custody_tree, merkle
 from evidence.errors import InvalidInput
 from evidence.items import time_filter, valid_id
-from evidence.models import Case, CustodyEvent, Item, User, utcnow
+from evidence.models import Case, CustodyEvent, CustodyNode, Item, User, utcnow
 from evidence.users import Principal
 
 GENESIS = "0" * 64
@@ -66,6 +67,12 @@ class EventKind(str, enum.Enum):
     EXPIRED = "expired"
     PURGED = "purged"
     RESTORED = "restored"
+    LOG_UPGRADED = "log_upgraded"
+    FIXITY_CHECKED = "fixity_checked"
+    FIXITY_FAILED = "fixity_failed"
+    LOCK_APPLIED = "lock_applied"
+    EXPORT_REQUESTED = "export_requested"
+    EXPORTED = "exported"
 
 
 class Outcome(str, enum.Enum):
@@ -74,47 +81,15 @@ class Outcome(str, enum.Enum):
     FAILURE = "failure"
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def event_hash(
-    *,
-    seq: int,
-    prev_hash: str,
-    item_id: int | None,
-    kind: str,
-    outcome: str,
-    agent: str,
-    tool: str | None,
-    occurred_at: datetime,
-    details: str,
-    case_id: int | None = None,
-) -> str:
-    """SHA-256 over the canonical form of one event and its predecessor's hash."""
-    fields = {
-        "seq": seq,
-        "prev": prev_hash,
-        "item": item_id,
-        "kind": kind,
-        "outcome": outcome,
-        "agent": agent,
-        "tool": tool,
-        "at": _iso(occurred_at),
-        "details": details,
-    }
-    if case_id is not None:  # added in schema 0003; events without a case hash as before
-        fields["case"] = case_id
-    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
-
-
 def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
+
+
+def details_text(details: dict[str, Any] | None) -> str:
+    """The RFC 8785 form of an event's details (values JSON cannot hold are written as text)."""
+    plain = json.loads(json.dumps(details or {}, default=str))
+    return str(rfc8785.dumps(plain).decode())
 
 
 def append(
@@ -127,41 +102,80 @@ def append(
     outcome: Outcome = Outcome.SUCCESS,
     tool: str | None = None,
     details: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
 ) -> CustodyEvent:
-    """Add one event at the end of the chain, in the caller's transaction."""
+    """Add one event at the end of the log, in the caller's transaction.
+
+    ``occurred_at``: when the step happened, if before now (a hash finished, a file received); the
+    event's ``recorded_at`` is always now. Appends are serialised, so several processes may append.
+    """
     _lock_chain(session)
     session.flush()
-    tail = session.execute(
-        select(CustodyEvent.seq, CustodyEvent.hash).order_by(CustodyEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
-    occurred_at = utcnow()
-    details_text = canonical_json(details or {})
-    fields: dict[str, Any] = dict(
+    tail = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc()).limit(1)).first()
+    recorded_at = utcnow()
+    occurred = recorded_at if occurred_at is None else occurred_at.astimezone(UTC)
+    seq = tail.seq + 1 if tail else 1
+    kind_value, outcome_value, text_details = EventKind(kind).value, Outcome(outcome).value, details_text(details)
+    data = custody_tree.leaf_data_v2(
+        seq,
+        item_id,
+        case_id,
+        kind_value,
+        outcome_value,
+        agent,
+        tool,
+        custody_tree.iso(occurred),
+        custody_tree.iso(recorded_at),
+        text_details,
+    )
+    leaf = merkle.leaf_hash(data)
+    event = CustodyEvent(
         seq=seq,
-        prev_hash=prev,
+        prev_hash=tail.hash if tail else GENESIS,
         item_id=item_id,
         case_id=case_id,
-        kind=EventKind(kind).value,
-        outcome=Outcome(outcome).value,
+        kind=kind_value,
+        outcome=outcome_value,
         agent=agent,
         tool=tool,
-        occurred_at=occurred_at,
-        details=details_text,
+        occurred_at=occurred,
+        recorded_at=recorded_at,
+        details=text_details,
+        format=2,
+        hash=leaf.hex(),
     )
-    event = CustodyEvent(**fields, hash=event_hash(**fields))
     session.add(event)
+    prev_leaf = None if tail is None else custody_tree.leaf_of(tail) if tail.format == 1 else bytes.fromhex(tail.hash)
+    custody_tree.record_leaf(session, seq - 1, leaf, prev_leaf)
     session.flush()
     return event
 
 
-@dataclass
-class VerifyReport:
-    ok: bool
-    checked: int
-    head_hash: str
-    bad_seq: int | None = None
-    reason: str | None = None
+def upgrade_log(session: Session, agent: str) -> int | None:
+    """Make a log written before revision 0010 a Merkle log: store its subtree hashes and record the
+    upgrade as an event (the old hash chain stays verifiable). Idempotent; returns the events upgraded."""
+    _lock_chain(session)
+    tail = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc()).limit(1)).first()
+    if tail is None or tail.format != 1:
+        return None
+    if session.scalar(select(CustodyNode.level).limit(1)) is None:
+        stack: list[bytes] = []
+        for i, ev in enumerate(_stream(session)):
+            h, n, level = custody_tree.leaf_of(ev), i, 0
+            while n & 1:
+                h = merkle.node_hash(stack.pop(), h)
+                n, level = n >> 1, level + 1
+                session.add(CustodyNode(level=level, idx=n, hash=h))
+            stack.append(h)
+            if i % 5000 == 4999:
+                session.flush()
+    append(
+        session,
+        EventKind.LOG_UPGRADED,
+        agent=agent,
+        details={"format_1_events": tail.seq, "chain_head": tail.hash, "to_format": 2},
+    )
+    return tail.seq
 
 
 def _stream(session: Session) -> Generator[CustodyEvent]:
@@ -170,41 +184,6 @@ def _stream(session: Session) -> Generator[CustodyEvent]:
         yield from result
     finally:
         result.close()  # a server-side cursor (PostgreSQL) must not outlive an early return
-
-
-def verify(session: Session) -> VerifyReport:
-    """Walk the whole chain; report the first event that does not verify.
-
-    Run it in a read-only unit of work: then it takes no write lock, and ingest and the API go on meanwhile."""
-    expected_seq, prev, checked = 1, GENESIS, 0
-    events = _stream(session)
-    for ev in events:
-        problem = None
-        if ev.seq != expected_seq:
-            problem = f"sequence gap: expected {expected_seq}, found {ev.seq} (events deleted or inserted)"
-        elif ev.prev_hash != prev:
-            problem = "link broken: prev_hash does not match the previous event (deleted, inserted or reordered)"
-        else:
-            recomputed = event_hash(
-                seq=ev.seq,
-                prev_hash=ev.prev_hash,
-                item_id=ev.item_id,
-                kind=ev.kind,
-                outcome=ev.outcome,
-                agent=ev.agent,
-                tool=ev.tool,
-                occurred_at=ev.occurred_at,
-                details=ev.details,
-                case_id=ev.case_id,
-            )
-            if recomputed != ev.hash:
-                problem = "content altered: the event's hash does not match its fields"
-        if problem:
-            events.close()
-            return VerifyReport(False, checked, prev, bad_seq=ev.seq, reason=problem)
-        checked += 1
-        expected_seq, prev = ev.seq + 1, ev.hash
-    return VerifyReport(True, checked, prev)
 
 
 def log_for(session: Session, item_id: int) -> list[CustodyEvent]:
@@ -291,8 +270,10 @@ def as_dict(ev: CustodyEvent) -> dict[str, Any]:
         "outcome": ev.outcome,
         "agent": ev.agent,
         "tool": ev.tool,
-        "occurred_at": _iso(ev.occurred_at),
+        "occurred_at": custody_tree.iso(ev.occurred_at),
         "details": json.loads(ev.details),
+        "recorded_at": custody_tree.iso(ev.recorded_at or ev.occurred_at),
+        "format": ev.format,
         "prev_hash": ev.prev_hash,
         "hash": ev.hash,
     }

@@ -144,13 +144,20 @@ def claim(session: Session, owner: str, lease_s: float, item_ids: list[int] | No
     return None
 
 
+def item_of(job: Job) -> int:
+    """The item an item's job works on; InvalidJobPayload for a case's job (an export) asked as one."""
+    if job.item_id is None:
+        raise InvalidJobPayload(f"job {job.id} ({job.kind}) belongs to no item")
+    return job.item_id
+
+
 def complete(session: Session, job: Job, advance: bool = True, payload: Payload | None = None) -> None:
     """Mark ``job`` done (storing ``payload`` when given) and, when ``advance``, queue its kind's next step."""
     if payload is not None:
         job.payload = payload.model_dump_json(exclude_none=True)
     then = SPECS[JobKind(job.kind)].then
     if advance and then is not None:
-        enqueue(session, job.item_id, then)
+        enqueue(session, item_of(job), then)
     job.state = JobState.DONE.value
     job.finished_at = utcnow()
     job.lease_until = None

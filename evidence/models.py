@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -121,6 +122,14 @@ class Item(Base):
     retention_because: Mapped[str | None] = mapped_column(Text)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Fixity (evidence/fixity.py): when the stored original was last re-read and hashed, and whether
+    # that (or any check since) found it changed or missing: an alarm stays until someone resolves it.
+    fixity_alarm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    fixity_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Write-once storage: the object-lock retention date set on the stored original, and its state
+    # (the store's answer: retention, legal hold, or unsupported); null until first set.
+    lock_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lock_state: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         # the overdue report: a recorder's last arrival by one seek (evidence/overdue.py); originals only
@@ -201,7 +210,7 @@ class SkippedFile(Base):
 
 
 class CustodyEvent(Base):
-    """One link of the hash chain. Rows are only ever inserted."""
+    """One leaf of the custody log (evidence/custody.py). Rows are only ever inserted."""
 
     __tablename__ = "custody_events"
 
@@ -215,7 +224,60 @@ class CustodyEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # format 1: the hash-chain hash of a row written before revision 0010; format 2: the leaf hash
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    format: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="1")
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # commit; occurred_at: the step
+
+
+class CustodyNode(Base):
+    """A complete subtree of the custody log: leaves [idx * 2**level, (idx + 1) * 2**level), level >= 1."""
+
+    __tablename__ = "custody_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class CustodyCheckpoint(Base):
+    """A signed checkpoint of the custody log (C2SP signed note); a copy is kept in the object store."""
+
+    __tablename__ = "custody_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    origin: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    stored_key: Mapped[str | None] = mapped_column(String(300))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ExportState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Export(Base):
+    """A case's export package (evidence/export.py), made by a worker job."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    with_proxies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    state: Mapped[str] = mapped_column(String(16), default=ExportState.QUEUED.value)
+    path: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class JobState(str, enum.Enum):
@@ -233,7 +295,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(120), unique=True)  # "{item}:{kind}" keeps it idempotent
     kind: Mapped[str] = mapped_column(String(32))
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)  # None: a case's job (export)
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -86,3 +86,9 @@ class ObjectStore(Protocol):
 
     def list_keys(self, prefix: str) -> Iterator[tuple[str, float]]:
         """Keys under ``prefix`` with their modification time (epoch seconds)."""
+
+    def put_record(self, key: str, data: bytes) -> None:
+        """Store a small write-once record (a signed checkpoint) at a new ``key``; never overwrites."""
+
+    def read_record(self, key: str) -> bytes:
+        """The bytes of a small record; FileNotFoundError when absent."""

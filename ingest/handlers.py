@@ -137,7 +137,7 @@ def _info_of(item: Item) -> MediaInfo:
 
 def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     s = rt.settings
-    item = load_item(rt, job.item_id)
+    item = load_item(rt, jobs.item_of(job))
     error: MediaError | None = None
     info: MediaInfo | None = None
     with rt.ready_store().local_path(item.object_key) as path:
@@ -151,7 +151,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     tool = tool_version(s.ffprobe)
 
     def write(session: Session) -> None:
-        row = get_item(session, job.item_id)
+        row = get_item(session, jobs.item_of(job))
         agent = rt.agent(row.station_id)
         if info is not None:
             row.container, row.video_codec, row.audio_codec = info.container, info.video_codec, info.audio_codec
@@ -179,7 +179,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
 
 def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     s = rt.settings
-    item = load_item(rt, job.item_id)
+    item = load_item(rt, jobs.item_of(job))
     info = _info_of(item)
     profile = ProxyProfile(
         max_height=s.proxy_max_height, transcode_height=s.transcode_height, preset=s.transcode_preset
@@ -214,7 +214,7 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     tool = tool_version(s.ffmpeg)
 
     def write(session: Session) -> None:
-        row = get_item(session, job.item_id)
+        row = get_item(session, jobs.item_of(job))
         agent = rt.agent(row.station_id)
         if error is None:
             row.proxy_key, row.poster_key, row.proxy_method = proxy_key, poster_key, result.method
@@ -294,7 +294,7 @@ def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
     """No proxy by configuration: the item is complete, and the custody log says why."""
 
     def write(session: Session) -> None:
-        row = get_item(session, job.item_id)
+        row = get_item(session, jobs.item_of(job))
         item_status.move(row, ItemStatus.READY)
         custody.append(
             session,
@@ -330,7 +330,7 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
     """Cut the requested range from the original, store it as a new item, link it to the case."""
     s = rt.settings
     asked = request.start_s, request.end_s
-    source = load_item(rt, job.item_id)
+    source = load_item(rt, jobs.item_of(job))
     start, end = clips.cut_points(source, *asked)  # on frames; the clip is recorded with these
     store = rt.ready_store()
     store.staging_dir().mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) 
             retrying = False
         else:
             retrying = jobs.retry_later(session, row, detail, rt.settings.job_max_attempts)
-        if not retrying and marks_item:
+        if not retrying and marks_item and job.item_id is not None:
             item = get_item(session, job.item_id)
             # only an item still waiting for its media verdict gets one: an item another run of this job
             # already settled (its lease ran out mid-run), or one that has since expired, keeps its status

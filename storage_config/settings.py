@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     retain_after_case_days: int | None = Field(None, ge=0)  # unset: a closed case's footage is kept permanently
     retention_grace_days: int = Field(7, ge=0)
     allow_clock_override: bool = False
+    # proof (issue 11): the custody log's signed checkpoints, write-once originals, fixity audits
+    log_origin: str = Field("evidence.local/custody", pattern=r"^[^\s+]+$")
+    signing_key: SecretStr | None = None  # the note-form private key; unset: keys/custody.key in home
+    signing_key_file: Path | None = None
+    checkpoint_seconds: float = Field(300.0, gt=0)
+    lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    fixity_mbps: float = Field(50.0, gt=0)
+    fixity_period_days: float = Field(30.0, gt=0)
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
 
@@ -172,6 +180,9 @@ class Settings(BaseSettings):
             self.storage_url = f"file://{self.home / 'objects'}"
         if not self.upload_points:
             self.upload_points = str(self.home / "upload")
+        if self.signing_key_file is None:
+            self.signing_key_file = self.home / "keys" / "custody.key"
+        self.signing_key_file = self.signing_key_file.expanduser().absolute()
         if self.web_upload_dir is None:
             self.web_upload_dir = self.home / "web-upload"
         self.web_upload_dir = self.web_upload_dir.expanduser().absolute()

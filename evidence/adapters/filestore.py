@@ -150,5 +150,23 @@ class FileStore:
                 full = Path(dirpath) / name
                 yield full.relative_to(self.root).as_posix(), full.stat().st_mtime
 
+    def put_record(self, key: str, data: bytes) -> None:
+        tmp = self.staging_dir() / f"{uuid.uuid4().hex}.part"
+        try:
+            tmp.write_bytes(data)
+            self._place(tmp, key)
+        except OSError as exc:
+            raise StoreUnavailable(f"writing {key} to {self.root}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def read_record(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreUnavailable(f"reading {key}: {exc}") from exc
+
     def discard_partial(self, older_than_s: float) -> int:
         return sweep_folder(self.staging_dir(), older_than_s)

@@ -7,6 +7,7 @@ urllib3 with backoff. SDK and transport errors become StoreUnavailable.
 from __future__ import annotations
 
 import contextlib
+import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -195,3 +196,22 @@ class S3Store:
             for obj in self.client.list_objects(bucket_name=self.bucket, prefix=prefix, recursive=True):
                 modified = obj.last_modified.timestamp() if obj.last_modified else time.time()
                 yield obj.object_name, modified
+
+    def put_record(self, key: str, data: bytes) -> None:
+        if self.size(key) is not None:
+            return
+        self.write(key, io.BytesIO(data), len(data))
+
+    def read_record(self, key: str) -> bytes:
+        with self._errors(f"reading {key}"):
+            try:
+                response = self.client.get_object(bucket_name=self.bucket, object_name=key)
+            except S3Error as exc:
+                if exc.code in MISSING:
+                    raise FileNotFoundError(key) from exc
+                raise
+            try:
+                return bytes(response.read())
+            finally:
+                response.close()
+                response.release_conn()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from evidence import cases, custody, holds, sweeper
+from evidence import cases, custody, custody_verify, holds, sweeper
 from evidence.errors import Forbidden
 from evidence.models import Item
 from evidence.retention import Rules
@@ -76,7 +76,7 @@ def test_ordinary_expiry_grace_then_purge_leaves_a_tombstone(any_sessions, store
         assert tomb.purged_at == day(187) and tomb.recorded_end == item.recorded_end
         kinds = [e.kind for e in custody.log_for(s, ids[0])]
         assert kinds == ["expired", "purged"]
-        assert custody.verify(s).ok
+        assert custody_verify.verify(s).ok
         assert [i.id for i in s.query(Item).filter_by(status="purged")] == [ids[0]]  # tombstones listed
     assert run(any_sessions, store, 400)["purged"] == []  # purged is final
 

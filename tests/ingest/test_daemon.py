@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from evidence import custody
+from evidence import custody_verify
 from evidence.adapters.database import make_engine, make_sessionmaker
 from evidence.models import CustodyEvent, Item, Job, Receipt
 from evidence.unit_of_work import transaction
@@ -209,7 +209,7 @@ def test_sigkill_at_any_instant_then_restart_ingests_each_file_exactly_once(make
     engine, sessions = db(settings)
     try:
         with transaction(sessions) as session:
-            assert custody.verify(session).ok
+            assert custody_verify.verify(session).ok
     finally:
         engine.dispose()
     archived = sorted(p.name for p in (upload / "_archive").rglob("*.mp4"))

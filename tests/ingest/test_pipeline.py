@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from evidence import custody
+from evidence import custody, custody_verify
 from evidence.errors import InvalidInput, SourceChanged, StoreUnavailable
 from evidence.items import get_item, item_view
 from evidence.models import CustodyEvent, Item, Receipt
@@ -84,7 +84,7 @@ def test_h264_clip_is_stored_verified_proxied_and_under_custody(rt, upload, clip
         "proxy_made",
     ]
     with transaction(rt.sessions) as session:
-        assert custody.verify(session).ok
+        assert custody_verify.verify(session).ok
 
 
 def test_proxy_of_h264_is_a_remux_that_browsers_play(rt, upload, clips, tmp_path):
@@ -259,7 +259,7 @@ def test_two_ingesters_racing_on_one_file_make_one_item_and_one_receipt(rt, uplo
         assert session.scalar(select(func.count(Item.id))) == 1
         assert session.scalar(select(func.count(Receipt.id))) == 1
         assert session.scalar(select(func.count()).where(CustodyEvent.kind == "source_released")) == 1
-        assert custody.verify(session).ok
+        assert custody_verify.verify(session).ok
     assert (upload / "_archive" / "ZFY0001" / "race.mp4").exists()
 
 

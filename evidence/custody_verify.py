@@ -1,0 +1,279 @@
+"""Verifying the custody log: every event against its leaf, the tree against every signed checkpoint.
+
+Read-only: run it in a read-only unit of work and it takes no write lock, so ingest goes on.
+
+What each check catches:
+- an event whose fields no longer give its stored leaf hash: edited (named by its ``seq``);
+- a gap in ``seq``: deleted or renumbered events; a ``prev_hash`` that is not its predecessor's hash:
+  inserted, deleted or reordered events;
+- a root at a checkpoint's size that is not the signed root: the log was rewritten and every hash
+  recomputed to match (the first bad position comes from the leaf hashes stored beside that
+  checkpoint in the object store, or is bounded by the checkpoints around it);
+- fewer events than a checkpoint covers: the tail was cut off;
+- a checkpoint not signed by the log's key, two checkpoints of one size that disagree, or a
+  checkpoint that is not an extension of the one before (consistency proof).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence import custody_tree, merkle
+from evidence.checkpoint import Checkpoint, VerifierKey, open_checkpoint, parse_note
+from evidence.errors import CustodyBroken
+from evidence.models import CustodyCheckpoint, CustodyEvent
+
+GENESIS = "0" * 64
+_sha256 = hashlib.sha256
+_COLUMNS = (
+    CustodyEvent.seq,
+    CustodyEvent.item_id,
+    CustodyEvent.case_id,
+    CustodyEvent.kind,
+    CustodyEvent.outcome,
+    CustodyEvent.agent,
+    CustodyEvent.tool,
+    CustodyEvent.occurred_at,
+    CustodyEvent.recorded_at,
+    CustodyEvent.details,
+    CustodyEvent.format,
+    CustodyEvent.prev_hash,
+    CustodyEvent.hash,
+)
+
+
+@dataclass
+class KnownCheckpoint:
+    """A checkpoint the verifier holds: from the database, the object store, or both."""
+
+    size: int
+    root: bytes
+    note: str
+    row_id: int | None = None  # its custody_checkpoints row; None: only in the object store
+    stored_key: str | None = None
+    verified_at: datetime | None = None
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    checked: int  # events whose leaf was recomputed
+    size: int  # events in the log
+    head_hash: str
+    bad_seq: int | None = None
+    reason: str | None = None
+    checkpoints: int = 0  # checkpoints that matched the log
+    signed_size: int = 0  # events covered by the newest checkpoint that matched
+    started_at: int = 0  # events taken on trust from a verified checkpoint (``--since-checkpoint``)
+    warnings: list[str] = field(default_factory=list)
+    verified_ids: list[int] = field(default_factory=list)  # checkpoint rows this run proved
+
+    @property
+    def unsigned(self) -> int:
+        """Events after the newest checkpoint: verified, but not yet covered by a signature."""
+        return self.size - self.signed_size
+
+
+class _Bad(Exception):
+    def __init__(self, seq: int | None, reason: str):
+        super().__init__(reason)
+        self.seq, self.reason = seq, reason
+
+
+def _leaf(row: custody_tree.EventRow) -> bytes:
+    return _sha256(b"\x00" + custody_tree.leaf_data(row)).digest()
+
+
+def checkpoints_in_database(session: Session) -> list[KnownCheckpoint]:
+    rows = session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size, CustodyCheckpoint.id))
+    return [
+        KnownCheckpoint(
+            size=r.tree_size,
+            root=bytes.fromhex(r.root_hash),
+            note=r.note,
+            row_id=r.id,
+            stored_key=r.stored_key,
+            verified_at=r.verified_at,
+        )
+        for r in rows
+    ]
+
+
+def _open(cp: KnownCheckpoint, verifier: VerifierKey | None, origin: str | None) -> Checkpoint:
+    where = f"checkpoint at size {cp.size}" + (f" (row {cp.row_id})" if cp.row_id else f" ({cp.stored_key})")
+    try:
+        if verifier is None:
+            body, _ = parse_note(cp.note)
+            parsed = Checkpoint.parse(body)
+        else:
+            parsed = open_checkpoint(cp.note, verifier, origin)
+    except CustodyBroken as exc:
+        raise _Bad(None, f"{where}: {exc}") from exc
+    if parsed.size != cp.size or parsed.root_hash != cp.root:
+        raise _Bad(None, f"{where}: its row says size {cp.size}, root {cp.root.hex()}, but its signed note differs")
+    return parsed
+
+
+def _merge(db: list[KnownCheckpoint], stored: Sequence[KnownCheckpoint]) -> list[KnownCheckpoint]:
+    """One checkpoint per size: two that disagree is a fork, which nothing honest produces."""
+    by_size: dict[int, KnownCheckpoint] = {}
+    for cp in [*db, *stored]:
+        seen = by_size.get(cp.size)
+        if seen is None:
+            by_size[cp.size] = cp
+        elif seen.root != cp.root:
+            raise _Bad(None, f"two checkpoints of size {cp.size} disagree: the log was forked or rewritten")
+        elif seen.row_id is None and cp.row_id is not None:
+            by_size[cp.size] = cp
+    return [by_size[s] for s in sorted(by_size)]
+
+
+def _rows(session: Session, after_seq: int) -> Iterator[custody_tree.EventRow]:
+    result = session.execute(
+        select(*_COLUMNS)
+        .where(CustodyEvent.seq > after_seq)
+        .order_by(CustodyEvent.seq)
+        .execution_options(yield_per=5000)
+    )
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def verify(
+    session: Session,
+    *,
+    verifier: VerifierKey | None = None,
+    origin: str | None = None,
+    stored: Sequence[KnownCheckpoint] = (),
+    since_checkpoint: bool = False,
+    stored_leaves: Callable[[KnownCheckpoint], bytes | None] = lambda cp: None,
+) -> VerifyReport:
+    """Check the whole log (or, ``since_checkpoint``, what follows the last verified checkpoint).
+
+    ``verifier``: the log's public key; without it checkpoints are compared but their signatures are not
+    checked. ``stored``: the checkpoints copied to the object store. ``stored_leaves``: the leaf hashes
+    saved beside a checkpoint, to name the first rewritten event.
+    """
+    report = VerifyReport(ok=True, checked=0, size=0, head_hash=GENESIS)
+    try:
+        _verify(session, report, verifier, origin, stored, since_checkpoint, stored_leaves)
+    except _Bad as bad:
+        report.ok, report.bad_seq, report.reason = False, bad.seq, bad.reason
+    return report
+
+
+def _verify(
+    session: Session,
+    report: VerifyReport,
+    verifier: VerifierKey | None,
+    origin: str | None,
+    stored: Sequence[KnownCheckpoint],
+    since_checkpoint: bool,
+    stored_leaves: Callable[[KnownCheckpoint], bytes | None],
+) -> None:
+    tree = custody_tree.StoredTree(session)
+    cps = _merge(checkpoints_in_database(session), stored)
+    for cp in cps:
+        _open(cp, verifier, origin)
+    for older, newer in zip(cps, cps[1:], strict=False):
+        proof = tree.consistency_proof(older.size, newer.size) if _has(session, newer.size) else None
+        if proof is not None and not merkle.verify_consistency(older.size, newer.size, proof, older.root, newer.root):
+            raise _Bad(None, f"checkpoint at size {newer.size} is not an extension of the one at size {older.size}")
+
+    frontier = merkle.CompactRange()
+    prev = GENESIS
+    if since_checkpoint:
+        start = max((cp for cp in cps if cp.verified_at is not None), key=lambda cp: cp.size, default=None)
+        if start is not None and _has(session, start.size):
+            hashes = tree.frontier(start.size)
+            if custody_tree.fold(hashes) != start.root:
+                raise _Bad(None, f"the stored tree at size {start.size} does not match its verified checkpoint")
+            frontier = merkle.CompactRange(start.size, hashes)
+            prev = session.scalar(select(CustodyEvent.hash).where(CustodyEvent.seq == start.size)) or GENESIS
+            report.started_at = report.signed_size = start.size
+            report.checkpoints = 1
+    pending = [cp for cp in cps if cp.size > frontier.size]
+    segment_start, segment = frontier.size, bytearray()
+    expected = frontier.size + 1
+    for row in _rows(session, frontier.size):
+        if row.seq != expected:
+            raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
+        if row.prev_hash != prev:
+            raise _Bad(
+                row.seq, "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)"
+            )
+        leaf = _leaf(row)
+        if row.format == 1:
+            _check_chain_hash(row)
+        elif leaf.hex() != row.hash:
+            raise _Bad(row.seq, "content altered: the event's fields do not give its hash")
+        frontier.append(leaf)
+        segment += leaf
+        report.checked += 1
+        prev, expected = row.hash, expected + 1
+        while pending and pending[0].size == frontier.size:
+            cp = pending.pop(0)
+            if frontier.root() != cp.root:
+                raise _Bad(*_first_rewritten(cp, segment_start, bytes(segment), stored_leaves))
+            if cp.row_id is not None:
+                report.verified_ids.append(cp.row_id)
+            report.checkpoints += 1
+            report.signed_size = cp.size
+            segment_start, segment = frontier.size, bytearray()
+    report.size, report.head_hash = frontier.size, prev
+    if pending:
+        cp = pending[0]
+        raise _Bad(
+            frontier.size + 1,
+            f"log truncated: a checkpoint covers {cp.size} events, only {frontier.size} are present",
+        )
+    if report.unsigned:
+        report.warnings.append(f"{report.unsigned} events after the newest checkpoint are not yet signed")
+
+
+def _has(session: Session, size: int) -> bool:
+    return size == 0 or session.scalar(select(CustodyEvent.seq).where(CustodyEvent.seq == size)) is not None
+
+
+def _check_chain_hash(row: custody_tree.EventRow) -> None:
+    recomputed = custody_tree.event_hash(
+        seq=row.seq,
+        prev_hash=row.prev_hash,
+        item_id=row.item_id,
+        kind=row.kind,
+        outcome=row.outcome,
+        agent=row.agent,
+        tool=row.tool,
+        occurred_at=row.occurred_at,
+        details=row.details,
+        case_id=row.case_id,
+    )
+    if recomputed != row.hash:
+        raise _Bad(row.seq, "content altered: the event's fields do not give its hash (format 1)")
+
+
+def _first_rewritten(
+    cp: KnownCheckpoint, start: int, computed: bytes, stored_leaves: Callable[[KnownCheckpoint], bytes | None]
+) -> tuple[int | None, str]:
+    """Where a self-consistent but rewritten log first departs from what checkpoint ``cp`` signed."""
+    saved = stored_leaves(cp)
+    if saved is not None and len(saved) == len(computed):
+        for i in range(0, len(computed), 32):
+            if saved[i : i + 32] != computed[i : i + 32]:
+                seq = start + i // 32 + 1
+                return seq, (
+                    f"event {seq} differs from what the checkpoint at size {cp.size} signed "
+                    "(the log was rewritten and its hashes recomputed)"
+                )
+    return start + 1, (
+        f"the log does not match the checkpoint at size {cp.size}: an event from {start + 1} to {cp.size} "
+        "was rewritten and the hashes recomputed"
+    )
