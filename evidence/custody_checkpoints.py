@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence import custody_tree
+from evidence import custody, custody_tree, items
 from evidence.checkpoint import Checkpoint, SigningKey, VerifierKey, parse_note, sign_checkpoint
 from evidence.custody_verify import KnownCheckpoint, checkpoints_in_database
 from evidence.errors import EvidenceError
@@ -65,7 +66,7 @@ def make(
     """
     size = log_size(session)
     last = newest(session)
-    if last is not None and last.tree_size == size and not force:
+    if size == 0 or (last is not None and last.tree_size == size and not force):
         return None
     if last is not None and last.tree_size > size:
         # never sign a shorter log: it was cut off, and signing it would bless that
@@ -154,6 +155,30 @@ def checkpoint_json(row: CustodyCheckpoint, verifier: VerifierKey | None = None)
     return out
 
 
+def item_proofs(session: Session, item_id: int, verifier: VerifierKey) -> dict[str, Any]:
+    """One item's events, each with its leaf bytes and its inclusion proof against the newest checkpoint
+    (null for an event newer than it), the checkpoint and the public key: all a verifier needs."""
+    items.get_item(session, item_id)
+    events = custody.log_for(session, item_id)
+    cp = newest(session)
+    found = proofs(session, events, cp) if cp is not None else [None] * len(events)
+    return {
+        "item_id": item_id,
+        "checkpoint": checkpoint_json(cp) if cp is not None else None,
+        "public_key": verifier.encode(),
+        "events": [
+            {**custody.as_dict(ev), "leaf": custody_tree.leaf_data(ev).decode(), "proof": p}
+            for ev, p in zip(events, found, strict=True)
+        ],
+    }
+
+
+def item_proofs_on(conn: Connection, item_id: int, verifier: VerifierKey) -> dict[str, Any]:
+    """``item_proofs`` inside the caller's Core transaction (the API's read path)."""
+    with Session(conn) as session:
+        return item_proofs(session, item_id, verifier)
+
+
 def mark_verified(session: Session, row_ids: list[int], at: datetime | None = None) -> None:
     """Record that a verification proved these checkpoints (``--since-checkpoint`` starts after them)."""
     if row_ids:
@@ -161,4 +186,15 @@ def mark_verified(session: Session, row_ids: list[int], at: datetime | None = No
             row.verified_at = at or utcnow()
 
 
-__all__ = ["PREFIX", "Signer", "checkpoints_in_database", "log_size", "make", "mark_verified", "newest", "stored"]
+__all__ = [
+    "PREFIX",
+    "Signer",
+    "checkpoints_in_database",
+    "item_proofs",
+    "log_size",
+    "make",
+    "mark_verified",
+    "newest",
+    "proofs",
+    "stored",
+]
