@@ -26,6 +26,7 @@ BINDINGS: tuple[tuple[JobKind, Handler], ...] = (
     (JobKind.PROBE, handlers.handle_probe),
     (JobKind.PROXY, handlers.handle_proxy),
     (JobKind.CLIP, handlers.handle_clip),
+    (JobKind.EXPORT, handlers.handle_export),
 )
 
 
