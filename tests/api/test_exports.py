@@ -237,3 +237,28 @@ def test_who_may_export_and_download(world, tmp_path):
     with transaction(world["rt"].sessions) as session:
         row = session.get(Export, queued["id"])
         assert row.requested_by == "rev3" and Path(row.path).is_dir()
+
+
+def test_export_at_the_console(world, tmp_path):
+    """`evidence export --case` on the station (same home as the world): a package, the events, exit codes."""
+    made = _case_with_clip(world)
+    settings = world["rt"].settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
+    env.update(EVIDENCE_HOME=str(settings.home), EVIDENCE_STATION_ID="ST01", EVIDENCE_LOG_LEVEL="WARNING")
+    out = tmp_path / "pkg"
+
+    def evidence(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "evidence"), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    proc = evidence("export", "--case", "C-EXP", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 items" in proc.stdout and str(out) in proc.stdout
+    assert bagit.Bag(str(out)).validate()
+    proc = evidence("verify-export", str(out), "--pubkey", (out / "public-key.txt").read_text().strip())
+    assert proc.returncode == 0 and "export intact" in proc.stdout, proc.stderr
+    # never over an existing folder; an unknown case is not found
+    assert evidence("export", "--case", "C-EXP", "--out", str(out)).returncode == 2
+    assert evidence("export", "--case", "NOPE", "--out", str(tmp_path / "x")).returncode == 4
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x.partial"))
+    exported = events(world["rt"], made["clip_id"], "exported")
+    assert len(exported) == 1 and json.loads(exported[0].details)["package"] == "pkg"
