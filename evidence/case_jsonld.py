@@ -14,10 +14,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from evidence.export import Member, Snapshot
+from evidence.export_plan import Member, Snapshot
 
 CONTEXT = {
     "kb": "urn:evidence-export:",
