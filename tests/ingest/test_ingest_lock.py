@@ -4,6 +4,7 @@ suite starts; the folder store keeps it read-only and records that it cannot loc
 from __future__ import annotations
 
 import json
+import logging
 import os
 from datetime import timedelta
 
@@ -80,3 +81,20 @@ def test_the_folder_store_keeps_originals_read_only_and_records_no_lock(make_set
         assert item_of(rt, item.id).lock_state == "unsupported" and lock_events(rt, item.id) == []
     finally:
         rt.close()
+
+
+def test_the_daemon_reports_a_bucket_without_object_lock(make_settings, moto, caplog):
+    from ingest.daemon import Daemon
+
+    settings = make_settings(storage_url=moto.url())
+    runtime = open_runtime(settings, "test")
+    try:
+        runtime.store.client.make_bucket(bucket_name=runtime.store.bucket)  # an old bucket: no lock
+        daemon = Daemon(settings)
+        daemon.rt = runtime
+        with caplog.at_level(logging.WARNING):
+            daemon._start()
+        assert daemon.health.as_dict()["object_lock"] == "off"
+        assert any("has no object lock" in r.getMessage() for r in caplog.records)
+    finally:
+        runtime.close()
