@@ -261,11 +261,12 @@ def lock_original(rt: Runtime, item_id: int, key: str, received_at: datetime, ag
     """Lock a new original at once, until its retention verdict can (evidence/object_lock.py); a store
     that refuses just now leaves it to the daemon's next lock pass: ingest goes on."""
     grace = rt.settings.retention_grace_days
-    if grace <= 0 or rt.store.lock_status() != LOCK_ON:
-        return  # nothing provisional can be safe without a grace period; a folder cannot lock
+    if grace <= 0:
+        return  # nothing provisional can be safe without a grace period
     until = received_at + timedelta(days=grace)
     try:
-        object_lock.lock_new_original(rt.sessions, rt.store, item_id, key, until, agent)
+        if rt.store.lock_status() == LOCK_ON:  # known since provisioning: no request
+            object_lock.lock_new_original(rt.sessions, rt.store, item_id, key, until, agent)
     except EvidenceError as exc:
         log.warning("could not lock the original of item %s yet (the lock pass will): %s", item_id, exc)
 
