@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from evidence import custody, custody_tree, items
 from evidence.checkpoint import Checkpoint, SigningKey, VerifierKey, parse_note, sign_checkpoint
 from evidence.custody_verify import KnownCheckpoint, checkpoints_in_database
-from evidence.errors import EvidenceError
+from evidence.errors import EvidenceError, ObjectExists
 from evidence.models import CustodyCheckpoint, CustodyEvent, utcnow
 from evidence.objectstore import ObjectStore
 
@@ -79,7 +79,11 @@ def make(
         since = last.tree_size if last is not None else 0
         store.put_record(_key(size, root, "leaves"), _leaves(session, since, size))
         stored_key = _key(size, root, "note")
-        store.put_record(stored_key, note.encode())
+        try:
+            store.put_record(stored_key, note.encode())
+        except ObjectExists:
+            # another process signed this very tree a moment ago: its note is as good, and write-once
+            note = store.read_record(stored_key).decode()
     row = CustodyCheckpoint(
         tree_size=size,
         root_hash=root.hex(),

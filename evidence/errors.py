@@ -21,6 +21,7 @@ API to HTTP statuses, each in one table.
     │   ├── StoreUnavailable   object store unreachable or erroring
     │   └── DatabaseUnavailable
     ├── IntegrityFailure       stored bytes do not match their recorded hash
+    │   └── ObjectExists       a write-once key in the store already holds different bytes
     ├── SourceChanged          the source file changed while it was being read
     ├── SourceUnreadable       a source file cannot be opened or read (permissions, I/O error)
     ├── SourceNotReleased      a stored source cannot be moved or deleted (immutable, permissions)
@@ -111,6 +112,10 @@ class DatabaseUnavailable(Unavailable):
 
 class IntegrityFailure(EvidenceError):
     exit_code = 65  # EX_DATAERR
+
+
+class ObjectExists(IntegrityFailure):
+    """Nothing overwrites a stored original or record: a second write with other bytes is refused."""
 
 
 class SourceChanged(Unavailable):
