@@ -9,6 +9,7 @@ who can rewrite the database cannot rewrite those copies (object lock), nor sign
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,8 +77,10 @@ def make(
     note = sign_checkpoint(Checkpoint(signer.origin, size, root, (f"time {custody_tree.iso(made_at)}",)), signer.key)
     stored_key = None
     if store is not None:
-        since = last.tree_size if last is not None else 0
-        store.put_record(_key(size, root, "leaves"), _leaves(session, since, size))
+        earlier = select(func.max(CustodyCheckpoint.tree_size)).where(CustodyCheckpoint.tree_size < size)
+        since = session.scalar(earlier) or 0
+        with contextlib.suppress(ObjectExists):  # the same tree signed a moment ago by another process
+            store.put_record(_key(size, root, "leaves"), _leaves(session, since, size))
         stored_key = _key(size, root, "note")
         try:
             store.put_record(stored_key, note.encode())
