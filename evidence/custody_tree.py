@@ -242,6 +242,17 @@ def _nodes_query(levels: int) -> Select[int, int, bytes]:
     return select(n.level, n.idx, n.hash).where(where)
 
 
+_PAIRS = 64
+
+
+@functools.cache
+def _pairs_query(count: int) -> Select[int, int, bytes]:
+    """Stored nodes ``(level, idx)``, ``count`` of them, as ``level = ? AND idx = ?`` terms (index seeks)."""
+    n = CustodyNode
+    where = or_(*(and_(n.level == bindparam(f"l{j}"), n.idx == bindparam(f"i{j}")) for j in range(count)))
+    return select(n.level, n.idx, n.hash).where(where)
+
+
 class StoredTree:
     """Subtree hashes read from the database, fetched in one round trip per question.
 
@@ -281,13 +292,19 @@ class StoredTree:
         out.update({(0, i): h for i, h in self.leaves(leaves).items()})
         upper = [k for k in wanted if k[0] > 0]
         if upper:
-            by_level: dict[int, list[int]] = {}
-            for level, idx in upper:
-                by_level.setdefault(level, []).append(idx)
             params: dict[str, Any] = {}
-            for j, (level, idxs) in enumerate(by_level.items()):
-                params[f"l{j}"], params[f"i{j}"] = level, idxs
-            rows = self.session.connection().execute(_nodes_query(len(by_level)), params)
+            if len(upper) <= _PAIRS:  # a proof or an append: plain parameters, nothing to expand per call
+                for j, (level, idx) in enumerate(upper):
+                    params[f"l{j}"], params[f"i{j}"] = level, idx
+                query = _pairs_query(len(upper))
+            else:
+                by_level: dict[int, list[int]] = {}
+                for level, idx in upper:
+                    by_level.setdefault(level, []).append(idx)
+                for j, (level, idxs) in enumerate(by_level.items()):
+                    params[f"l{j}"], params[f"i{j}"] = level, idxs
+                query = _nodes_query(len(by_level))
+            rows = self.session.connection().execute(query, params)
             out.update({(level, idx): bytes(h) for level, idx, h in rows})
         for level, idx in upper:
             if (level, idx) not in out:
