@@ -103,10 +103,21 @@ def make(
 def _leaves(session: Session, since: int, size: int) -> bytes:
     """The leaf hashes of events ``since + 1`` .. ``size``, 32 bytes each."""
     out = bytearray()
-    query = select(CustodyEvent).where(CustodyEvent.seq > since, CustodyEvent.seq <= size).order_by(CustodyEvent.seq)
-    for ev in session.scalars(query.execution_options(yield_per=5000)):
-        out += bytes.fromhex(ev.hash) if ev.format != 1 else custody_tree.leaf_of(ev)
+    query = (
+        select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.format)
+        .where(CustodyEvent.seq > since, CustodyEvent.seq <= size)
+        .order_by(CustodyEvent.seq)
+    )
+    # the stored hash columns, not ORM events: a first checkpoint of a large log reads every row
+    for seq, h, fmt in session.execute(query.execution_options(yield_per=5000)):
+        out += bytes.fromhex(h) if fmt != 1 else custody_tree.leaf_of(_event(session, seq))
     return bytes(out)
+
+
+def _event(session: Session, seq: int) -> CustodyEvent:
+    event = session.get(CustodyEvent, seq)
+    assert event is not None
+    return event
 
 
 def stored(store: ObjectStore) -> list[KnownCheckpoint]:
