@@ -243,6 +243,10 @@ def _nodes_query(levels: int) -> Select[int, int, bytes]:
 
 
 _PAIRS = 64
+# built once: constructing a select per call was half the time of a proof
+_LEAVES = select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.format).where(
+    CustodyEvent.seq.in_(bindparam("seqs", expanding=True))
+)
 
 
 @functools.cache
@@ -269,9 +273,7 @@ class StoredTree:
         if not seqs:
             return {}
         found: dict[int, bytes] = {}
-        rows = self.session.execute(
-            select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.format).where(CustodyEvent.seq.in_(seqs))
-        )
+        rows = self.session.connection().execute(_LEAVES, {"seqs": seqs})
         for seq, h, fmt in rows:
             if fmt == 1:  # the column holds the chain hash: derive the leaf from the whole event
                 event = self.session.get(CustodyEvent, seq)

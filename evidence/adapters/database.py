@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -42,8 +46,10 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn: Connection) -> None:
             # Writers take the write lock at the start, so two never both read the
             # custody chain's tail and then collide; readers (WAL) need no lock at all.
-            read_only = conn.get_execution_options().get(READ_ONLY, False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                _begin_immediate(conn.connection.driver_connection)
 
         return engine
     return create_engine(
@@ -51,6 +57,29 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5, "options": "-c statement_timeout=60000"},
     )
+
+
+def _begin_immediate(raw: Any, timeout_s: float = 30.0) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock in short steps.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10... up to 100 ms between tries, while a writer holds
+    the lock for well under a millisecond: several processes appending custody events then spend most
+    of their time asleep with the lock free. Here the waits stay below 2 ms.
+    """
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline, pause = time.monotonic() + timeout_s, 0.0001
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            time.sleep(pause * (0.5 + random.random()))  # jitter: waiting writers do not wake in step
+            pause = min(pause * 2, 0.002)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
 
 
 def read_only_engine(engine: Engine) -> Engine:
