@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from evidence import retries
 from evidence.errors import InvalidJobPayload
-from evidence.models import Job, JobState, utcnow
+from evidence.models import Export, ExportState, Job, JobState, utcnow
 
 
 class JobKind(str, enum.Enum):
@@ -69,6 +69,16 @@ class JobSpec:
     payload: type[Payload]
     then: JobKind | None = None
     marks_item_on_failure: bool = True
+    # what else a job that will not be retried again marks failed (in the same transaction)
+    on_give_up: Callable[[Session, Job, str], None] | None = None
+
+
+def _export_failed(session: Session, job: Job, error: str) -> None:
+    """A case export whose job gave up is failed too, not left 'running' for ever."""
+    request = ExportRequest.model_validate_json(job.payload or "{}")
+    row = session.get(Export, request.export_id)
+    if row is not None and row.state != ExportState.DONE.value:
+        row.state, row.error, row.finished_at = ExportState.FAILED.value, error[-4000:], utcnow()
 
 
 FIRST_JOB = JobKind.PROBE
@@ -77,7 +87,7 @@ SPECS: dict[JobKind, JobSpec] = {
     JobKind.PROXY: JobSpec(Nothing),
     # a failed clip says nothing about its source item
     JobKind.CLIP: JobSpec(ClipRequest, marks_item_on_failure=False),
-    JobKind.EXPORT: JobSpec(ExportRequest, marks_item_on_failure=False),
+    JobKind.EXPORT: JobSpec(ExportRequest, marks_item_on_failure=False, on_give_up=_export_failed),
 }
 
 

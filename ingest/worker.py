@@ -34,6 +34,9 @@ def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) 
             retrying = False
         else:
             retrying = jobs.retry_later(session, row, detail, rt.settings.job_max_attempts)
+        give_up = jobs.SPECS[jobs.JobKind(job.kind)].on_give_up
+        if not retrying and give_up is not None:
+            give_up(session, row, detail)
         if not retrying and marks_item and job.item_id is not None:
             item = get_item(session, job.item_id)
             # only an item still waiting for its media verdict gets one: an item another run of this job

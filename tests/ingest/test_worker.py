@@ -89,3 +89,31 @@ def _fresh_registry():
     registry.handlers_by_kind.cache_clear()
     yield
     registry.handlers_by_kind.cache_clear()
+
+
+def test_an_export_whose_job_gives_up_is_failed_not_left_running(make_settings, monkeypatch):
+    from evidence import export, jobs
+    from evidence.errors import StoreUnavailable
+    from evidence.models import Case, Export
+
+    def store_down(rt, job, payload) -> None:
+        raise StoreUnavailable("the S3 server is unreachable")
+
+    monkeypatch.setattr(
+        registry, "BINDINGS", tuple((k, store_down if k.value == "export" else h) for k, h in registry.BINDINGS)
+    )
+    registry.handlers_by_kind.cache_clear()
+    rt = open_runtime(make_settings(job_max_attempts=1), "test")
+    try:
+        with transaction(rt.sessions) as session:
+            case = Case(number="2026-001", title="t", unit="U1", created_by="sup1")
+            session.add(case)
+            session.flush()
+            export_id = export.request(session, case, "sup1", "test", False).id
+            jobs.enqueue_export(session, export_id)
+        worker.drain(rt)
+        with transaction(rt.sessions) as session:
+            row = session.get(Export, export_id)
+            assert row.state == "failed" and "unreachable" in row.error and row.finished_at is not None
+    finally:
+        rt.close()
