@@ -75,6 +75,7 @@ class EventKind(str, enum.Enum):
     LOCK_APPLIED = "lock_applied"
     EXPORT_REQUESTED = "export_requested"
     EXPORTED = "exported"
+    EXPORT_DOWNLOADED = "export_downloaded"
 
 
 class Outcome(str, enum.Enum):

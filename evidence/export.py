@@ -535,10 +535,10 @@ def download_for(session: Session, who: Principal, case_id: int, export_id: int,
         raise NotFound(f"export {export_id}: the package is no longer on the server")
     custody.append(
         session,
-        EventKind.ORIGINAL_DOWNLOADED,
+        EventKind.EXPORT_DOWNLOADED,
         agent=agent,
         case_id=case.id,
-        details={"export_id": row.id, "what": "export package", "package": path.name},
+        details={"export_id": row.id, "package": path.name},
     )
     return path, f"{_safe(case.number, '.')}-export-{row.id}.tar"
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import bagit
 import pytest
+from sqlalchemy import select
 
 from evidence import export_verify
 from evidence.checkpoint import generate_key
-from evidence.models import Export
+from evidence.models import CustodyEvent, Export
 from evidence.unit_of_work import transaction
 from ingest import worker
 from tests.api.conftest import denials, events
@@ -74,6 +75,11 @@ def test_export_is_a_signed_bag_checkable_without_our_software(world, tmp_path):
     done = _export(world, case_id, with_proxies=True)
     assert done["items"] == 2 and done["bytes"] > 0 and done["case_number"] == "C-EXP"
     bag = _download(world, case_id, done["id"], tmp_path / "got")
+    with transaction(rt.sessions) as session:
+        downloads = session.scalars(
+            select(CustodyEvent).where(CustodyEvent.case_id == case_id, CustodyEvent.kind == "export_downloaded")
+        ).all()
+        assert [json.loads(e.details)["export_id"] for e in downloads] == [done["id"]]
 
     # the bagit library alone: structure, completeness and every hash
     assert bagit.Bag(str(bag)).validate()
