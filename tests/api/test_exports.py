@@ -67,7 +67,7 @@ def _run(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("world", ["file", "s3"], indirect=True)
+@pytest.mark.parametrize("world", ["file", "s3", "pg"], indirect=True)
 def test_export_is_a_signed_bag_checkable_without_our_software(world, tmp_path):
     rt, a = world["rt"], world["ids"]["a"]
     made = _case_with_clip(world)
