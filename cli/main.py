@@ -19,6 +19,7 @@ from cli import (
     custody,
     devices,
     excuses,
+    fixity,
     holds,
     ingesting,
     items,
@@ -54,6 +55,7 @@ app.add_typer(reports.app, name="report")
 app.command()(holds.hold)
 app.command()(holds.release)
 app.add_typer(custody.app, name="custody")
+app.command()(fixity.fixity)
 app.add_typer(devices.app, name="devices")
 app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")
