@@ -22,6 +22,7 @@ from api.routes import (
     clips,
     custody,
     excuses,
+    exports,
     holds,
     ingest,
     items,
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(shifts.router)
     app.include_router(overdue.router)
     app.include_router(holds.router)
+    app.include_router(exports.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:

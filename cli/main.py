@@ -19,6 +19,7 @@ from cli import (
     custody,
     devices,
     excuses,
+    exports,
     fixity,
     holds,
     ingesting,
@@ -52,6 +53,8 @@ app.command()(attribution.attribute)
 app.command()(excuses.excuse)
 app.add_typer(excuses.app, name="excuses")
 app.add_typer(reports.app, name="report")
+app.command("export")(exports.export_case)
+app.command("verify-export")(exports.verify_export)
 app.command()(holds.hold)
 app.command()(holds.release)
 app.add_typer(custody.app, name="custody")

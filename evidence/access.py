@@ -196,6 +196,7 @@ class CaseAction(str, enum.Enum):
     VIEW = "view"
     LINK = "link"  # link and unlink footage
     MANAGE = "manage"  # assign reviewers, change status and title
+    EXPORT = "export"  # make and download a signed export package of the case's footage
 
 
 def decide_case(who: Principal, action: CaseAction, case: Case, assigned: bool) -> Decision:
@@ -209,6 +210,7 @@ def decide_case(who: Principal, action: CaseAction, case: Case, assigned: bool) 
         CaseAction.VIEW: True,
         CaseAction.LINK: works_on and case.status == "open",
         CaseAction.MANAGE: supervisor,
+        CaseAction.EXPORT: works_on,  # open or closed: handing over often follows closing
     }[action]
     if allowed:
         return Decision(True, "allowed")
@@ -219,6 +221,7 @@ def decide_case(who: Principal, action: CaseAction, case: Case, assigned: bool) 
         {
             CaseAction.LINK: "only the case's reviewers may link footage",
             CaseAction.MANAGE: "only a supervisor of the case's unit may do that",
+            CaseAction.EXPORT: "exports are for the case's reviewers and its unit's supervisors",
         }[action],
     )
 

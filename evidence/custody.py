@@ -159,16 +159,7 @@ def upgrade_log(session: Session, agent: str) -> int | None:
     if tail is None or tail.format != 1:
         return None
     if session.scalar(select(CustodyNode.level).limit(1)) is None:
-        stack: list[bytes] = []
-        for i, ev in enumerate(_stream(session)):
-            h, n, level = custody_tree.leaf_of(ev), i, 0
-            while n & 1:
-                h = merkle.node_hash(stack.pop(), h)
-                n, level = n >> 1, level + 1
-                session.add(CustodyNode(level=level, idx=n, hash=h))
-            stack.append(h)
-            if i % 5000 == 4999:
-                session.flush()
+        custody_tree.store_nodes(session, (custody_tree.leaf_of(ev) for ev in _stream(session)))
     append(
         session,
         EventKind.LOG_UPGRADED,

@@ -287,6 +287,16 @@ class StoredTree:
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         return self.range_hashes(inclusion_ranges(index, size))
 
+    def inclusion_proofs(self, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+        """Several leaves' proofs in one size, their nodes fetched together."""
+        plans = [inclusion_ranges(i, size) for i in indexes]
+        flat = self.range_hashes([r for plan in plans for r in plan])
+        out, at = [], 0
+        for plan in plans:
+            out.append(flat[at : at + len(plan)])
+            at += len(plan)
+        return out
+
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         return self.range_hashes(consistency_ranges(old_size, new_size))
 
@@ -317,6 +327,24 @@ def record_leaf(session: Session, index: int, leaf: bytes, prev_leaf: bytes | No
     for level, idx in levels[1:]:
         h = node_hash(lefts[(level - 1, 2 * idx)], h)
         session.add(CustodyNode(level=level, idx=idx, hash=h))
+
+
+def store_nodes(session: Session, leaves: Iterable[bytes]) -> int:
+    """Store every complete subtree over ``leaves`` (the whole log, from leaf 0); returns the leaf count."""
+    stack: list[bytes] = []
+    count = 0
+    for i, h in enumerate(leaves):
+        n, level = i, 0
+        while n & 1:
+            h = node_hash(stack.pop(), h)
+            n, level = n >> 1, level + 1
+            session.add(CustodyNode(level=level, idx=n, hash=h))
+        stack.append(h)
+        count = i + 1
+        if i % 5000 == 4999:
+            session.flush()
+    session.flush()
+    return count
 
 
 def proof_json(proof: Sequence[bytes]) -> list[str]:

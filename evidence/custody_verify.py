@@ -183,10 +183,6 @@ def _verify(
     cps = _merge(checkpoints_in_database(session), stored)
     for cp in cps:
         _open(cp, verifier, origin)
-    for older, newer in zip(cps, cps[1:], strict=False):
-        proof = tree.consistency_proof(older.size, newer.size) if _has(session, newer.size) else None
-        if proof is not None and not merkle.verify_consistency(older.size, newer.size, proof, older.root, newer.root):
-            raise _Bad(None, f"checkpoint at size {newer.size} is not an extension of the one at size {older.size}")
 
     frontier = merkle.CompactRange()
     prev = GENESIS
@@ -229,6 +225,14 @@ def _verify(
             report.signed_size = cp.size
             segment_start, segment = frontier.size, bytearray()
     report.size, report.head_hash = frontier.size, prev
+    # every checkpoint the walk reached matched the recomputed tree, so each extends the one before;
+    # those before a ``since_checkpoint`` start are proven so with the stored tree (its frontier matched)
+    for older, newer in zip(cps, cps[1:], strict=False):
+        if newer.size > frontier.size:
+            break
+        proof = tree.consistency_proof(older.size, newer.size)
+        if not merkle.verify_consistency(older.size, newer.size, proof, older.root, newer.root):
+            raise _Bad(None, f"checkpoint at size {newer.size} is not an extension of the one at size {older.size}")
     if pending:
         cp = pending[0]
         raise _Bad(

@@ -29,6 +29,7 @@ class JobKind(str, enum.Enum):
     PROBE = "probe"
     PROXY = "proxy"
     CLIP = "clip"
+    EXPORT = "export"  # a case's job: no item
 
 
 class Payload(BaseModel):
@@ -55,6 +56,12 @@ class ClipRequest(Payload):
     cut_end_s: float | None = None
 
 
+class ExportRequest(Payload):
+    """Make the package of export ``export_id`` (evidence/export.py); the job has no item."""
+
+    export_id: int
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """One kind of job: what it carries, what comes after it, and what its failure means."""
@@ -70,6 +77,7 @@ SPECS: dict[JobKind, JobSpec] = {
     JobKind.PROXY: JobSpec(Nothing),
     # a failed clip says nothing about its source item
     JobKind.CLIP: JobSpec(ClipRequest, marks_item_on_failure=False),
+    JobKind.EXPORT: JobSpec(ExportRequest, marks_item_on_failure=False),
 }
 
 
@@ -109,6 +117,22 @@ def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload:
         attempts=0,
         run_after=utcnow(),
         payload=typed.model_dump_json(exclude_none=True),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def enqueue_export(session: Session, export_id: int) -> Job:
+    """Queue the making of export ``export_id``: a job of no item."""
+    job = Job(
+        key=f"export:{export_id}",
+        kind=JobKind.EXPORT.value,
+        item_id=None,
+        state=JobState.QUEUED.value,
+        attempts=0,
+        run_after=utcnow(),
+        payload=ExportRequest(export_id=export_id).model_dump_json(),
     )
     session.add(job)
     session.flush()

@@ -34,7 +34,7 @@ from evidence.errors import (
 from evidence.names import printable
 from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
-from ingest import fixity_pass, worker
+from ingest import checkpointing, fixity_pass, worker
 from ingest.pipeline import finish_releases, ingest_file
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
@@ -484,6 +484,7 @@ class Daemon:
             self._spawn("watcher", self._watch, give_up=False),
             self._spawn("worker", lambda: self._work(rt)),
             self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
+            self._spawn("checkpoints", lambda: checkpointing.run(rt, self.stop), give_up=False),
             self._spawn(  # never stops ingest either
                 "fixity", lambda: fixity_pass.run(rt, self.stop, self.health.fixity, fixity_pass.FIRST_S), give_up=False
             ),
@@ -494,3 +495,4 @@ class Daemon:
             self.stop.set()  # the ingest loop ends only when stopping or giving up: the others follow
             for thread in threads:
                 thread.join(timeout=30)
+            checkpointing.at_stop(rt)

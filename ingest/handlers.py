@@ -10,16 +10,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from evidence import cases, clips, custody, devices, item_status, jobs, report_rollup, retention, unit_of_work
+from evidence import cases, clips, custody, devices, export, item_status, jobs, report_rollup, retention, unit_of_work
 from evidence.custody import EventKind, Outcome
 from evidence.deadlines import check_deadline
-from evidence.errors import MediaError, ToolTimeout
+from evidence.errors import MediaError, ToolTimeout, Unavailable
 from evidence.items import get_item, iso
 from evidence.models import Item, ItemStatus, Job, utcnow
 from evidence.objectstore import ObjectStore, derived_key
@@ -424,3 +425,34 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
         jobs.complete(session, session.merge(job), payload=done)
 
     unit_of_work.run(rt.sessions, write)
+
+
+def export_dir(rt: Runtime, export_id: int) -> Path:
+    """Where the worker leaves an export package for download: ``<home>/exports/export-<id>``."""
+    return rt.settings.home / "exports" / f"export-{export_id}"
+
+
+def handle_export(rt: Runtime, job: Job, request: jobs.ExportRequest) -> None:
+    """Make a requested case export package; a permanent failure is recorded on the export too."""
+    out = export_dir(rt, request.export_id)
+    if unit_of_work.run(rt.sessions, lambda s: export.state_of(s, request.export_id)) == "done":
+        unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, s.merge(job)))  # made before a crash
+        return
+    shutil.rmtree(out, ignore_errors=True)  # a run that died after the rename, before its record
+    agent = f"{rt.agent()}; executed by evidence worker {rt.owner}"
+    try:
+        export.run(
+            rt.sessions,
+            rt.ready_store(),
+            rt.signer(),
+            request.export_id,
+            out,
+            agent=agent,
+            zone=rt.settings.zone,
+        )
+    except (Unavailable, ToolTimeout):
+        raise  # retried by the worker
+    except BaseException as exc:
+        export.fail(rt.sessions, request.export_id, f"{type(exc).__name__}: {exc}")
+        raise
+    unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, s.merge(job)))

@@ -25,7 +25,8 @@ Handler = Callable[[Runtime, Job, Any], None]
 BINDINGS: tuple[tuple[JobKind, Handler], ...] = (
     (JobKind.PROBE, handlers.handle_probe),
     (JobKind.PROXY, handlers.handle_proxy),
-    (JobKind.CLIP, handlers.handle_clip),
+    (JobKind.EXPORT, handlers.handle_export),
+    (JobKind.CLIP, handlers.handle_clip),  # last: tests/ingest/test_registry.py drops it
 )
 
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence import report_rollup
+from evidence import custody, report_rollup, unit_of_work
 from evidence.adapters.database import make_engine, make_sessionmaker, migrate
+from evidence.custody_checkpoints import Signer
 from evidence.objectstore import ObjectStore
+from storage_config import keys
 from storage_config.provision import open_store, provision
 from storage_config.settings import Settings
 
@@ -28,6 +30,7 @@ class Runtime:
     process: str
     _store_ready: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _signer: Signer | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
@@ -51,6 +54,13 @@ class Runtime:
                 self._store_ready = True
         return self.store
 
+    def signer(self) -> Signer:
+        """The custody log's signing key (made in the data directory at first use unless configured)."""
+        with self._lock:
+            if self._signer is None:
+                self._signer = keys.signer(self.settings)
+            return self._signer
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -62,4 +72,6 @@ def open_runtime(settings: Settings, process: str) -> Runtime:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     sessions = make_sessionmaker(engine)
     report_rollup.ensure_built(sessions, settings.zone)  # once: a new or just upgraded database
-    return Runtime(settings, engine, sessions, open_store(settings), process)
+    rt = Runtime(settings, engine, sessions, open_store(settings), process)
+    unit_of_work.run(sessions, lambda s: custody.upgrade_log(s, rt.agent()))  # once: a pre-0010 log
+    return rt

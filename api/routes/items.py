@@ -17,7 +17,7 @@ from api.pages import decode_cursor, encode_cursor
 from api.ranges import http_date, if_range_holds, parse_range
 from api.services import Services
 from api.streams import stream_body
-from evidence import cases, custody, item_search
+from evidence import cases, custody, custody_checkpoints, item_search
 from evidence.access import Action
 from evidence.custody import EventKind
 from evidence.errors import Gone, InvalidInput, NotFound
@@ -128,10 +128,38 @@ class CustodyEventOut(BaseModel):
     outcome: str
     agent: str
     tool: str | None
-    occurred_at: str
+    occurred_at: str  # when the step happened
+    recorded_at: str  # when the event was written
     details: dict[str, Any]
+    format: int  # 2: the leaf is the event's RFC 8785 JSON; 1: written before the Merkle log
     prev_hash: str
     hash: str
+
+
+class InclusionProofOut(BaseModel):
+    leaf_index: int
+    tree_size: int
+    hashes: list[str]  # hex, RFC 9162 audit path from the leaf up
+
+
+class ProvenEventOut(CustodyEventOut):
+    leaf: str  # the leaf bytes (UTF-8): SHA-256(0x00 + leaf) is the leaf hash
+    proof: InclusionProofOut | None  # null: newer than the newest checkpoint
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    root_hash: str
+    made_at: str
+    origin: str
+    note: str  # the C2SP signed note
+
+
+class CustodyProofOut(BaseModel):
+    item_id: int
+    checkpoint: CheckpointOut | None
+    public_key: str  # note form: name+keyid+base64
+    events: list[ProvenEventOut]
 
 
 @router.get("", response_model=ItemPage, responses={401: {}, 422: {}})
@@ -230,8 +258,26 @@ def grant_access(svc: ServicesDep, who: CurrentUser, client: ClientDep, item_id:
     return GrantOut(id=made.id, username=body.username, reason=made.reason)
 
 
-@router.get("/{item_id}/custody", response_model=list[CustodyEventOut], responses=DENIED)
-def custody_log(svc: ServicesDep, token: BearerToken, client: ClientDep, item_id: IdPath) -> list[CustodyEventOut]:
+@router.get("/{item_id}/custody", response_model=list[CustodyEventOut] | CustodyProofOut, responses=DENIED)
+def custody_log(
+    svc: ServicesDep,
+    token: BearerToken,
+    client: ClientDep,
+    item_id: IdPath,
+    proof: Annotated[
+        bool, Query(description="each event with its inclusion proof against the newest checkpoint")
+    ] = False,
+) -> list[CustodyEventOut] | CustodyProofOut:
+    if proof:
+        _, _, bundle = guard.signed_in_item(
+            svc,
+            token,
+            client,
+            item_id,
+            Action.VIEW_CUSTODY,
+            lambda conn, _: custody_checkpoints.item_proofs_on(conn, item_id, svc.verifier),
+        )
+        return CustodyProofOut(**bundle)
     _, _, events = guard.signed_in_item(
         svc, token, client, item_id, Action.VIEW_CUSTODY, lambda conn, _: custody.item_log(conn, item_id)
     )

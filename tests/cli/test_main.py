@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,23 +35,6 @@ SHOW_FIELDS = {
     "proxy_available",
     "error",
 }
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
-    env.update(EVIDENCE_HOME=str(tmp_path / "home"), EVIDENCE_STATION_ID="ST01", EVIDENCE_LOG_LEVEL="WARNING")
-
-    def run(*args, ok=True, extra_env=None):
-        proc = subprocess.run(
-            [EVIDENCE, *args], env={**env, **(extra_env or {})}, capture_output=True, text=True, timeout=300
-        )
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    run.home = tmp_path / "home"
-    return run
 
 
 def lines(proc):

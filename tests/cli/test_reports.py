@@ -8,7 +8,6 @@ import json
 
 from evidence.adapters.database import make_engine, make_sessionmaker
 from evidence.unit_of_work import transaction
-from tests.cli.test_main import cli  # noqa: F401 - the fixture
 from tests.evidence.reporting import recording, utc
 
 
