@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from tests.cli.test_main import cli, lines  # noqa: F401 - the fixture
+from tests.cli.test_main import lines
 from tests.media import drop
 
 
-def test_fixity_passes_then_a_flipped_byte_exits_9_and_shows_on_the_item(cli, clips, tmp_path):  # noqa: F811
+def test_fixity_passes_then_a_flipped_byte_exits_9_and_shows_on_the_item(cli, clips, tmp_path):
     upload = cli.home / "upload"
     other = tmp_path / "other.mp4"
     other.write_bytes(clips["h264"].read_bytes() + b"other")
