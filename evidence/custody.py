@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import ColumnElement, select, text, true
+from sqlalchemy import ColumnElement, insert, select, text, true
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from evidence import access, custody_tree, merkle
 from evidence.errors import InvalidInput
@@ -31,6 +31,8 @@ from evidence.users import Principal
 GENESIS = "0" * 64
 CHAIN_LOCK_ID = 0x45564944  # "EVID"
 MAX_PAGE = 1000
+_TAIL = select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.format).order_by(CustodyEvent.seq.desc()).limit(1)
+_INSERT_EVENT = insert(CustodyEvent)
 
 
 class EventKind(str, enum.Enum):
@@ -110,8 +112,9 @@ def append(
     event's ``recorded_at`` is always now. Appends are serialised, so several processes may append.
     """
     _lock_chain(session)
-    session.flush()
-    tail = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc()).limit(1)).first()
+    session.flush()  # rows the caller added (an item) must exist before the event refers to them
+    conn = session.connection()
+    tail = conn.execute(_TAIL).first()
     recorded_at = utcnow()
     occurred = recorded_at if occurred_at is None else occurred_at.astimezone(UTC)
     seq = tail.seq + 1 if tail else 1
@@ -129,25 +132,36 @@ def append(
         text_details,
     )
     leaf = merkle.leaf_hash(data)
-    event = CustodyEvent(
-        seq=seq,
-        prev_hash=tail.hash if tail else GENESIS,
-        item_id=item_id,
-        case_id=case_id,
-        kind=kind_value,
-        outcome=outcome_value,
-        agent=agent,
-        tool=tool,
-        occurred_at=occurred,
-        recorded_at=recorded_at,
-        details=text_details,
-        format=2,
-        hash=leaf.hex(),
-    )
-    session.add(event)
-    prev_leaf = None if tail is None else custody_tree.leaf_of(tail) if tail.format == 1 else bytes.fromhex(tail.hash)
+    values = {
+        "seq": seq,
+        "prev_hash": tail.hash if tail else GENESIS,
+        "item_id": item_id,
+        "case_id": case_id,
+        "kind": kind_value,
+        "outcome": outcome_value,
+        "agent": agent,
+        "tool": tool,
+        "occurred_at": occurred,
+        "recorded_at": recorded_at,
+        "details": text_details,
+        "format": 2,
+        "hash": leaf.hex(),
+    }
+    # Core statements, not an ORM flush: the ORM's unit of work was most of an append's time
+    conn.execute(_INSERT_EVENT, values)
+    prev_leaf = None
+    if tail is not None:
+        prev_leaf = bytes.fromhex(tail.hash) if tail.format != 1 else custody_tree.leaf_of(_event(session, tail.seq))
     custody_tree.record_leaf(session, seq - 1, leaf, prev_leaf)
-    session.flush()
+    event = CustodyEvent(**values)
+    make_transient_to_detached(event)  # in the session as if loaded: the row is already written
+    session.add(event)
+    return event
+
+
+def _event(session: Session, seq: int) -> CustodyEvent:
+    event = session.get(CustodyEvent, seq)
+    assert event is not None
     return event
 
 

@@ -9,6 +9,7 @@ who can rewrite the database cannot rewrite those copies (object lock), nor sign
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from evidence import custody, custody_tree, items
 from evidence.checkpoint import Checkpoint, SigningKey, VerifierKey, parse_note, sign_checkpoint
 from evidence.custody_verify import KnownCheckpoint, checkpoints_in_database
-from evidence.errors import EvidenceError
+from evidence.errors import EvidenceError, ObjectExists
 from evidence.models import CustodyCheckpoint, CustodyEvent, utcnow
 from evidence.objectstore import ObjectStore
 
@@ -76,10 +77,16 @@ def make(
     note = sign_checkpoint(Checkpoint(signer.origin, size, root, (f"time {custody_tree.iso(made_at)}",)), signer.key)
     stored_key = None
     if store is not None:
-        since = last.tree_size if last is not None else 0
-        store.put_record(_key(size, root, "leaves"), _leaves(session, since, size))
+        earlier = select(func.max(CustodyCheckpoint.tree_size)).where(CustodyCheckpoint.tree_size < size)
+        since = session.scalar(earlier) or 0
+        with contextlib.suppress(ObjectExists):  # the same tree signed a moment ago by another process
+            store.put_record(_key(size, root, "leaves"), _leaves(session, since, size))
         stored_key = _key(size, root, "note")
-        store.put_record(stored_key, note.encode())
+        try:
+            store.put_record(stored_key, note.encode())
+        except ObjectExists:
+            # another process signed this very tree a moment ago: its note is as good, and write-once
+            note = store.read_record(stored_key).decode()
     row = CustodyCheckpoint(
         tree_size=size,
         root_hash=root.hex(),
@@ -96,10 +103,21 @@ def make(
 def _leaves(session: Session, since: int, size: int) -> bytes:
     """The leaf hashes of events ``since + 1`` .. ``size``, 32 bytes each."""
     out = bytearray()
-    query = select(CustodyEvent).where(CustodyEvent.seq > since, CustodyEvent.seq <= size).order_by(CustodyEvent.seq)
-    for ev in session.scalars(query.execution_options(yield_per=5000)):
-        out += bytes.fromhex(ev.hash) if ev.format != 1 else custody_tree.leaf_of(ev)
+    query = (
+        select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.format)
+        .where(CustodyEvent.seq > since, CustodyEvent.seq <= size)
+        .order_by(CustodyEvent.seq)
+    )
+    # the stored hash columns, not ORM events: a first checkpoint of a large log reads every row
+    for seq, h, fmt in session.execute(query.execution_options(yield_per=5000)):
+        out += bytes.fromhex(h) if fmt != 1 else custody_tree.leaf_of(_event(session, seq))
     return bytes(out)
+
+
+def _event(session: Session, seq: int) -> CustodyEvent:
+    event = session.get(CustodyEvent, seq)
+    assert event is not None
+    return event
 
 
 def stored(store: ObjectStore) -> list[KnownCheckpoint]:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,21 +32,30 @@ from evidence.models import CustodyCheckpoint, CustodyEvent
 
 GENESIS = "0" * 64
 _sha256 = hashlib.sha256
-_COLUMNS = (
-    CustodyEvent.seq,
-    CustodyEvent.item_id,
-    CustodyEvent.case_id,
-    CustodyEvent.kind,
-    CustodyEvent.outcome,
-    CustodyEvent.agent,
-    CustodyEvent.tool,
-    CustodyEvent.occurred_at,
-    CustodyEvent.recorded_at,
-    CustodyEvent.details,
-    CustodyEvent.format,
-    CustodyEvent.prev_hash,
-    CustodyEvent.hash,
+# Raw driver rows, not ORM-typed ones: converting two times per event cost more than hashing it.
+_SELECT = (
+    "SELECT seq, item_id, case_id, kind, outcome, agent, tool, occurred_at, recorded_at, details, format, prev_hash,"
+    " hash FROM custody_events WHERE seq > {mark} ORDER BY seq"
 )
+
+
+@dataclass
+class _Event:
+    """A raw row with typed times, for the format-1 (pre-0010) path, which needs ``custody_tree.EventRow``."""
+
+    seq: int
+    item_id: int | None
+    case_id: int | None
+    kind: str
+    outcome: str
+    agent: str
+    tool: str | None
+    occurred_at: datetime
+    recorded_at: datetime | None
+    details: str
+    format: int
+    prev_hash: str
+    hash: str
 
 
 @dataclass
@@ -86,8 +96,17 @@ class _Bad(Exception):
         self.seq, self.reason = seq, reason
 
 
-def _leaf(row: custody_tree.EventRow) -> bytes:
-    return _sha256(b"\x00" + custody_tree.leaf_data(row)).digest()
+def _when(value: Any) -> datetime:
+    """A stored time as the ORM gives it: aware UTC (SQLite returns text, PostgreSQL naive datetimes)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC)
+
+
+def _iso(value: Any) -> str:
+    """``custody_tree.iso`` of a stored time; SQLite's text form is rearranged, not parsed."""
+    if type(value) is str and len(value) == 26 and value[10] == " ":  # "YYYY-MM-DD HH:MM:SS.ffffff"
+        return f"{value[:10]}T{value[11:]}Z"
+    return custody_tree.iso(_when(value))
 
 
 def checkpoints_in_database(session: Session) -> list[KnownCheckpoint]:
@@ -134,15 +153,16 @@ def _merge(db: list[KnownCheckpoint], stored: Sequence[KnownCheckpoint]) -> list
     return [by_size[s] for s in sorted(by_size)]
 
 
-def _rows(session: Session, after_seq: int) -> Iterator[custody_tree.EventRow]:
-    result = session.execute(
-        select(*_COLUMNS)
-        .where(CustodyEvent.seq > after_seq)
-        .order_by(CustodyEvent.seq)
-        .execution_options(yield_per=5000)
+def _rows(session: Session, after_seq: int) -> Iterator[Sequence[Any]]:
+    """The events after ``after_seq`` in order, as raw driver rows, streamed (PostgreSQL: a server-side cursor)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    result = conn.exec_driver_sql(
+        _SELECT.format(mark=mark), (after_seq,), execution_options={"stream_results": True, "yield_per": 5000}
     )
     try:
-        yield from result
+        for part in result.partitions(5000):
+            yield from part
     finally:
         result.close()
 
@@ -199,22 +219,42 @@ def _verify(
     pending = [cp for cp in cps if cp.size > frontier.size]
     segment_start, segment = frontier.size, bytearray()
     expected = frontier.size + 1
+    leaf_data_v2, sha256 = custody_tree.leaf_data_v2, _sha256
     for row in _rows(session, frontier.size):
-        if row.seq != expected:
+        seq, item_id, case_id, kind, outcome, agent, tool, occurred, recorded, details, fmt, prev_hash, leaf_hex = row
+        if seq != expected:
             raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
-        if row.prev_hash != prev:
-            raise _Bad(
-                row.seq, "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)"
+        if prev_hash != prev:
+            raise _Bad(seq, "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)")
+        if fmt == 1:
+            when_recorded = None if recorded is None else _when(recorded)
+            event = _Event(
+                seq, item_id, case_id, kind, outcome, agent, tool, _when(occurred), when_recorded, details, fmt,
+                prev_hash, leaf_hex,
+            )  # fmt: skip
+            leaf = custody_tree.leaf_of(event)
+            _check_chain_hash(event)
+        else:
+            at = _iso(occurred)
+            data = leaf_data_v2(
+                seq,
+                item_id,
+                case_id,
+                kind,
+                outcome,
+                agent,
+                tool,
+                at,
+                at if recorded is None else _iso(recorded),
+                details,
             )
-        leaf = _leaf(row)
-        if row.format == 1:
-            _check_chain_hash(row)
-        elif leaf.hex() != row.hash:
-            raise _Bad(row.seq, "content altered: the event's fields do not give its hash")
+            leaf = sha256(b"\x00" + data).digest()
+            if leaf.hex() != leaf_hex:
+                raise _Bad(seq, "content altered: the event's fields do not give its hash")
         frontier.append(leaf)
         segment += leaf
         report.checked += 1
-        prev, expected = row.hash, expected + 1
+        prev, expected = leaf_hex, expected + 1
         while pending and pending[0].size == frontier.size:
             cp = pending.pop(0)
             if frontier.root() != cp.root:

@@ -2,6 +2,12 @@
 
 Two implementations: ``FileStore`` (a local folder; the embedded default) and
 ``S3Store`` (any S3 server through the minio SDK). Keys are ``/``-separated.
+
+Write-once: no key is ever given different bytes (``ObjectExists``), except derived files (proxy,
+poster), which are made again from their original and replace the old copy. Where the store has
+object lock (S3 with a bucket created with it), originals get a retention date and legal holds
+through ``retain`` and ``legal_hold`` (evidence/object_lock.py decides which); elsewhere those
+report ``supported=False``.
 """
 
 from __future__ import annotations
@@ -9,10 +15,39 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 CHUNK = 8 * 1024 * 1024
+
+# What ``lock_status`` answers
+LOCK_ON = "on"  # the bucket has object lock: retention and legal holds are enforced by the server
+LOCK_OFF = "off"  # an S3 bucket created without object lock: nothing can be locked in it
+LOCK_UNSUPPORTED = "unsupported"  # the folder store: files are read-only, but root can still change them
+
+# Write-once records (signed checkpoints) are retained this long where the store can lock
+RECORD_RETENTION = timedelta(days=100 * 365)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """What is now on a stored object after ``retain`` or ``legal_hold``, as the store reports it."""
+
+    supported: bool
+    mode: str | None = None  # COMPLIANCE or GOVERNANCE: the retention mode on the object
+    until: datetime | None = None  # its retain-until date (None: no retention)
+    legal_hold: bool | None = None  # the legal hold, when the call was about it
+    version_id: str | None = None  # the object version the lock is on
+
+
+UNSUPPORTED = LockResult(supported=False)
+
+
+def replaceable(key: str) -> bool:
+    """May ``key`` be given new bytes? Only derived files: they are remade from their original."""
+    return key.startswith("derived/")
 
 
 def sweep_folder(folder: Path, older_than_s: float) -> int:
@@ -64,7 +99,8 @@ class ObjectStore(Protocol):
         """
 
     def move(self, src: str, dst: str) -> None:
-        """Rename ``src`` to ``dst``; when ``dst`` already exists, ``src`` is dropped."""
+        """Rename ``src`` to ``dst``; when ``dst`` already exists, ``src`` is dropped (the folder
+        store first checks the two hold the same bytes: ObjectExists if not)."""
 
     def size(self, key: str) -> int | None:
         """Size of the object, or None when absent."""
@@ -88,7 +124,19 @@ class ObjectStore(Protocol):
         """Keys under ``prefix`` with their modification time (epoch seconds)."""
 
     def put_record(self, key: str, data: bytes) -> None:
-        """Store a small write-once record (a signed checkpoint) at a new ``key``; never overwrites."""
+        """Store a small write-once record (a signed checkpoint) at ``key``, locked where the store can.
+
+        Storing the same bytes again is a no-op; different bytes at an existing key raise ObjectExists.
+        """
 
     def read_record(self, key: str) -> bytes:
         """The bytes of a small record; FileNotFoundError when absent."""
+
+    def lock_status(self) -> str:
+        """LOCK_ON, LOCK_OFF (a bucket without object lock) or LOCK_UNSUPPORTED (the folder store)."""
+
+    def retain(self, key: str, until: datetime) -> LockResult:
+        """Lock the object's current version until at least ``until``; a longer retention stays."""
+
+    def legal_hold(self, key: str, on: bool) -> LockResult:
+        """Put a legal hold on the object's current version (no end date), or take it off."""

@@ -14,6 +14,12 @@ with the item's row locked, the verdict checked again, and the objects deleted i
 or link arriving meanwhile either waits for the purge or is seen by it. An object the store refuses
 to delete (S3 object lock, permissions) is reported under ``errors`` with a ``failed`` custody
 event; the item stays expired and the next run tries again (deleting is idempotent).
+
+Object lock (evidence/object_lock.py): a purge is not even tried while the original is recorded as
+locked at ``as_of`` (under a legal hold, or ``lock_until`` still ahead: a retention date is never
+shortened, so it may outlast a verdict that shrank); such items are listed under ``deferred`` and
+purged by the first run after the lock ends. The locks themselves are brought up to date by
+``object_lock.refresh``, which the daemon runs before each sweep.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence import custody, item_status, retention, unit_of_work
+from evidence import custody, item_status, object_lock, retention, unit_of_work
 from evidence.custody import EventKind, Outcome
 from evidence.errors import EvidenceError, Forbidden
 from evidence.items import iso
@@ -44,6 +50,7 @@ class Plan:
     expire: list[tuple[int, Verdict]] = field(default_factory=list)
     purge: list[tuple[int, datetime]] = field(default_factory=list)  # id, expired_at
     restore: list[tuple[int, Verdict]] = field(default_factory=list)
+    defer: list[tuple[int, str | None, datetime | None]] = field(default_factory=list)  # id, lock state, until
 
 
 @dataclass
@@ -53,6 +60,7 @@ class SweepReport:
     expired: list[dict[str, Any]] = field(default_factory=list)
     purged: list[dict[str, Any]] = field(default_factory=list)
     restored: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)  # purges waiting for an object lock to end
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,6 +70,7 @@ class SweepReport:
             "expired": self.expired,
             "purged": self.purged,
             "restored": self.restored,
+            "deferred": self.deferred,
             "errors": self.errors,
         }
 
@@ -94,7 +103,10 @@ def plan(session: Session, as_of: datetime, rules: Rules, grace_days: int, lock:
             if not verdict.due(as_of):
                 todo.restore.append((item.id, verdict))
             elif item.expired_at is not None and item.expired_at + timedelta(days=grace_days) <= as_of:
-                todo.purge.append((item.id, item.expired_at))
+                if object_lock.locked_at(item, as_of):
+                    todo.defer.append((item.id, item.lock_state, item.lock_until))
+                else:
+                    todo.purge.append((item.id, item.expired_at))
         elif verdict.due(as_of):
             todo.expire.append((item.id, verdict))
     return todo
@@ -105,6 +117,7 @@ def _report(todo: Plan, as_of: datetime, dry_run: bool) -> SweepReport:
     report.expired = [{"id": i, "class": v.klass.value, "keep_until": iso(v.keep_until)} for i, v in todo.expire]
     report.purged = [{"id": i, "expired_at": iso(at)} for i, at in todo.purge]
     report.restored = [{"id": i, "because": v.because} for i, v in todo.restore]
+    report.deferred = [{"id": i, "lock_state": st, "lock_until": iso(until)} for i, st, until in todo.defer]
     return report
 
 
@@ -217,6 +230,8 @@ def _purge(
     verdict = retention.verdicts(session, [item], rules)[item.id]
     if not verdict.due(as_of) or item.expired_at + timedelta(days=grace_days) > as_of:
         return False
+    if object_lock.locked_at(item, as_of):
+        return False  # locked since the plan was made: the store would refuse (deferred next run)
     keys = [k for k in (item.object_key, item.proxy_key, item.poster_key) if k]
     for key in keys:
         store.delete(key)

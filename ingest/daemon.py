@@ -21,7 +21,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserverVFS
 
-from evidence import jobs, retries, skipped, sweeper, unit_of_work
+from evidence import jobs, object_lock, retries, skipped, sweeper, unit_of_work
 from evidence.errors import (
     EvidenceError,
     InvalidInput,
@@ -90,6 +90,7 @@ class Health:
     pending_files: int = 0
     ingested: int = 0
     skipped: int = 0  # entries on the skipped list (``evidence status``, GET /api/v1/ingest/skipped)
+    object_lock: str | None = None  # the store's lock_status(): on, off (a bucket without it), unsupported
     last_error: str | None = None
     parts: dict[str, Part] = field(default_factory=dict)
     failure: str | None = None  # why the daemon gave up, if it did
@@ -122,6 +123,7 @@ class Health:
             "pending_files": self.pending_files,
             "ingested": self.ingested,
             "skipped": self.skipped,
+            "object_lock": self.object_lock,
             "last_error": self.last_error and printable(str(self.last_error), backslash=False),
             "degraded": self.degraded(),
             "failure": self.failure,
@@ -202,6 +204,7 @@ class Daemon:
         try:
             rt.ready_store()  # provision the bucket now; if the store is down, ingest retries it later
             self.health.store_ok = True
+            self.health.object_lock = rt.store.lock_status()  # "off": the store has logged why
         except Unavailable as exc:
             self.health.last_error = str(exc)
             log.warning("object store not ready yet (will retry): %s", exc)
@@ -368,6 +371,13 @@ class Daemon:
         """The retention sweeper, once a day (evidence/sweeper.py); the first run soon after start."""
         while not self.stop.wait(SWEEP_FIRST_S if self.last_sweep is None else SWEEP_EVERY_S):
             s = rt.settings
+            # locks first: a legal hold taken off now lets this sweep purge what may go
+            try:
+                locks = object_lock.refresh(rt.sessions, rt.ready_store(), rt.agent())
+                self.health.object_lock = locks.status
+                log.info("object lock: %d original(s) locked, %d failed", len(locks.locked), len(locks.errors))
+            except EvidenceError as exc:  # the sweep still runs: it defers whatever is recorded as locked
+                log.warning("object lock pass failed: %s", exc)
             report = sweeper.sweep(
                 rt.sessions,
                 rt.ready_store(),

@@ -17,14 +17,15 @@ import stat
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evidence import intake, unit_of_work, uploads
+from evidence import intake, object_lock, unit_of_work, uploads
 from evidence.errors import (
+    EvidenceError,
     IntegrityFailure,
     InvalidInput,
     SourceChanged,
@@ -34,7 +35,7 @@ from evidence.errors import (
 from evidence.intake import Arrival, StoredCopy
 from evidence.models import Receipt, utcnow
 from evidence.names import on_disk, printable, stored_form
-from evidence.objectstore import original_key
+from evidence.objectstore import LOCK_ON, original_key
 from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
 from ingest.scan import describe, device_serial_for
@@ -258,6 +259,20 @@ def _record(rt: Runtime, arrival: Arrival, copy: StoredCopy, agent: str):
     return recorded
 
 
+def lock_original(rt: Runtime, item_id: int, key: str, received_at: datetime, agent: str) -> None:
+    """Lock a new original at once, until its retention verdict can (evidence/object_lock.py); a store
+    that refuses just now leaves it to the daemon's next lock pass: ingest goes on."""
+    grace = rt.settings.retention_grace_days
+    if grace <= 0:
+        return  # nothing provisional can be safe without a grace period
+    until = received_at + timedelta(days=grace)
+    try:
+        if rt.store.lock_status() == LOCK_ON:  # known since provisioning: no request
+            object_lock.lock_new_original(rt.sessions, rt.store, item_id, key, until, agent)
+    except EvidenceError as exc:
+        log.warning("could not lock the original of item %s yet (the lock pass will): %s", item_id, exc)
+
+
 def ingest_file(
     rt: Runtime,
     point: UploadPoint,
@@ -291,6 +306,8 @@ def ingest_file(
             f"{printable(path)} vanished before it could be stored (taken by another ingester?)"
         ) from exc
     item, receipt, new = _record(rt, arrival, copy, agent)
+    if new:
+        lock_original(rt, item.id, copy.object_key, arrival.received_at, agent)
     release_source(rt, point, receipt)
     return IngestResult(printable(path), "new" if new else "duplicate", item.id, copy.sha256)
 

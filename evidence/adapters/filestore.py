@@ -1,22 +1,41 @@
 """Object store on a local folder: the embedded default.
 
 Objects are plain files under ``root``; each is written to a staging file,
-fsynced and renamed into place, so a crash never leaves a half object under a
-real key. Originals are made read-only once in place.
+fsynced and linked into place, so a crash never leaves a half object under a
+real key. Objects are read-only once in place, and a key is never given other
+bytes (ObjectExists): the hard link fails when the key exists, so two writers
+cannot race past that check. Derived files alone are replaced (renamed over).
+A folder has no object lock: ``retain`` and ``legal_hold`` say so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
-from evidence.errors import StoreUnavailable
-from evidence.objectstore import CHUNK, Readable, sweep_folder
+from evidence.errors import ObjectExists, StoreUnavailable
+from evidence.objectstore import CHUNK, LOCK_UNSUPPORTED, UNSUPPORTED, LockResult, Readable, replaceable, sweep_folder
 
 STAGING = ".staging"
+# file systems without hard links (some network and FUSE mounts): check, then rename
+NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            chunk = fa.read(CHUNK)
+            if chunk != fb.read(CHUNK):
+                return False
+            if not chunk:
+                return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -49,15 +68,36 @@ class FileStore:
         return self.root / STAGING
 
     def _place(self, tmp: Path, key: str, durable: bool = True) -> None:
+        """Put ``tmp`` (consumed) at ``key``: a key already holding the same bytes keeps them,
+        one holding other bytes is refused (ObjectExists), unless it is a derived file."""
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            tmp.unlink()
-            return
         os.chmod(tmp, 0o444)
-        os.rename(tmp, final)
+        if replaceable(key):
+            os.rename(tmp, final)
+        else:
+            try:
+                os.link(tmp, final)  # fails when the key exists: never replaces, unlike rename
+            except FileExistsError:
+                self._keep_existing(tmp, final, key)
+                return
+            except OSError as exc:
+                if exc.errno not in NO_LINKS:
+                    raise
+                if final.exists():
+                    self._keep_existing(tmp, final, key)
+                    return
+                os.rename(tmp, final)
+            else:
+                tmp.unlink()
         if durable:
             _fsync_dir(final.parent)
+
+    def _keep_existing(self, tmp: Path, final: Path, key: str) -> None:
+        same = _same_bytes(tmp, final)
+        tmp.unlink()
+        if not same:
+            raise ObjectExists(f"{key} already holds other bytes in {self.root}: a stored object is never overwritten")
 
     def write(self, key: str, reader: Readable, length: int) -> None:
         tmp = self.staging_dir() / f"{uuid.uuid4().hex}.part"
@@ -170,3 +210,12 @@ class FileStore:
 
     def discard_partial(self, older_than_s: float) -> int:
         return sweep_folder(self.staging_dir(), older_than_s)
+
+    def lock_status(self) -> str:
+        return LOCK_UNSUPPORTED
+
+    def retain(self, key: str, until: datetime) -> LockResult:
+        return UNSUPPORTED  # read-only files are all a folder offers: root can still change them
+
+    def legal_hold(self, key: str, on: bool) -> LockResult:
+        return UNSUPPORTED

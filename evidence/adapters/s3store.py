@@ -2,31 +2,58 @@
 
 Every call has connect/read timeouts; idempotent requests are retried by
 urllib3 with backoff. SDK and transport errors become StoreUnavailable.
+
+Object lock: a bucket this store creates has object lock enabled (which also
+turns versioning on); an existing bucket without it is used as it is, with a
+warning (``lock_status`` says ``off``). Retention and legal holds are set by
+separate calls after an object is stored (PutObjectRetention /
+PutObjectLegalHold, which the SDK always sends with a Content-MD5): originals
+are uploaded under ``incoming/`` and copied to their final key, so a lock given
+with the upload would sit on the wrong object, and the SDK sends no Content-MD5
+with a plain-HTTP PutObject, which S3 requires when it carries a lock. Each call
+pins the version it locks (its id is reported).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import ENABLED, ComposeSource, CopySource
+from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE, ComposeSource, CopySource
 from minio.error import MinioException, S3Error
+from minio.retention import Retention
+from minio.time import from_iso8601utc
 from minio.versioningconfig import VersioningConfig
 
 from evidence import retries
-from evidence.errors import StoreUnavailable
-from evidence.objectstore import CHUNK, Readable, sweep_folder
+from evidence.errors import ObjectExists, StoreUnavailable
+from evidence.objectstore import (
+    CHUNK,
+    LOCK_OFF,
+    LOCK_ON,
+    RECORD_RETENTION,
+    UNSUPPORTED,
+    LockResult,
+    Readable,
+    sweep_folder,
+)
+
+log = logging.getLogger(__name__)
 
 PART_SIZE = 16 * 1024 * 1024
 MAX_SINGLE_COPY = 5 * 1024**3
 MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchVersion"}
+NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"}
+MODES = {"COMPLIANCE": COMPLIANCE, "GOVERNANCE": GOVERNANCE}
 TRANSPORT_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError)
 
 
@@ -63,8 +90,13 @@ class S3Store:
         staging: Path,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
+        lock_mode: str = "COMPLIANCE",
     ):
+        if lock_mode not in MODES:
+            raise ValueError(f"lock mode must be COMPLIANCE or GOVERNANCE, not {lock_mode!r}")
         self.bucket = bucket
+        self.lock_mode = MODES[lock_mode]
+        self._lock_on: bool | None = None  # asked of the server once
         self._staging = Path(staging)
         self.description = f"s3://{endpoint}/{bucket}"
         self.client = Minio(
@@ -89,12 +121,86 @@ class S3Store:
         self._staging.mkdir(parents=True, exist_ok=True)
         with self._errors("provisioning bucket"):
             if not self.client.bucket_exists(bucket_name=self.bucket):
-                try:
-                    self.client.make_bucket(bucket_name=self.bucket)
-                except S3Error as exc:
-                    if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-                        raise
+                self._make_bucket()
             self.client.set_bucket_versioning(bucket_name=self.bucket, config=VersioningConfig(ENABLED))
+        if self.lock_status() == LOCK_OFF:
+            log.warning("%s", self.lock_warning())
+
+    def _make_bucket(self) -> None:
+        try:
+            self.client.make_bucket(bucket_name=self.bucket, object_lock=True)
+        except S3Error as exc:
+            if exc.code in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                return
+            if exc.code not in {"NotImplemented", "InvalidRequest", "InvalidArgument"}:
+                raise
+            # a server without object lock: a bucket all the same, and the warning says what it lacks
+            log.warning("%s cannot create a bucket with object lock (%s: %s)", self.description, exc.code, exc.message)
+            self.client.make_bucket(bucket_name=self.bucket)
+
+    def lock_warning(self) -> str:
+        """What an operator is told about a bucket without object lock."""
+        return (
+            f"bucket {self.bucket} on {self.description} has no object lock: originals and checkpoints are "
+            "stored without retention, so anyone with delete rights on the bucket can remove them. Object lock "
+            "can only be chosen when a bucket is created: create a new bucket with it and copy the objects "
+            "over (docs/operations.md, 'Object lock')"
+        )
+
+    def lock_status(self) -> str:
+        if self._lock_on is None:
+            with self._errors("reading the object-lock configuration"):
+                try:
+                    config = self.client.get_object_lock_config(bucket_name=self.bucket)
+                    # minio-py reads no ObjectLockEnabled element: a configuration that parses is one
+                    self._lock_on = config is not None
+                except S3Error as exc:
+                    if exc.code not in NO_LOCK_CONFIG:
+                        raise
+                    self._lock_on = False
+        return LOCK_ON if self._lock_on else LOCK_OFF
+
+    def _lock_of(self, key: str) -> tuple[str | None, Retention | None]:
+        """The current version of ``key`` and the retention on it, from the object's headers
+        (HeadObject reports them to whoever may read them; moto answers no GetObjectRetention)."""
+        try:
+            stat = self.client.stat_object(bucket_name=self.bucket, object_name=key)
+        except S3Error as exc:
+            if exc.code in MISSING:
+                raise StoreUnavailable(f"cannot lock {key}: no such object on {self.description}") from exc
+            raise
+        headers = stat.metadata or {}
+        mode = headers.get("x-amz-object-lock-mode")
+        until = from_iso8601utc(headers.get("x-amz-object-lock-retain-until-date"))
+        return stat.version_id, (Retention(mode, until) if mode in MODES and until is not None else None)
+
+    def retain(self, key: str, until: datetime) -> LockResult:
+        if self.lock_status() != LOCK_ON:
+            return UNSUPPORTED
+        with self._errors(f"setting the retention of {key}"):
+            version, current = self._lock_of(key)
+            if current is not None and current.retain_until_date >= until:
+                return LockResult(True, current.mode, current.retain_until_date, None, version)
+            # extend in the mode already on the object: S3 refuses turning COMPLIANCE into GOVERNANCE,
+            # and going the other way needs the bypass permission this system does not ask for
+            mode = current.mode if current is not None else self.lock_mode
+            self.client.set_object_retention(
+                bucket_name=self.bucket, object_name=key, config=Retention(mode, until), version_id=version
+            )
+            return LockResult(True, mode, until, None, version)
+
+    def legal_hold(self, key: str, on: bool) -> LockResult:
+        if self.lock_status() != LOCK_ON:
+            return UNSUPPORTED
+        with self._errors(f"{'placing' if on else 'releasing'} the legal hold of {key}"):
+            version, current = self._lock_of(key)
+            if on:
+                self.client.enable_object_legal_hold(bucket_name=self.bucket, object_name=key, version_id=version)
+            else:
+                self.client.disable_object_legal_hold(bucket_name=self.bucket, object_name=key, version_id=version)
+            if current is None:
+                return LockResult(True, None, None, on, version)
+            return LockResult(True, current.mode, current.retain_until_date, on, version)
 
     def versioning_enabled(self) -> bool:
         with self._errors("reading versioning"):
@@ -198,9 +304,17 @@ class S3Store:
                 yield obj.object_name, modified
 
     def put_record(self, key: str, data: bytes) -> None:
-        if self.size(key) is not None:
-            return
-        self.write(key, io.BytesIO(data), len(data))
+        if self.size(key) is None:
+            self.write(key, io.BytesIO(data), len(data))
+        elif self.read_record(key) != data:
+            raise ObjectExists(f"record {key} already holds other bytes on {self.description}")
+        if self.lock_status() == LOCK_ON:
+            # once only: a record is kept for RECORD_RETENTION from when it was stored (and a crash
+            # between the upload and this call is mended when the same record is stored again)
+            with self._errors(f"reading the retention of {key}"):
+                _, current = self._lock_of(key)
+            if current is None:
+                self.retain(key, datetime.now(UTC) + RECORD_RETENTION)
 
     def read_record(self, key: str) -> bytes:
         with self._errors(f"reading {key}"):

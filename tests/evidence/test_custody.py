@@ -403,3 +403,15 @@ def test_a_format_1_chain_is_upgraded_and_stays_verifiable(sessions, store):
         session.execute(update(CustodyEvent).where(CustodyEvent.seq == 3).values(details='{"old":false}'))
     report = verify(sessions, store)
     assert not report.ok and report.bad_seq == 3
+
+
+def test_a_tree_signed_twice_keeps_the_note_already_stored(sessions, store):
+    from datetime import UTC, datetime, timedelta
+
+    fill(sessions, 4)
+    first = checkpoint(sessions, store)
+    with transaction(sessions) as session:  # another process, a moment later, the same tree
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        again = custody_checkpoints.make(session, SIGNER, store, force=True, now=later)
+        assert again.note == first.note
+    assert verify(sessions, store).ok

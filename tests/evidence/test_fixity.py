@@ -86,6 +86,17 @@ def tamper(rt, key: str, change) -> None:
         store.client.put_object(store.bucket, key, io.BytesIO(data), len(data))
 
 
+def remove(rt, key: str) -> None:
+    """Make a stored object disappear: the folder store's file unlinked; on S3 (where object lock
+    refuses to delete a locked version) a delete marker over it, which any client with delete rights
+    can place: the key then answers 404."""
+    store = rt.store
+    if hasattr(store, "root"):
+        (store.root / key).unlink()
+    else:
+        store.client.remove_object(store.bucket, key)
+
+
 def flip_byte(data: bytes) -> bytes:
     middle = len(data) // 2
     return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
@@ -144,7 +155,7 @@ def test_a_missing_object_is_an_alarm(storage, upload_for, clips):
     rt, upload = upload_for(storage)
     item_id = ingest(rt, upload, clips["h264"], "ZFY0001/a.mp4")
     item = row(rt, item_id)
-    rt.store.delete(item.object_key)
+    remove(rt, item.object_key)
     (result,) = audit(rt)
     assert (result.ok, result.missing, result.alarm) == (False, True, True)
     (event,) = fixity_events(rt, item_id)

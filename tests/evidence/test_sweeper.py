@@ -120,6 +120,7 @@ def test_hold_blocks_and_a_later_hold_restores(any_sessions, store):
         "expired": [],
         "purged": [],
         "restored": [],
+        "deferred": [],
         "errors": [],
     }
 

@@ -72,11 +72,13 @@ def test_h264_clip_is_stored_verified_proxied_and_under_custody(rt, upload, clip
     assert not src.exists()
     assert (upload / "_archive" / "ZFY0001" / "clip.mp4").read_bytes() == clips["h264"].read_bytes()
 
+    locked = ["lock_applied"] if rt.store.lock_status() == "on" else []  # S3: locked before the release
     assert kinds(rt, result.item_id) == [
         "received",
         "hashed",
         "stored",
         "verified",
+        *locked,
         "source_released",
         "probed",
         "times_assessed",
