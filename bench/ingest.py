@@ -59,12 +59,12 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 from evidence.adapters.filestore import FileStore  # noqa: E402
 from evidence.objectstore import derived_key  # noqa: E402
+from ingest.handlers import store_proxy  # noqa: E402
 from ingest.pipeline import ingest_file  # noqa: E402
 from ingest.probe import MediaInfo, probe  # noqa: E402
 from ingest.proxy import ProxyProfile, can_remux, remux_args, transcode_args  # noqa: E402
 from ingest.runtime import open_runtime  # noqa: E402
 from ingest.samples import make_clip  # noqa: E402
-from ingest.worker import store_proxy  # noqa: E402
 from storage_config.settings import load_settings  # noqa: E402
 
 MB = 1_000_000
@@ -252,7 +252,7 @@ def proxy_ours(
     settle(wait)
     with Contention() as c:
         t0 = time.perf_counter()
-        result, stored_key = store_proxy(
+        result, stored_key, _ = store_proxy(
             store, src, sha, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT, transcode=True, tag="bench"
         )
         elapsed = time.perf_counter() - t0

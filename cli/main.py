@@ -20,6 +20,7 @@ from cli import (
     devices,
     excuses,
     exports,
+    fixity,
     holds,
     ingesting,
     items,
@@ -57,6 +58,7 @@ app.command("verify-export")(exports.verify_export)
 app.command()(holds.hold)
 app.command()(holds.release)
 app.add_typer(custody.app, name="custody")
+app.command()(fixity.fixity)
 app.add_typer(devices.app, name="devices")
 app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")

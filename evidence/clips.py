@@ -121,21 +121,29 @@ def record_clip(
     )
     session.add(clip)
     session.flush()
-    for kind, item_id, tool_name, extra in (
+    for kind, item_id, tool_name, extra, occurred_at in (
         (
             EventKind.HASHED,
             clip.id,
             copy.hash_tool,
             {"algorithm": "sha256", "sha256": copy.sha256, "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)},
+            copy.hashed_at,
         ),
-        (EventKind.STORED, clip.id, None, {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)}),
+        (
+            EventKind.STORED,
+            clip.id,
+            None,
+            {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)},
+            copy.stored_at,
+        ),
         (
             EventKind.VERIFIED,
             clip.id,
             copy.hash_tool,
             {"method": copy.verify_method, "sha256": copy.sha256, "at": iso(copy.verified_at)},
+            copy.verified_at,
         ),
-        (EventKind.CLIP_MADE, clip.id, tool, details),
+        (EventKind.CLIP_MADE, clip.id, tool, details, None),
         (
             EventKind.CLIP_MADE,
             source.id,
@@ -146,9 +154,12 @@ def record_clip(
                 "clip_sha256": copy.sha256,
                 "note": "the original was read, not changed",
             },
+            None,
         ),
     ):
-        custody.append(session, kind, agent=agent, item_id=item_id, tool=tool_name, details=extra)
+        custody.append(
+            session, kind, agent=agent, item_id=item_id, tool=tool_name, details=extra, occurred_at=occurred_at
+        )
     jobs.enqueue(session, clip.id, jobs.FIRST_JOB)
     return clip, True
 

@@ -21,6 +21,7 @@ API to HTTP statuses, each in one table.
     │   ├── StoreUnavailable   object store unreachable or erroring
     │   └── DatabaseUnavailable
     ├── IntegrityFailure       stored bytes do not match their recorded hash
+    │   ├── FixityAlarm        a fixity audit found an object changed or missing (its own exit code)
     │   └── ObjectExists       a write-once key in the store already holds different bytes
     ├── SourceChanged          the source file changed while it was being read
     ├── SourceUnreadable       a source file cannot be opened or read (permissions, I/O error)
@@ -112,6 +113,12 @@ class DatabaseUnavailable(Unavailable):
 
 class IntegrityFailure(EvidenceError):
     exit_code = 65  # EX_DATAERR
+
+
+class FixityAlarm(IntegrityFailure):
+    """A stored original or clip no longer matches its recorded hash and size, or is gone."""
+
+    exit_code = 9  # its own code, next to the custody chain's 8: a scheduled audit tells an alarm apart
 
 
 class ObjectExists(IntegrityFailure):

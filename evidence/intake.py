@@ -66,6 +66,7 @@ class StoredCopy:
     stored_at: datetime
     verified_at: datetime
     verify_method: str
+    taken_at: datetime | None = None  # when ingest began reading the source: the custody of the copy begins
 
 
 def find_receipt(session: Session, arrival: Arrival) -> Receipt | None:
@@ -133,6 +134,7 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
             EventKind.DUPLICATE_RECEIVED,
             agent=agent,
             item_id=item.id,
+            occurred_at=copy.taken_at,
             details={
                 **arrival.as_details(),
                 "receipt_id": receipt.id,
@@ -162,22 +164,30 @@ def record_stored(session: Session, arrival: Arrival, copy: StoredCopy, agent: s
     receipt = _receipt(arrival, ReceiptOutcome.NEW, item.id, None)
     session.add(receipt)
     session.flush()
+    # each event occurred when its step did (the copy's times), not when this transaction commits
     steps = [
-        (EventKind.RECEIVED, None, {**arrival.as_details(), "receipt_id": receipt.id}),
+        (EventKind.RECEIVED, copy.taken_at, None, {**arrival.as_details(), "receipt_id": receipt.id}),
         (
             EventKind.HASHED,
+            copy.hashed_at,
             copy.hash_tool,
             {"algorithm": "sha256", "sha256": copy.sha256, "size_bytes": copy.size_bytes, "at": iso(copy.hashed_at)},
         ),
-        (EventKind.STORED, None, {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)}),
+        (
+            EventKind.STORED,
+            copy.stored_at,
+            None,
+            {"store": copy.store, "key": copy.object_key, "at": iso(copy.stored_at)},
+        ),
         (
             EventKind.VERIFIED,
+            copy.verified_at,
             copy.hash_tool,
             {"method": copy.verify_method, "sha256": copy.sha256, "at": iso(copy.verified_at)},
         ),
     ]
-    for kind, tool, details in steps:
-        custody.append(session, kind, agent=agent, item_id=item.id, tool=tool, details=details)
+    for kind, occurred_at, tool, details in steps:
+        custody.append(session, kind, agent=agent, item_id=item.id, tool=tool, details=details, occurred_at=occurred_at)
     jobs.enqueue(session, item.id, jobs.FIRST_JOB)
     return item, receipt, True
 

@@ -32,6 +32,7 @@ class ItemFilter:
     case_id: int | None = None
     mark: str | None = None  # 'important' or a tag
     retention_class: str | None = None  # ordinary | important | case | hold
+    fixity_alarm: bool | None = None  # true: only items a fixity audit found changed or missing
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def page(session: Session, who: Principal, f: ItemFilter, limit: int, after: int
         (Item.status, f.status),
         (Item.on_time, f.on_time),
         (Item.retention_class, f.retention_class),
+        (Item.fixity_alarm, f.fixity_alarm),
     ):
         if value is not None:
             query = query.where(column == value)

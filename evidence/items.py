@@ -112,6 +112,8 @@ def item_view(item: ItemLike) -> dict[str, Any]:
             "expired_at": iso(item.expired_at),
             "purged_at": iso(item.purged_at),
         },
+        # evidence/fixity.py: an alarm stays set, even after a later check passes, until resolved
+        "fixity": {"alarm": bool(item.fixity_alarm), "checked_at": iso(item.fixity_checked_at)},
     }
 
 

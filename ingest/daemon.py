@@ -34,7 +34,7 @@ from evidence.errors import (
 from evidence.names import printable
 from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
-from ingest import checkpointing, worker
+from ingest import checkpointing, fixity_pass, worker
 from ingest.pipeline import finish_releases, ingest_file
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
@@ -95,6 +95,7 @@ class Health:
     parts: dict[str, Part] = field(default_factory=dict)
     failure: str | None = None  # why the daemon gave up, if it did
     healthy_after: float = 300.0
+    fixity: fixity_pass.PassReport = field(default_factory=fixity_pass.PassReport)
 
     def degraded(self) -> bool:
         """A part is down, restarting, or running again too briefly to count as recovered."""
@@ -127,6 +128,7 @@ class Health:
             "degraded": self.degraded(),
             "failure": self.failure,
             "parts": parts,
+            "fixity": self.fixity.as_dict(),
         }
 
 
@@ -493,6 +495,9 @@ class Daemon:
             self._spawn("worker", lambda: self._work(rt)),
             self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
             self._spawn("checkpoints", lambda: checkpointing.run(rt, self.stop), give_up=False),
+            self._spawn(  # never stops ingest either
+                "fixity", lambda: fixity_pass.run(rt, self.stop, self.health.fixity, fixity_pass.FIRST_S), give_up=False
+            ),
         ]
         try:
             self._supervise("ingest", lambda: self._ingest(rt))

@@ -7,9 +7,11 @@ unsupported) is recorded on the item here; other failures reach the worker, whic
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from evidence.custody import EventKind, Outcome
 from evidence.deadlines import check_deadline
 from evidence.errors import MediaError, ToolTimeout, Unavailable
 from evidence.items import get_item, iso
-from evidence.models import Item, ItemStatus, Job
+from evidence.models import Item, ItemStatus, Job, utcnow
 from evidence.objectstore import ObjectStore, derived_key
 from evidence.recording_times import parse_container_time, recording_times, time_from_filename
 from ingest import probe as probing
@@ -148,6 +150,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
             raise
         except MediaError as exc:
             error = exc
+    probed_at = utcnow()  # the event's occurred_at: when ffprobe answered, not when it is recorded
 
     tool = tool_version(s.ffprobe)
 
@@ -159,7 +162,15 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
             row.pix_fmt, row.width, row.height, row.fps = info.pix_fmt, info.width, info.height, info.fps
             row.duration_s = info.duration_s
             row.creation_time = parse_container_time(info.creation_time, s.zone, s.container_time == "local")
-            custody.append(session, EventKind.PROBED, agent=agent, item_id=row.id, tool=tool, details=info.as_dict())
+            custody.append(
+                session,
+                EventKind.PROBED,
+                agent=agent,
+                item_id=row.id,
+                tool=tool,
+                details=info.as_dict(),
+                occurred_at=probed_at,
+            )
         else:
             item_status.move(row, ItemStatus.MEDIA_ERROR, f"probe: {error}")
             custody.append(
@@ -170,6 +181,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                 outcome=Outcome.FAILURE,
                 tool=tool,
                 details={"error": str(error), "note": "original kept as evidence; no proxy can be made"},
+                occurred_at=probed_at,
             )
         _assess(rt, session, row, info)
         retention.refresh(session, [row.id], s.retention, agent)
@@ -193,7 +205,7 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     error: MediaError | None = None
     with store.local_path(item.object_key) as src:
         try:
-            result, proxy_key = store_proxy(
+            result, proxy_key, proxy_digest = store_proxy(
                 store,
                 src,
                 item.sha256,
@@ -204,13 +216,14 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                 transcode=s.transcoding,
                 tag=tag,
             )
-            poster_args, poster_key = store_poster(
+            poster_args, poster_key, poster_digest = store_poster(
                 store, src, item.sha256, info, ffmpeg_bin=s.ffmpeg, timeout=s.probe_timeout_seconds, tag=tag
             )
         except ToolTimeout:
             raise
         except MediaError as exc:
             error = exc
+    made_at = utcnow()  # proxy and poster stored (or the attempt failed)
 
     tool = tool_version(s.ffmpeg)
 
@@ -226,10 +239,15 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                 agent=agent,
                 item_id=row.id,
                 tool=tool,
+                occurred_at=made_at,
                 details={
                     "method": result.method,
                     "proxy_key": proxy_key,
+                    "proxy_sha256": proxy_digest.sha256,
+                    "proxy_size_bytes": proxy_digest.size_bytes,
                     "poster_key": poster_key,
+                    "poster_sha256": poster_digest.sha256,
+                    "poster_size_bytes": poster_digest.size_bytes,
                     "args": _portable(result.args),
                     "poster_args": _portable(poster_args),
                     "fallback_from": result.fallback_from,
@@ -246,10 +264,24 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                 outcome=Outcome.FAILURE,
                 tool=tool,
                 details={"error": str(error)},
+                occurred_at=made_at,
             )
         jobs.complete(session, session.merge(job))
 
     unit_of_work.run(rt.sessions, write)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """SHA-256 and size of a derived file, taken while it is still local, before it is stored."""
+
+    sha256: str
+    size_bytes: int
+
+
+def digest_of(path: Path) -> Digest:
+    with open(path, "rb") as f:
+        return Digest(hashlib.file_digest(f, "sha256").hexdigest(), os.fstat(f.fileno()).st_size)
 
 
 def store_proxy(
@@ -263,30 +295,32 @@ def store_proxy(
     timeout: float,
     transcode: bool,
     tag: str,
-) -> tuple[ProxyResult, str]:
-    """Make the proxy in the store's staging folder and store it under its derived key."""
+) -> tuple[ProxyResult, str, Digest]:
+    """Make the proxy in the store's staging folder and store it under its derived key, with its digest."""
     staging = store.staging_dir()
     staging.mkdir(parents=True, exist_ok=True)
     out = staging / f"proxy-{tag}.mp4"
     try:
         result = make_proxy(src, out, info, profile, ffmpeg_bin=ffmpeg_bin, timeout=timeout, transcode=transcode)
         key = derived_key(sha256, "proxy.mp4")
+        digest = digest_of(out)  # the put may move the file away
         store.put_file(key, out, durable=False)  # derived: no fsync, it can be remade from the original
-        return result, key
+        return result, key, digest
     finally:
         out.unlink(missing_ok=True)
 
 
 def store_poster(
     store: ObjectStore, src: Path, sha256: str, info: MediaInfo, *, ffmpeg_bin: str, timeout: float, tag: str
-) -> tuple[list[str], str]:
-    """Grab the poster frame and store it under its derived key."""
+) -> tuple[list[str], str, Digest]:
+    """Grab the poster frame and store it under its derived key, with its digest."""
     out = store.staging_dir() / f"poster-{tag}.jpg"
     try:
         args = make_poster(src, out, info, ffmpeg_bin=ffmpeg_bin, timeout=timeout)
         key = derived_key(sha256, "poster.jpg")
+        digest = digest_of(out)
         store.put_file(key, out, durable=False)
-        return args, key
+        return args, key, digest
     finally:
         out.unlink(missing_ok=True)
 
@@ -371,6 +405,9 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
                 "requested_start_s": asked[0],
                 "requested_end_s": asked[1],
                 "fps": clips.fps_of(source),
+                # hashed from the local cut as it streamed into the store (then read back and verified)
+                "clip_sha256": copy.sha256,
+                "clip_size_bytes": copy.size_bytes,
             },
         )
         case = cases.get_case(session, request.case_id)

@@ -143,6 +143,7 @@ def store_and_verify(
     """Stream the file into the store while hashing it, move it under its hash, then verify."""
     store = rt.ready_store()
     temp_key = f"incoming/{uuid.uuid4().hex}"
+    taken_at = utcnow()
     with open_source(path, before) as raw:
         reader = HashingReader(raw, on_bytes)
         try:
@@ -178,6 +179,7 @@ def store_and_verify(
         stored_at=stored_at,
         verified_at=utcnow(),
         verify_method=VERIFY_METHOD,
+        taken_at=taken_at,
     )
 
 

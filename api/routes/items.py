@@ -73,6 +73,13 @@ class RetentionOut(BaseModel):
     purged_at: str | None = None
 
 
+class FixityOut(BaseModel):
+    alarm: bool = Field(
+        description="a fixity audit found the stored object changed or missing; stays set until resolved"
+    )
+    checked_at: str | None = Field(description="when the stored object was last re-read and hashed; null: never")
+
+
 class ItemOut(BaseModel):
     id: int
     sha256: str
@@ -103,6 +110,7 @@ class ItemOut(BaseModel):
     proxy_available: bool
     error: str | None
     retention: RetentionOut
+    fixity: FixityOut
     marks: list[MarkOut] = []
     cases: list[str] = []
 
@@ -174,6 +182,7 @@ def list_items(
     case_id: IdQuery = None,
     mark: Annotated[str | None, Query(max_length=100, description="'important' or a tag")] = None,
     retention_class: RetentionClass | None = None,
+    fixity_alarm: Annotated[bool | None, Query(description="true: only items in fixity alarm")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ItemPage:
@@ -197,6 +206,7 @@ def list_items(
         case_id=case_id,
         mark=mark,
         retention_class=retention_class and retention_class.value,
+        fixity_alarm=fixity_alarm,
     )
     after = decode_cursor("id", cursor) if cursor else 0
     found, more = guard.run(svc, who, client, lambda s: item_search.page(s, who, wanted, limit, after), svc.reads)

@@ -72,6 +72,13 @@ def test_clip_is_a_new_item_cut_from_the_original(world, case_id, tmp_path):
     assert (provenance["start_s"], provenance["end_s"]) == (2.52, 4.52), "the actual cut points"
     assert (provenance["requested_start_s"], provenance["requested_end_s"]) == (2.5, 4.5)
     assert "libx264" in provenance["args"] and made.tool.startswith("ffmpeg")
+    # the clip's own hash and size, as the stored bytes give them, on the clip's event and the source's
+    stored_clip = b"".join(rt.store.iter_chunks(clip_key))
+    assert provenance["clip_sha256"] == hashlib.sha256(stored_clip).hexdigest() == clip.sha256
+    assert provenance["clip_size_bytes"] == len(stored_clip)
+    (on_source,) = events(rt, source, "clip_made")
+    assert json.loads(on_source.details)["clip_sha256"] == clip.sha256
+    assert json.loads(on_source.details)["clip_size_bytes"] == len(stored_clip)
     assert len(events(rt, source, "clip_made")) == 1 and len(events(rt, source, "clip_requested")) == 1
 
     # the same request again gives the same bytes: the same item, hash stable

@@ -5,7 +5,10 @@ from api.app import create_app
 
 
 def test_health_without_daemon(make_settings):
-    assert TestClient(create_app(make_settings())).get("/healthz").json() == {"status": "ok"}
+    assert TestClient(create_app(make_settings())).get("/healthz").json() == {
+        "status": "ok",
+        "fixity": {"items_in_alarm": 0},
+    }
 
 
 def test_health_reports_the_daemon(make_settings):
@@ -32,7 +35,7 @@ def test_health_says_degraded_with_the_last_error_when_a_part_restarts(make_sett
     report = {"database_ok": True, "degraded": True, "last_error": "worker: disk on fire", "running": True}
     r = TestClient(create_app(make_settings(), lambda: report)).get("/healthz")
     assert r.status_code == 503
-    assert r.json() == {"status": "degraded", "ingest": report}
+    assert r.json() == {"status": "degraded", "ingest": report, "fixity": {"items_in_alarm": 0}}
 
 
 def test_a_file_name_that_is_not_utf8_never_makes_health_a_500(make_settings):
