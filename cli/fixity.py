@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from cli.console import emit, err, out
-from cli.wiring import runtime
+from cli.wiring import operator, runtime
 from evidence import fixity as audits
 from evidence import unit_of_work
-from evidence.errors import FixityAlarm
+from evidence.errors import FixityAlarm, InvalidInput
 
 
 def fixity(
@@ -22,10 +23,18 @@ def fixity(
         float | None, typer.Option(metavar="DAYS", help="Only items not checked for DAYS days (or never)")
     ] = None,
     item: Annotated[int | None, typer.Option(metavar="ID", help="Check this item only")] = None,
+    resolve: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REASON", help="With --item: check it now and, if it passes, clear its alarm (recorded with REASON)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per item checked")] = False,
 ) -> None:
     """Re-read stored originals and clips (streamed), recompute SHA-256 and size, record a custody event
     per item. A changed or missing object sets the item's fixity alarm; exit 9 if any checked item is in alarm."""
+    if resolve is not None and item is None:
+        raise InvalidInput("--resolve needs --item: an alarm is resolved one item at a time")
     with runtime() as rt:
         store = rt.ready_store()
         targets = unit_of_work.run(
@@ -61,6 +70,13 @@ def fixity(
                 on_bytes=lambda n: bar.advance(task, n),
                 on_result=done,
             )
+        if resolve is not None and results:
+            unit_of_work.run(
+                rt.sessions,
+                lambda session: audits.resolve(session, results[0], resolve, agent=rt.agent(), by=operator()),
+            )
+            results = [dataclasses.replace(results[0], alarm=False)]
+            out.print(f"item {results[0].item_id}: passes its check; alarm resolved")
         standing = unit_of_work.run(rt.sessions, audits.alarm_count)
     checked = [r for r in results if r.skipped is None]
     failed = [r for r in checked if not r.ok]

@@ -72,6 +72,7 @@ class EventKind(str, enum.Enum):
     LOG_UPGRADED = "log_upgraded"
     FIXITY_CHECKED = "fixity_checked"
     FIXITY_FAILED = "fixity_failed"
+    FIXITY_RESOLVED = "fixity_resolved"
     LOCK_APPLIED = "lock_applied"
     EXPORT_REQUESTED = "export_requested"
     EXPORTED = "exported"

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evidence import custody, unit_of_work
 from evidence.custody import EventKind, Outcome
-from evidence.errors import InvalidInput
+from evidence.errors import FixityAlarm, InvalidInput
 from evidence.items import iso, valid_id
 from evidence.models import Item, ItemStatus, utcnow
 from evidence.objectstore import ObjectStore
@@ -216,6 +216,22 @@ def record(session: Session, reading: Reading, *, agent: str, store: str) -> Res
         item.fixity_alarm = True
     item.fixity_checked_at = reading.finished_at
     return Result(item.id, reading.ok, reading.missing, item.fixity_alarm, read_bytes, took)
+
+
+def resolve(session: Session, result: Result, reason: str, *, agent: str, by: str) -> None:
+    """Clear an item's alarm once a fresh check (``result``) passed, with who and why: a custody event.
+
+    The failed checks stay in the log; this records that a person looked into them."""
+    if not reason.strip():
+        raise InvalidInput("a reason is required to resolve a fixity alarm")
+    if not result.ok or result.skipped:
+        raise FixityAlarm(f"item {result.item_id} does not pass its check now: its alarm stays")
+    item = session.get(Item, result.item_id, with_for_update=True)
+    if item is None or not item.fixity_alarm:
+        raise InvalidInput(f"item {result.item_id} has no fixity alarm to resolve")
+    item.fixity_alarm = False
+    details = {"reason": reason.strip(), "by": by, "checked_sha256_matches": True}
+    custody.append(session, EventKind.FIXITY_RESOLVED, agent=agent, item_id=item.id, details=details)
 
 
 def check(

@@ -49,3 +49,16 @@ def test_fixity_passes_then_a_flipped_byte_exits_9_and_shows_on_the_item(cli, cl
     assert len(lines(sample)) == 1 and sample.returncode in (0, 9)
     bad = cli("fixity", "--sample", "0", ok=False)
     assert bad.returncode == 2 and "--sample" in bad.stderr
+
+    # resolving: refused while the bytes are still wrong, done once they are right again
+    still = cli("fixity", "--item", str(ids[1]), "--resolve", "looked at it", ok=False)
+    assert still.returncode == 9 and "alarm stays" in still.stderr
+    assert cli("fixity", "--resolve", "x", ok=False).returncode == 2
+    os.chmod(path, 0o644)
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.chmod(path, 0o444)
+    fixed = cli("fixity", "--item", str(ids[1]), "--resolve", "restored from the offsite copy")
+    assert "alarm resolved" in fixed.stdout and "0 item(s) in alarm" in fixed.stdout
+    assert lines(cli("show", str(ids[1]), "--json"))[0]["fixity"]["alarm"] is False
+    assert lines(cli("custody", "log", str(ids[1]), "--json"))[-1]["kind"] == "fixity_resolved"

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from evidence import custody, custody_verify, fixity
-from evidence.errors import InvalidInput
+from evidence.errors import FixityAlarm, InvalidInput
 from evidence.models import Item, ItemStatus, utcnow
 from evidence.unit_of_work import transaction
 from ingest.pipeline import ingest_file
@@ -148,6 +148,20 @@ def test_a_flipped_byte_sets_an_alarm_that_a_later_pass_does_not_clear(storage, 
     last = fixity_events(rt, bad)[-1]
     assert last["kind"] == "fixity_checked" and "stands" in last["details"]["alarm"]
     assert row(rt, bad).fixity_alarm is True
+
+    # a person resolves it, with a reason, once a fresh check passes; the failed checks stay in the log
+    with pytest.raises(InvalidInput), transaction(rt.sessions) as session:
+        fixity.resolve(session, again, "  ", agent="t", by="auditor")
+    with transaction(rt.sessions) as session:
+        fixity.resolve(session, again, "restored from the offsite copy, ticket 42", agent="t", by="auditor")
+    assert row(rt, bad).fixity_alarm is False
+    resolved = fixity_events(rt, bad)[-1]
+    assert resolved["kind"] == "fixity_resolved" and resolved["details"]["reason"].startswith("restored")
+    assert [e["kind"] for e in fixity_events(rt, bad)].count("fixity_failed") == 1
+    tamper(rt, item.object_key, flip_byte)
+    (failing,) = audit(rt, item_id=bad)
+    with pytest.raises(FixityAlarm), transaction(rt.sessions) as session:
+        fixity.resolve(session, failing, "hoping", agent="t", by="auditor")
 
 
 @pytest.mark.parametrize("storage", ["file", "s3"])
