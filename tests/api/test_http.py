@@ -40,7 +40,7 @@ def test_serve_over_loopback(world, tmp_path, workers, processes):
         wait_port(port)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=10) as http:
-            assert http.get("/healthz").json() == {"status": "ok"}
+            assert http.get("/healthz").json() == {"status": "ok", "fixity": {"items_in_alarm": 0}}
             token = http.post(
                 "/api/v1/auth/token", data={"username": "rev1", "password": world["passwords"]["rev1"]}
             ).json()
