@@ -151,3 +151,15 @@ def test_payload_from_a_store_without_local_files_is_hashed_while_streamed(tmp_p
     sha, size = export._copy(store, stored[0][0], tmp_path / "bag/x.bin", export._Meter(0, None), "x")
     assert (sha, size) == (hashlib.sha256(stored[0][1]).hexdigest(), len(stored[0][1]))
     assert (tmp_path / "bag/x.bin").read_bytes() == stored[0][1]
+
+
+def test_hashing_a_written_file_mapped_or_read_gives_its_sha256(tmp_path):
+    for size in (0, 1, 8 * MB, 8 * MB + 7):
+        path = tmp_path / f"f{size}"
+        data = os.urandom(size)
+        path.write_bytes(data)
+        expected = (hashlib.sha256(data).hexdigest(), size)
+        meter = export._Meter(size, None)
+        assert export._hash_file(path, meter, "f") == expected and meter.done == size
+        with open(path, "rb", buffering=0) as f:  # the path taken where files cannot be mapped
+            assert export._hash_read(f, hashlib.sha256(), None, "f") == expected
