@@ -37,7 +37,8 @@ Each measurement is compared with its target and with a baseline measured in the
    originals are read once before (they fit in the page cache), the two alternate ``--export-reps``
    times (default 3), dirty pages are flushed (``sync``, untimed) before each run, and the medians
    are compared. ``cp -r`` followed by ``sync`` is shown too (the export fsyncs what it writes,
-   plain ``cp`` leaves it in the page cache). The built home is kept in ``--work`` and reused.
+   plain ``cp`` leaves it in the page cache), and the CPU seconds each used. The built home is kept
+   in ``--work`` and reused; the last package is validated with the ``bagit`` library (untimed).
    Target: export <= 1.3x ``cp``.
 
 This is a benchmark, not a test: it prints a table and exits 1 if a target is missed (0 otherwise).
