@@ -11,26 +11,32 @@ Layout of a package (``README.txt`` inside it says the same to the recipient)::
     custody/checkpoint.txt                                      the signed checkpoint the proofs end in
     items.json  case.jsonld  README.txt  public-key.pem  public-key.txt
 
-Payload files are streamed from the store into the bag while being hashed (memory does not grow with
-the case), checked against their recorded SHA-256 and size, and the manifests written from those
-hashes in the format the ``bagit`` library reads; ``bagit.Bag(path).validate()`` passes on the result.
+Payload files are copied into the bag several at once (one per CPU, at most 4; by the kernel from a
+folder store, streamed from S3; memory does not grow with the case), the copies hashed, checked
+against their recorded SHA-256 and size, and the manifests written from those hashes in the format
+the ``bagit`` library reads (so the payload is hashed once); ``bagit.Bag(path).validate()`` passes.
 The Ed25519 signature over ``tagmanifest-sha256.txt`` closes everything but the payload, which the
 manifest (listed in the tag manifest) closes in turn.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
+import mmap
 import os
 import re
 import shutil
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
+from io import FileIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +60,12 @@ SIGNATURE = "tagmanifest-sha256.txt.sig"
 TAGMANIFEST = "tagmanifest-sha256.txt"
 MANIFEST = "manifest-sha256.txt"
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-HASH_BLOCK = 1024 * 1024
+HASH_BLOCK = 8 * 1024 * 1024  # bytes hashed (and reported to progress) at a time
+COPY_SPAN = 1 << 30  # bytes a copy_file_range call may move
+# payload files copied and hashed at once, one a CPU: SHA-256 (~1 GB/s a CPU) bounds the export; past 4
+# the disk does
+COPY_WORKERS = max(1, min(4, os.cpu_count() or 1))
+NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
 
 # (what is being written, bytes written so far, bytes in all)
 Progress = Callable[[str, int, int], None]
@@ -181,20 +192,31 @@ def snapshot(
 
 
 class _Meter:
-    """Bytes written so far against the whole, reported to ``progress``."""
+    """Bytes written so far against the whole, reported to ``progress`` (from the copying threads)."""
 
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total, self.done, self.progress = total, 0, progress
+        self._lock = threading.Lock()
 
     def add(self, what: str, n: int) -> None:
-        self.done += n
-        if self.progress is not None:
-            self.progress(what, self.done, self.total)
+        with self._lock:
+            self.done += n
+            if self.progress is not None:
+                self.progress(what, self.done, self.total)
 
 
 def _copy(store: ObjectStore, key: str, dest: Path, meter: _Meter, what: str) -> tuple[str, int]:
-    """Stream ``key`` into ``dest``, hashing as it goes; (sha256, size)."""
+    """Copy ``key`` to ``dest`` and hash it; (sha256, size). Not yet fsynced: ``_fsync`` does that.
+
+    From a folder store the kernel copies (``copy_file_range``, as ``cp`` does) and the hash is of
+    ``dest`` as written, from the page cache: no more reading than hashing the stream would take, and
+    what is checked is the package's own copy. From S3 the stream is hashed while it is written.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if store.description.startswith("file://"):  # local_path is the stored file itself, no download
+        with store.local_path(key) as src:
+            _kernel_copy(src, dest)
+        return _hash_file(dest, meter, what)
     digest, size = hashlib.sha256(), 0
     with open(dest, "xb") as f:
         for chunk in store.iter_chunks(key):
@@ -202,17 +224,100 @@ def _copy(store: ObjectStore, key: str, dest: Path, meter: _Meter, what: str) ->
             f.write(chunk)
             size += len(chunk)
             meter.add(what, len(chunk))
-        f.flush()
-        os.fsync(f.fileno())
+    return digest.hexdigest(), size
+
+
+def _kernel_copy(src: Path, dest: Path) -> None:
+    """``src`` to the new file ``dest`` without passing the bytes through Python where the kernel can."""
+    with open(src, "rb", buffering=0) as fin, open(dest, "xb", buffering=0) as fout:
+        try:
+            while os.copy_file_range(fin.fileno(), fout.fileno(), COPY_SPAN):
+                pass
+        except (OSError, AttributeError) as exc:  # another file system (EXDEV), not Linux: copy the rest by hand
+            if isinstance(exc, OSError) and exc.errno not in NO_KERNEL_COPY:
+                raise
+            shutil.copyfileobj(fin, fout, 1024 * 1024)  # both offsets stand where the kernel stopped
+
+
+def _hash_file(path: Path, meter: _Meter | None = None, what: str = "") -> tuple[str, int]:
+    """(sha256, size) of ``path``, hashed from a read-only map of it: the page cache is hashed in place,
+    not copied into a buffer first (~10% less CPU here). Only files this export wrote are mapped."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            mapped = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) if size else None
+        except OSError:  # a file system that cannot map files (some FUSE mounts): read it
+            return _hash_read(f, digest, meter, what)
+        if mapped is None:  # an empty file cannot be mapped
+            return digest.hexdigest(), 0
+        with mapped:
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+            view = memoryview(mapped)
+            try:
+                for at in range(0, size, HASH_BLOCK):
+                    digest.update(view[at : at + HASH_BLOCK])
+                    if meter is not None:
+                        meter.add(what, min(HASH_BLOCK, size - at))
+            finally:
+                view.release()
+    return digest.hexdigest(), size
+
+
+def _hash_read(f: FileIO, digest: Any, meter: _Meter | None, what: str) -> tuple[str, int]:
+    size, buf = 0, bytearray(1024 * 1024)
+    view = memoryview(buf)
+    while n := f.readinto(buf):
+        digest.update(view[:n])
+        size += n
+        if meter is not None:
+            meter.add(what, n)
     return digest.hexdigest(), size
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+    return _hash_file(path)[0]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_payload(
+    store: ObjectStore, bag: Path, files: list[tuple[str, str]], meter: _Meter, expect: dict[str, Member]
+) -> list[tuple[str, int]]:
+    """Copy and hash each (key, path in the bag), ``COPY_WORKERS`` at a time, checking originals against
+    ``expect`` (by path); (sha256, size) in the order given. The first failure stops the rest. Each file
+    is fsynced by a thread of its own once hashed, so the disk writes while the next ones are hashed."""
+    # copies is left first: a copy still running when another failed may yet hand its fsync over
+    with ThreadPoolExecutor(1) as syncs, ThreadPoolExecutor(COPY_WORKERS) as copies:
+
+        def one(key: str, rel: str) -> tuple[str, int]:
+            sha, size = _copy(store, key, bag / rel, meter, rel)
+            m = expect.get(rel)
+            if m is not None and (sha, size) != (m.sha256, m.size):
+                raise IntegrityFailure(
+                    f"item {m.item_id}: the stored original reads as sha256 {sha} ({size} bytes), "
+                    f"not the recorded {m.sha256} ({m.size} bytes): export stopped, run evidence fixity"
+                )
+            synced.append(syncs.submit(_fsync, bag / rel))
+            return sha, size
+
+        synced: list[Future[None]] = []
+        pending = [copies.submit(one, key, rel) for key, rel in files]
+        try:
+            found = [job.result() for job in pending]
+            for sync in synced:
+                sync.result()
+        except BaseException:
+            for job in pending:
+                job.cancel()
+            raise
+    return found
 
 
 def _write_custody(
@@ -389,26 +494,16 @@ def _write(
 ) -> Result:
     made_at = utcnow()
     meter = _Meter(sum(m.size for m in snap.members if m.object_key), progress)
-    manifest: list[tuple[str, str]] = []
-    total = 0
-    proxies: dict[int, tuple[str, int]] = {}
-    for m in snap.members:
-        if m.object_key is None:
-            continue
-        sha, size = _copy(store, m.object_key, bag / m.path, meter, m.path)
-        if (sha, size) != (m.sha256, m.size):
-            raise IntegrityFailure(
-                f"item {m.item_id}: the stored original reads as sha256 {sha} ({size} bytes), "
-                f"not the recorded {m.sha256} ({m.size} bytes): export stopped, run evidence fixity"
-            )
-        manifest.append((sha, m.path))
-        total += size
-        if m.proxy_key and m.proxy_path:
-            meter.total += store.size(m.proxy_key) or 0
-            psha, psize = _copy(store, m.proxy_key, bag / m.proxy_path, meter, m.proxy_path)
-            proxies[m.item_id] = (psha, psize)
-            manifest.append((psha, m.proxy_path))
-            total += psize
+    stored = [m for m in snap.members if m.object_key is not None]
+    with_proxy = [m for m in snap.members if m.proxy_key and m.proxy_path]
+    files: list[tuple[str, str]] = [(m.object_key, m.path) for m in stored if m.object_key is not None]
+    files += [(m.proxy_key, m.proxy_path) for m in with_proxy if m.proxy_key and m.proxy_path]
+    meter.total += sum(store.size(key) or 0 for key, _ in files[len(stored) :])
+    expect = {m.path: m for m in stored}
+    found = _copy_payload(store, bag, files, meter, expect)
+    proxies = {m.item_id: hit for m, hit in zip(with_proxy, found[len(stored) :], strict=True)}
+    manifest = [(sha, path) for (sha, _), (_, path) in zip(found, files, strict=True)]
+    total = sum(size for _, size in found)
     (bag / "data").mkdir(exist_ok=True)
     manifest.sort(key=lambda e: e[1])
     # bagit's own manifest format ("<hex>  <path>"), which `sha256sum -c` reads as well
