@@ -11,16 +11,18 @@ if that failed.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import ColumnElement, insert, select, text, true
+from sqlalchemy import ColumnElement, select, text, true
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from evidence import access, custody_tree, merkle
 from evidence.errors import InvalidInput
@@ -31,8 +33,6 @@ from evidence.users import Principal
 GENESIS = "0" * 64
 CHAIN_LOCK_ID = 0x45564944  # "EVID"
 MAX_PAGE = 1000
-_TAIL = select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.format).order_by(CustodyEvent.seq.desc()).limit(1)
-_INSERT_EVENT = insert(CustodyEvent)
 
 
 class EventKind(str, enum.Enum):
@@ -96,6 +96,46 @@ def details_text(details: dict[str, Any] | None) -> str:
     return str(rfc8785.dumps(plain).decode())
 
 
+@dataclass(frozen=True)
+class Appended:
+    """An event as ``append`` wrote it (the row itself is in the caller's transaction)."""
+
+    seq: int
+    item_id: int | None
+    case_id: int | None
+    kind: str
+    outcome: str
+    agent: str
+    tool: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    details: str
+    format: int
+    prev_hash: str
+    hash: str
+
+
+_COLUMNS = tuple(f.name for f in dataclasses.fields(Appended))
+_SQL = {
+    # the driver's own statements: SQLAlchemy's per-statement work was most of an append, which runs
+    # under the log's write lock, so it bounded how many events several processes could append
+    "sqlite": (
+        "SELECT seq, hash, format FROM custody_events ORDER BY seq DESC LIMIT 1",
+        f"INSERT INTO custody_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})",
+    ),
+    "postgresql": (
+        "SELECT seq, hash, format FROM custody_events ORDER BY seq DESC LIMIT 1",
+        f"INSERT INTO custody_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(f'%({c})s' for c in _COLUMNS)})",
+    ),
+}
+
+
+def _db_time(moment: datetime, dialect: str) -> Any:
+    """A UTC time as the UTCDateTime column stores it (SQLite: SQLAlchemy's text form)."""
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive
+
+
 def append(
     session: Session,
     kind: EventKind,
@@ -107,57 +147,62 @@ def append(
     tool: str | None = None,
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
-) -> CustodyEvent:
+) -> Appended:
     """Add one event at the end of the log, in the caller's transaction.
 
     ``occurred_at``: when the step happened, if before now (a hash finished, a file received); the
     event's ``recorded_at`` is always now. Appends are serialised, so several processes may append.
     """
+    kind_value, outcome_value, text_details = EventKind(kind).value, Outcome(outcome).value, details_text(details)
     _lock_chain(session)
     session.flush()  # rows the caller added (an item) must exist before the event refers to them
     conn = session.connection()
-    tail = conn.execute(_TAIL).first()
-    recorded_at = utcnow()
-    occurred = recorded_at if occurred_at is None else occurred_at.astimezone(UTC)
-    seq = tail.seq + 1 if tail else 1
-    kind_value, outcome_value, text_details = EventKind(kind).value, Outcome(outcome).value, details_text(details)
-    data = custody_tree.leaf_data_v2(
-        seq,
-        item_id,
-        case_id,
-        kind_value,
-        outcome_value,
-        agent,
-        tool,
-        custody_tree.iso(occurred),
-        custody_tree.iso(recorded_at),
-        text_details,
-    )
-    leaf = merkle.leaf_hash(data)
-    values = {
-        "seq": seq,
-        "prev_hash": tail.hash if tail else GENESIS,
-        "item_id": item_id,
-        "case_id": case_id,
-        "kind": kind_value,
-        "outcome": outcome_value,
-        "agent": agent,
-        "tool": tool,
-        "occurred_at": occurred,
-        "recorded_at": recorded_at,
-        "details": text_details,
-        "format": 2,
-        "hash": leaf.hex(),
-    }
-    # Core statements, not an ORM flush: the ORM's unit of work was most of an append's time
-    conn.execute(_INSERT_EVENT, values)
+    dialect = conn.dialect.name
+    tail_sql, insert_sql = _SQL[dialect]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(tail_sql)
+        tail = cursor.fetchone()
+        recorded_at = utcnow()
+        occurred = recorded_at if occurred_at is None else occurred_at.astimezone(UTC)
+        seq = tail[0] + 1 if tail else 1
+        data = custody_tree.leaf_data_v2(
+            seq,
+            item_id,
+            case_id,
+            kind_value,
+            outcome_value,
+            agent,
+            tool,
+            custody_tree.iso(occurred),
+            custody_tree.iso(recorded_at),
+            text_details,
+        )
+        leaf = merkle.leaf_hash(data)
+        event = Appended(
+            seq=seq,
+            item_id=item_id,
+            case_id=case_id,
+            kind=kind_value,
+            outcome=outcome_value,
+            agent=agent,
+            tool=tool,
+            occurred_at=occurred,
+            recorded_at=recorded_at,
+            details=text_details,
+            format=2,
+            prev_hash=tail[1] if tail else GENESIS,
+            hash=leaf.hex(),
+        )
+        row = {c: getattr(event, c) for c in _COLUMNS}  # not dataclasses.asdict: it deep-copies
+        row["occurred_at"], row["recorded_at"] = _db_time(occurred, dialect), _db_time(recorded_at, dialect)
+        cursor.execute(insert_sql, row)
+    finally:
+        cursor.close()
     prev_leaf = None
     if tail is not None:
-        prev_leaf = bytes.fromhex(tail.hash) if tail.format != 1 else custody_tree.leaf_of(_event(session, tail.seq))
+        prev_leaf = bytes.fromhex(tail[1]) if tail[2] != 1 else custody_tree.leaf_of(_event(session, tail[0]))
     custody_tree.record_leaf(session, seq - 1, leaf, prev_leaf)
-    event = CustodyEvent(**values)
-    make_transient_to_detached(event)  # in the session as if loaded: the row is already written
-    session.add(event)
     return event
 
 

@@ -374,7 +374,18 @@ def record_leaf(session: Session, index: int, leaf: bytes, prev_leaf: bytes | No
     for level, idx in levels[1:]:
         h = node_hash(lefts[(level - 1, 2 * idx)], h)
         rows.append({"level": level, "idx": idx, "hash": h})
-    session.connection().execute(_INSERT_NODES, rows)
+    conn = session.connection()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:  # the driver's own statement: this runs under the log's write lock (see custody.append)
+        cursor.executemany(_INSERT_NODES_SQL[conn.dialect.name], rows)
+    finally:
+        cursor.close()
+
+
+_INSERT_NODES_SQL = {
+    "sqlite": "INSERT INTO custody_nodes (level, idx, hash) VALUES (:level, :idx, :hash)",
+    "postgresql": "INSERT INTO custody_nodes (level, idx, hash) VALUES (%(level)s, %(idx)s, %(hash)s)",
+}
 
 
 def store_nodes(session: Session, leaves: Iterable[bytes]) -> int:
