@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,8 +93,19 @@ def _lock_chain(session: Session) -> None:
 
 def details_text(details: dict[str, Any] | None) -> str:
     """The RFC 8785 form of an event's details (values JSON cannot hold are written as text)."""
-    plain = json.loads(json.dumps(details or {}, default=str))
-    return str(rfc8785.dumps(plain).decode())
+    text = json.dumps(
+        details or {}, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    if _PLAIN_JSON.search(text) is None:
+        # no number with a fraction or exponent, no character beyond the BMP: then RFC 8785 is exactly
+        # json's sorted, compact, UTF-8 form (the tests hold the two equal); else ask the reference
+        return text
+    return str(rfc8785.dumps(json.loads(text)).decode())
+
+
+# a float anywhere (JSON numbers with '.', 'e' or 'E' outside strings are hard to tell apart cheaply,
+# so any '.', 'e', 'E' after a digit counts), or a character outside the BMP (UTF-16 key order)
+_PLAIN_JSON = re.compile(r"[0-9][.eE]|[\U00010000-\U0010FFFF]")
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ def record_leaf(session: Session, index: int, leaf: bytes, prev_leaf: bytes | No
         level += 1
         i >>= 1
         levels.append((level, i))
-    lefts = StoredTree(session, repair=True).nodes((lv - 1, 2 * ix) for lv, ix in levels[1:])
+    lefts = StoredTree(session, repair=True).nodes((lv - 1, 2 * ix) for lv, ix in levels[1:]) if levels[1:] else {}
     h = node_hash(prev_leaf, leaf)
     rows = [{"level": 1, "idx": levels[0][1], "hash": h}]
     for level, idx in levels[1:]:

@@ -415,3 +415,19 @@ def test_a_tree_signed_twice_keeps_the_note_already_stored(sessions, store):
         again = custody_checkpoints.make(session, SIGNER, store, force=True, now=later)
         assert again.note == first.note
     assert verify(sessions, store).ok
+
+
+def test_details_are_rfc8785_whether_or_not_they_take_the_fast_path():
+    rng = random.Random(11)
+    pieces = ["a", "z", "名", "é", "😀", "\U0001d11e", "\u2028", "\x00", "\x7f", '"', "\\", "v2.0", "1e5", "x"]
+    values = [0, -1, 2**52, 1.0, 0.5, -2.5e-9, 1e21, 123.456, True, False, None]
+    for _ in range(2000):
+
+        def word():
+            return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+        details = {word(): rng.choice([*values, word(), [word(), rng.choice(values)], {word(): rng.choice(values)}])
+                   for _ in range(rng.randint(0, 4))}  # fmt: skip
+        assert custody.details_text(details) == rfc8785.dumps(details).decode()
+    with pytest.raises(ValueError):
+        custody.details_text({"x": float("nan")})
