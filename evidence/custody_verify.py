@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import select
@@ -32,11 +33,15 @@ from evidence.models import CustodyCheckpoint, CustodyEvent
 
 GENESIS = "0" * 64
 _sha256 = hashlib.sha256
-# Raw driver rows, not ORM-typed ones: converting two times per event cost more than hashing it.
-_SELECT = (
-    "SELECT seq, item_id, case_id, kind, outcome, agent, tool, occurred_at, recorded_at, details, format, prev_hash,"
-    " hash FROM custody_events WHERE seq > {mark} ORDER BY seq"
-)
+_json_str = encode_basestring
+_BATCH = 10_000
+# Raw driver rows, not ORM-typed ones: converting two times per event cost more than hashing it. The times
+# come as SQLite's stored text, which PostgreSQL's to_char gives too, so one leaf builder serves both.
+_COLUMNS = "seq, item_id, case_id, kind, outcome, agent, tool, {occurred}, {recorded}, details, format, prev_hash, hash"
+_PG_TIME = "to_char({0}, 'YYYY-MM-DD HH24:MI:SS.US')"
+_PG_COLUMNS = _COLUMNS.format(occurred=_PG_TIME.format("occurred_at"), recorded=_PG_TIME.format("recorded_at"))
+_SQLITE_COLUMNS = _COLUMNS.format(occurred="occurred_at", recorded="recorded_at")
+_SELECT = "SELECT {columns} FROM custody_events WHERE seq {op} {mark} ORDER BY seq"
 
 
 @dataclass
@@ -153,18 +158,84 @@ def _merge(db: list[KnownCheckpoint], stored: Sequence[KnownCheckpoint]) -> list
     return [by_size[s] for s in sorted(by_size)]
 
 
-def _rows(session: Session, after_seq: int) -> Iterator[Sequence[Any]]:
-    """The events after ``after_seq`` in order, as raw driver rows, streamed (PostgreSQL: a server-side cursor)."""
+def _batches(session: Session, after_seq: int) -> Iterator[Sequence[Sequence[Any]]]:
+    """The events after ``after_seq`` in order, in lists of ``_BATCH`` raw rows.
+
+    Executed through SQLAlchemy (its events see it), then read from the DB-API cursor: SQLAlchemy's rows
+    cost ~1 µs each. PostgreSQL streams through a server-side cursor, so memory stays flat; SQLAlchemy
+    may have buffered its first row, so the first batch is taken through it.
+    """
     conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    result = conn.exec_driver_sql(
-        _SELECT.format(mark=mark), (after_seq,), execution_options={"stream_results": True, "yield_per": 5000}
-    )
+    pg = conn.dialect.name == "postgresql"
+    sql = _SELECT.format(columns=_PG_COLUMNS if pg else _SQLITE_COLUMNS, op=">", mark="%s" if pg else "?")
+    options = {"stream_results": True, "yield_per": _BATCH} if pg else {}
+    result = conn.exec_driver_sql(sql, (after_seq,), execution_options=options)
     try:
-        for part in result.partitions(5000):
-            yield from part
+        first = result.fetchmany(_BATCH)
+        if first:
+            yield first
+        if len(first) == _BATCH:
+            cursor = result.cursor
+            while batch := cursor.fetchmany(_BATCH):
+                yield batch
     finally:
         result.close()
+
+
+def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[bytes]) -> tuple[int, str]:
+    """Check one batch of events in order, appending each one's leaf hash to ``leaves``; returns the next
+    expected ``seq`` and the last event's hash. Raises ``_Bad`` at the first bad event.
+
+    The hot path builds the leaf exactly as ``custody_tree.leaf_data_v2`` (with ``_iso`` of stored times)
+    does, inlined; any other shape (format 1, another time text, a non-integer id) and any mismatch goes to
+    ``_slow``, which decides with the library's own functions.
+    """
+    q, sha = _json_str, _sha256
+    for row in rows:
+        seq, item_id, case_id, kind, outcome, agent, tool, occurred, recorded, details, fmt, prev_hash, leaf_hex = row
+        if seq != expected:
+            raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
+        if prev_hash != prev:
+            raise _Bad(seq, "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)")
+        if recorded is None:
+            recorded = occurred
+        try:
+            # "YYYY-MM-DD HH:MM:SS.ffffff" only: then the text below is _iso's, and no quote can slip in
+            if fmt != 2 or not len(occurred) == len(recorded) == 26 or not occurred[10] == recorded[10] == " ":
+                raise ValueError
+            leaf = sha(
+                (
+                    f'\x00{{"agent":{q(agent)},"case":{"null" if case_id is None else f"{case_id:d}"},'
+                    f'"details":{details},"item":{"null" if item_id is None else f"{item_id:d}"},'
+                    f'"kind":{q(kind)},"occurred_at":"{occurred[:10]}T{occurred[11:]}Z","outcome":{q(outcome)},'
+                    f'"recorded_at":"{recorded[:10]}T{recorded[11:]}Z","seq":{seq:d},'
+                    f'"tool":{"null" if tool is None else q(tool)},"v":2}}'
+                ).encode()
+            ).digest()
+            if leaf.hex() != leaf_hex:
+                raise ValueError
+        except (TypeError, ValueError):
+            leaf = _slow(row)
+        leaves.append(leaf)
+        prev = leaf_hex
+        expected += 1
+    return expected, prev
+
+
+def _slow(row: Sequence[Any]) -> bytes:
+    """The leaf hash of one event by ``custody_tree``'s own functions; ``_Bad`` if its fields do not give its hash."""
+    seq, item_id, case_id, kind, outcome, agent, tool, occurred, recorded, details, fmt, prev_hash, leaf_hex = row
+    when_recorded = None if recorded is None else _when(recorded)
+    event = _Event(
+        seq, item_id, case_id, kind, outcome, agent, tool, _when(occurred), when_recorded, details, fmt, prev_hash,
+        leaf_hex,
+    )  # fmt: skip
+    leaf = custody_tree.leaf_of(event)
+    if fmt == 1:
+        _check_chain_hash(event)
+    elif leaf.hex() != leaf_hex:
+        raise _Bad(seq, "content altered: the event's fields do not give its hash")
+    return leaf
 
 
 def verify(
@@ -218,52 +289,38 @@ def _verify(
             report.checkpoints = 1
     pending = [cp for cp in cps if cp.size > frontier.size]
     segment_start, segment = frontier.size, bytearray()
+
+    def absorb(leaves: list[bytes]) -> None:
+        """Add checked leaves to the tree, comparing its root with each checkpoint as the size reaches it."""
+        nonlocal segment_start, segment
+        at = 0
+        while at < len(leaves):
+            stop = len(leaves) if not pending else min(len(leaves), at + pending[0].size - frontier.size)
+            part = leaves[at:stop]
+            frontier.extend(part)
+            segment += b"".join(part)
+            at = stop
+            while pending and pending[0].size == frontier.size:
+                cp = pending.pop(0)
+                if frontier.root() != cp.root:
+                    raise _Bad(*_first_rewritten(cp, segment_start, bytes(segment), stored_leaves))
+                if cp.row_id is not None:
+                    report.verified_ids.append(cp.row_id)
+                report.checkpoints += 1
+                report.signed_size = cp.size
+                segment_start, segment = frontier.size, bytearray()
+
     expected = frontier.size + 1
-    leaf_data_v2, sha256 = custody_tree.leaf_data_v2, _sha256
-    for row in _rows(session, frontier.size):
-        seq, item_id, case_id, kind, outcome, agent, tool, occurred, recorded, details, fmt, prev_hash, leaf_hex = row
-        if seq != expected:
-            raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
-        if prev_hash != prev:
-            raise _Bad(seq, "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)")
-        if fmt == 1:
-            when_recorded = None if recorded is None else _when(recorded)
-            event = _Event(
-                seq, item_id, case_id, kind, outcome, agent, tool, _when(occurred), when_recorded, details, fmt,
-                prev_hash, leaf_hex,
-            )  # fmt: skip
-            leaf = custody_tree.leaf_of(event)
-            _check_chain_hash(event)
-        else:
-            at = _iso(occurred)
-            data = leaf_data_v2(
-                seq,
-                item_id,
-                case_id,
-                kind,
-                outcome,
-                agent,
-                tool,
-                at,
-                at if recorded is None else _iso(recorded),
-                details,
-            )
-            leaf = sha256(b"\x00" + data).digest()
-            if leaf.hex() != leaf_hex:
-                raise _Bad(seq, "content altered: the event's fields do not give its hash")
-        frontier.append(leaf)
-        segment += leaf
-        report.checked += 1
-        prev, expected = leaf_hex, expected + 1
-        while pending and pending[0].size == frontier.size:
-            cp = pending.pop(0)
-            if frontier.root() != cp.root:
-                raise _Bad(*_first_rewritten(cp, segment_start, bytes(segment), stored_leaves))
-            if cp.row_id is not None:
-                report.verified_ids.append(cp.row_id)
-            report.checkpoints += 1
-            report.signed_size = cp.size
-            segment_start, segment = frontier.size, bytearray()
+    for batch in _batches(session, frontier.size):
+        leaves: list[bytes] = []
+        try:
+            expected, prev = _scan(batch, expected, prev, leaves)
+        except _Bad:
+            absorb(leaves)  # a checkpoint before the bad event that does not match is the earlier fault
+            report.checked += len(leaves)
+            raise
+        absorb(leaves)
+        report.checked += len(leaves)
     report.size, report.head_hash = frontier.size, prev
     # every checkpoint the walk reached matched the recomputed tree, so each extends the one before;
     # those before a ``since_checkpoint`` start are proven so with the stored tree (its frontier matched)
