@@ -225,12 +225,15 @@ def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[
 def _slow(row: Sequence[Any]) -> bytes:
     """The leaf hash of one event by ``custody_tree``'s own functions; ``_Bad`` if its fields do not give its hash."""
     seq, item_id, case_id, kind, outcome, agent, tool, occurred, recorded, details, fmt, prev_hash, leaf_hex = row
-    when_recorded = None if recorded is None else _when(recorded)
-    event = _Event(
-        seq, item_id, case_id, kind, outcome, agent, tool, _when(occurred), when_recorded, details, fmt, prev_hash,
-        leaf_hex,
-    )  # fmt: skip
-    leaf = custody_tree.leaf_of(event)
+    try:
+        when_recorded = None if recorded is None else _when(recorded)
+        event = _Event(
+            seq, item_id, case_id, kind, outcome, agent, tool, _when(occurred), when_recorded, details, fmt,
+            prev_hash, leaf_hex,
+        )  # fmt: skip
+        leaf = custody_tree.leaf_of(event)
+    except (TypeError, ValueError) as exc:  # a text in an integer column, say: stored by hand
+        raise _Bad(seq, f"content altered: a field is not of its type ({exc})") from exc
     if fmt == 1:
         _check_chain_hash(event)
     elif leaf.hex() != leaf_hex:
