@@ -17,14 +17,19 @@ What each check catches:
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, create_engine, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from evidence import custody_tree, merkle
 from evidence.checkpoint import Checkpoint, VerifierKey, open_checkpoint, parse_note
@@ -35,13 +40,19 @@ GENESIS = "0" * 64
 _sha256 = hashlib.sha256
 _json_str = encode_basestring
 _BATCH = 10_000
+_LINK_BROKEN = "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)"
 # Raw driver rows, not ORM-typed ones: converting two times per event cost more than hashing it. The times
 # come as SQLite's stored text, which PostgreSQL's to_char gives too, so one leaf builder serves both.
 _COLUMNS = "seq, item_id, case_id, kind, outcome, agent, tool, {occurred}, {recorded}, details, format, prev_hash, hash"
 _PG_TIME = "to_char({0}, 'YYYY-MM-DD HH24:MI:SS.US')"
 _PG_COLUMNS = _COLUMNS.format(occurred=_PG_TIME.format("occurred_at"), recorded=_PG_TIME.format("recorded_at"))
 _SQLITE_COLUMNS = _COLUMNS.format(occurred="occurred_at", recorded="recorded_at")
-_SELECT = "SELECT {columns} FROM custody_events WHERE seq {op} {mark} ORDER BY seq"
+_SELECT = "SELECT {columns} FROM custody_events WHERE seq > {mark} AND seq <= {mark} ORDER BY seq"
+_NO_END = 2**62
+# A log longer than this is split in two and the second half checked by another process (~1-2 s to start
+# and import, which a shorter walk does not win back). Its leaf hashes come back for the tree.
+_PARALLEL_MIN = 1 << 18
+_WORKER_TIMEOUT_S = 3600  # half of a 100-million-event log on a slow machine
 
 
 @dataclass
@@ -158,18 +169,17 @@ def _merge(db: list[KnownCheckpoint], stored: Sequence[KnownCheckpoint]) -> list
     return [by_size[s] for s in sorted(by_size)]
 
 
-def _batches(session: Session, after_seq: int) -> Iterator[Sequence[Sequence[Any]]]:
-    """The events after ``after_seq`` in order, in lists of ``_BATCH`` raw rows.
+def _batches(conn: Connection, after_seq: int, upto: int = _NO_END) -> Iterator[Sequence[Sequence[Any]]]:
+    """The events ``after_seq < seq <= upto`` in order, in lists of ``_BATCH`` raw rows.
 
     Executed through SQLAlchemy (its events see it), then read from the DB-API cursor: SQLAlchemy's rows
     cost ~1 µs each. PostgreSQL streams through a server-side cursor, so memory stays flat; SQLAlchemy
     may have buffered its first row, so the first batch is taken through it.
     """
-    conn = session.connection()
     pg = conn.dialect.name == "postgresql"
-    sql = _SELECT.format(columns=_PG_COLUMNS if pg else _SQLITE_COLUMNS, op=">", mark="%s" if pg else "?")
+    sql = _SELECT.format(columns=_PG_COLUMNS if pg else _SQLITE_COLUMNS, mark="%s" if pg else "?")
     options = {"stream_results": True, "yield_per": _BATCH} if pg else {}
-    result = conn.exec_driver_sql(sql, (after_seq,), execution_options=options)
+    result = conn.exec_driver_sql(sql, (after_seq, upto), execution_options=options)
     try:
         first = result.fetchmany(_BATCH)
         if first:
@@ -180,6 +190,86 @@ def _batches(session: Session, after_seq: int) -> Iterator[Sequence[Sequence[Any
                 yield batch
     finally:
         result.close()
+
+
+@dataclass
+class _Part:
+    """What a worker found in its range: the leaf hashes up to its first bad event, and that event."""
+
+    leaves: bytes  # 32 bytes each, in order
+    first_prev: str | None  # prev_hash of the range's first event, when present (the caller checks the link)
+    last_hash: str | None
+    bad: tuple[int | None, str] | None = None
+
+
+def _check_range(url: str, after_seq: int, upto: int) -> _Part:
+    """A worker process: check events ``after_seq < seq <= upto`` on a connection of its own."""
+    timeout = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 5}  # as the system's engines
+    engine = create_engine(url, poolclass=NullPool, connect_args=timeout)
+    try:
+        with engine.connect() as conn:
+            leaves: list[bytes] = []
+            first_prev: str | None = None
+            last, expected, bad = "", after_seq + 1, None
+            try:
+                for batch in _batches(conn, after_seq, upto):
+                    if expected == after_seq + 1 and batch[0][0] == expected:  # the link to the range before
+                        first_prev = last = batch[0][11]
+                    expected, last = _scan(batch, expected, last, leaves)
+                if expected <= upto:
+                    raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
+            except _Bad as exc:
+                bad = (exc.seq, exc.reason)
+            return _Part(b"".join(leaves), first_prev, last, bad)
+    finally:
+        engine.dispose()
+
+
+def _start_worker(url: str, after_seq: int, upto: int) -> subprocess.Popen[bytes]:
+    """A process of its own that runs ``_check_range`` (a plain child: no multiprocessing machinery to outlive it)."""
+    given, send = os.pipe()  # not stdin=PIPE: communicate() later would flush the closed pipe
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from evidence.custody_verify import _worker_main; _worker_main()"],
+            stdin=given,
+            stdout=subprocess.PIPE,
+        )
+    finally:
+        os.close(given)
+    try:
+        with open(send, "wb") as pipe:  # a few hundred bytes: within the pipe's buffer, never blocks
+            pipe.write(pickle.dumps((url, after_seq, upto)))
+    except OSError:
+        child.kill()
+        child.communicate()
+        raise
+    return child
+
+
+def _worker_result(child: subprocess.Popen[bytes]) -> _Part:
+    out, _ = child.communicate(timeout=_WORKER_TIMEOUT_S)
+    if child.returncode != 0:
+        raise RuntimeError(f"the custody verify worker failed (exit {child.returncode})")
+    part = pickle.loads(out)  # our own child's answer
+    assert isinstance(part, _Part)
+    return part
+
+
+def _worker_main() -> None:
+    """The worker's entry: the range on stdin, its ``_Part`` on stdout (both pickled)."""
+    url, after_seq, upto = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(pickle.dumps(_check_range(url, after_seq, upto)))
+
+
+def _second_worker(session: Session, start: int, workers: int) -> tuple[int, int, str] | None:
+    """Where to split the walk and the URL for the second process, or None to walk in this one."""
+    if workers < 2:
+        return None
+    end = session.scalar(select(func.max(CustodyEvent.seq))) or 0
+    url = session.connection().engine.url
+    if end - start < _PARALLEL_MIN or (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")):
+        return None
+    return start + (end - start) // 2, end, url.render_as_string(hide_password=False)
 
 
 def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[bytes]) -> tuple[int, str]:
@@ -196,7 +286,7 @@ def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[
         if seq != expected:
             raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
         if prev_hash != prev:
-            raise _Bad(seq, "link broken: prev_hash is not the previous event's hash (inserted, deleted or reordered)")
+            raise _Bad(seq, _LINK_BROKEN)
         if recorded is None:
             recorded = occurred
         try:
@@ -249,16 +339,20 @@ def verify(
     stored: Sequence[KnownCheckpoint] = (),
     since_checkpoint: bool = False,
     stored_leaves: Callable[[KnownCheckpoint], bytes | None] = lambda cp: None,
+    workers: int | None = None,
 ) -> VerifyReport:
     """Check the whole log (or, ``since_checkpoint``, what follows the last verified checkpoint).
 
     ``verifier``: the log's public key; without it checkpoints are compared but their signatures are not
     checked. ``stored``: the checkpoints copied to the object store. ``stored_leaves``: the leaf hashes
-    saved beside a checkpoint, to name the first rewritten event.
+    saved beside a checkpoint, to name the first rewritten event. ``workers``: processes that check events
+    (default: 2 on a machine of 2 CPUs or more; a log shorter than ``_PARALLEL_MIN`` is checked in this one).
     """
     report = VerifyReport(ok=True, checked=0, size=0, head_hash=GENESIS)
+    if workers is None:
+        workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     try:
-        _verify(session, report, verifier, origin, stored, since_checkpoint, stored_leaves)
+        _verify(session, report, verifier, origin, stored, since_checkpoint, stored_leaves, workers)
     except _Bad as bad:
         report.ok, report.bad_seq, report.reason = False, bad.seq, bad.reason
     return report
@@ -272,6 +366,7 @@ def _verify(
     stored: Sequence[KnownCheckpoint],
     since_checkpoint: bool,
     stored_leaves: Callable[[KnownCheckpoint], bytes | None],
+    workers: int,
 ) -> None:
     tree = custody_tree.StoredTree(session)
     cps = _merge(checkpoints_in_database(session), stored)
@@ -301,6 +396,7 @@ def _verify(
             stop = len(leaves) if not pending else min(len(leaves), at + pending[0].size - frontier.size)
             part = leaves[at:stop]
             frontier.extend(part)
+            report.checked += len(part)
             segment += b"".join(part)
             at = stop
             while pending and pending[0].size == frontier.size:
@@ -313,17 +409,30 @@ def _verify(
                 report.signed_size = cp.size
                 segment_start, segment = frontier.size, bytearray()
 
-    expected = frontier.size + 1
-    for batch in _batches(session, frontier.size):
-        leaves: list[bytes] = []
+    split = _second_worker(session, frontier.size, workers)
+    if split is None:
+        expected, prev = _walk(session, frontier.size, _NO_END, prev, absorb, report)
+    else:
+        mid, end, url = split
+        worker = _start_worker(url, mid, end)
         try:
-            expected, prev = _scan(batch, expected, prev, leaves)
-        except _Bad:
-            absorb(leaves)  # a checkpoint before the bad event that does not match is the earlier fault
-            report.checked += len(leaves)
-            raise
+            expected, prev = _walk(session, frontier.size, mid, prev, absorb, report)
+            part = _worker_result(worker)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+        if expected != mid + 1:
+            raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
+        if part.first_prev is not None and part.first_prev != prev:
+            raise _Bad(mid + 1, _LINK_BROKEN)
+        leaves = [part.leaves[i : i + 32] for i in range(0, len(part.leaves), 32)]
         absorb(leaves)
-        report.checked += len(leaves)
+        if part.bad is not None:
+            raise _Bad(*part.bad)
+        prev = part.last_hash or prev
+        # events appended since the split was chosen
+        expected, prev = _walk(session, end, _NO_END, prev, absorb, report)
     report.size, report.head_hash = frontier.size, prev
     # every checkpoint the walk reached matched the recomputed tree, so each extends the one before;
     # those before a ``since_checkpoint`` start are proven so with the stored tree (its frontier matched)
@@ -341,6 +450,27 @@ def _verify(
         )
     if report.unsigned:
         report.warnings.append(f"{report.unsigned} events after the newest checkpoint are not yet signed")
+
+
+def _walk(
+    session: Session,
+    after_seq: int,
+    upto: int,
+    prev: str,
+    absorb: Callable[[list[bytes]], None],
+    report: VerifyReport,
+) -> tuple[int, str]:
+    """Check events ``after_seq < seq <= upto`` in this process; returns the next expected seq and the last hash."""
+    expected = after_seq + 1
+    for batch in _batches(session.connection(), after_seq, upto):
+        leaves: list[bytes] = []
+        try:
+            expected, prev = _scan(batch, expected, prev, leaves)
+        except _Bad:
+            absorb(leaves)  # a checkpoint before the bad event that does not match is the earlier fault
+            raise
+        absorb(leaves)
+    return expected, prev
 
 
 def _has(session: Session, size: int) -> bool:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 
-from evidence import custody, custody_tree, custody_verify
+from evidence import custody, custody_checkpoints, custody_tree, custody_verify
 from evidence.custody import EventKind, Outcome
 from evidence.models import CustodyEvent
 from evidence.unit_of_work import transaction
-from tests.evidence.test_custody import checkpoint, fill, verify
+from tests.evidence.test_custody import checkpoint, fill, recompute_everything, signed_log, verify
 
 TRICKY = [
     "ctrl \x00 \x01 \x1f \x7f \t\n\r\b\f",
@@ -97,7 +97,7 @@ def test_the_leaves_are_the_librarys(sessions):
         events = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
         leaves: list[bytes] = []
         expected, prev = 1, custody.GENESIS
-        for batch in custody_verify._batches(session, 0):
+        for batch in custody_verify._batches(session.connection(), 0):
             expected, prev = custody_verify._scan(batch, expected, prev, leaves)
         assert leaves == [custody_tree.leaf_of(ev) for ev in events]
         assert prev == events[-1].hash and expected == len(events) + 1
@@ -159,3 +159,92 @@ def test_format_1_events_are_decided_by_the_library(sessions, store, slow_calls)
         session.execute(update(CustodyEvent).where(CustodyEvent.seq == 4).values(agent="someone else"))
     report = verify(sessions, store)
     assert not report.ok and report.bad_seq == 4
+
+
+# --- two processes: the same verdict as one ------------------------------------------------------------------
+
+
+def _edit(seq):
+    def tamper(session):
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == seq).values(details='{"n":99}'))
+
+    return tamper
+
+
+def _delete(seq):
+    def tamper(session):
+        session.execute(delete(CustodyEvent).where(CustodyEvent.seq == seq))
+
+    return tamper
+
+
+def _swap(a, b):
+    def tamper(session):
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == a).values(seq=-a))
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == b).values(seq=a))
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == -a).values(seq=b))
+
+    return tamper
+
+
+def _rewrite(seq):
+    def tamper(session):
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == seq).values(agent="someone else"))
+        recompute_everything(session)
+
+    return tamper
+
+
+def _cut(after):
+    def tamper(session):
+        session.execute(delete(CustodyEvent).where(CustodyEvent.seq > after))
+
+    return tamper
+
+
+# a log of 20 signed at 5, 12 and 20 splits at 10: the second process holds the checkpoint at 12
+TAMPERING = {
+    "intact": lambda session: None,
+    "edit in the first half": _edit(7),
+    "edit in the second half": _edit(14),
+    "last of the first half deleted": _delete(10),
+    "first of the second half deleted": _delete(11),
+    "swapped across the split": _swap(10, 11),
+    "tail cut": _cut(16),
+    "rewritten in the first half": _rewrite(3),
+    "rewritten in the second half": _rewrite(14),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_two_processes_give_the_verdict_of_one(sessions, store, monkeypatch, tampering):
+    monkeypatch.setattr(custody_verify, "_PARALLEL_MIN", 1)
+    signed_log(sessions, store)
+    with transaction(sessions) as session:
+        TAMPERING[tampering](session)
+    one = verify(sessions, store, workers=1)
+    two = verify(sessions, store, workers=2)
+    assert (two.ok, two.bad_seq, two.reason, two.checked, two.size, two.head_hash, two.checkpoints) == (
+        one.ok, one.bad_seq, one.reason, one.checked, one.size, one.head_hash, one.checkpoints,
+    )  # fmt: skip
+    assert one.ok == (tampering == "intact")
+    if not one.ok:
+        assert one.bad_seq is not None
+
+
+def test_two_processes_after_a_verified_checkpoint(sessions, store, monkeypatch):
+    monkeypatch.setattr(custody_verify, "_PARALLEL_MIN", 1)
+    signed_log(sessions, store, sizes=(5,))
+    first = verify(sessions, store)
+    with transaction(sessions) as session:
+        custody_checkpoints.mark_verified(session, first.verified_ids)
+    fill(sessions, 4, start=5)
+    checkpoint(sessions, store)
+    fill(sessions, 21, start=9)
+    checkpoint(sessions, store)
+    report = verify(sessions, store, since_checkpoint=True, workers=2)
+    assert report.ok and report.started_at == 5 and report.checked == 25 and report.signed_size == 30
+    with transaction(sessions) as session:
+        session.execute(update(CustodyEvent).where(CustodyEvent.seq == 25).values(agent="someone else"))
+    report = verify(sessions, store, since_checkpoint=True, workers=2)
+    assert not report.ok and report.bad_seq == 25
