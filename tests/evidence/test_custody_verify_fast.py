@@ -202,14 +202,14 @@ def _cut(after):
     return tamper
 
 
-# a log of 20 signed at 5, 12 and 20 splits at 10: the second process holds the checkpoint at 12
+# a log of 20 signed at 5, 12 and 20 splits at 11: the second process holds the checkpoint at 12
 TAMPERING = {
     "intact": lambda session: None,
     "edit in the first half": _edit(7),
     "edit in the second half": _edit(14),
-    "last of the first half deleted": _delete(10),
-    "first of the second half deleted": _delete(11),
-    "swapped across the split": _swap(10, 11),
+    "last of the first half deleted": _delete(11),
+    "first of the second half deleted": _delete(12),
+    "swapped across the split": _swap(11, 12),
     "tail cut": _cut(16),
     "rewritten in the first half": _rewrite(3),
     "rewritten in the second half": _rewrite(14),
