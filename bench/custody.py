@@ -402,6 +402,12 @@ def large_log(backend: str, work: Path, n: int) -> tuple[Engine, FileStore, Sign
     return engine, store, signer, close
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (verify checks half a long log in one)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps: int) -> list[list[Any]]:
     reads = make_sessionmaker(engine, read_only=True)
     stored = custody_checkpoints.stored(store)
@@ -435,14 +441,14 @@ def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps:
 
     base_times, our_times, base_cpu, our_cpu = [], [], [], []
     for rep in range(reps):
-        c0, t0 = time.process_time(), time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         read = bare()
         base_times.append(time.perf_counter() - t0)
-        base_cpu.append(time.process_time() - c0)
-        c0, t0 = time.process_time(), time.perf_counter()
+        base_cpu.append(_cpu() - c0)
+        c0, t0 = _cpu(), time.perf_counter()
         report = ours()
         our_times.append(time.perf_counter() - t0)
-        our_cpu.append(time.process_time() - c0)
+        our_cpu.append(_cpu() - c0)
         if not report.ok or report.checked != n or report.signed_size != n or read != n:
             raise SystemExit(f"verify of the bulk log failed: {report}")
         log(
@@ -462,7 +468,7 @@ def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps:
             "PASS" if rate >= VERIFY_TARGET else "FAIL",
         ],
         [
-            "  same, per CPU-second of the verifier (info)",
+            "  same, per CPU-second of the verifier and its child (info)",
             f"{cpu_rate:,.0f} ev/s",
             f"bare read {base_cpu_rate:,.0f} ev/s (ratio {cpu_rate / base_cpu_rate:.2f})",
             f"{cpu_rate / VERIFY_TARGET:.2f}",

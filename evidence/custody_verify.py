@@ -118,13 +118,6 @@ def _when(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
-def _iso(value: Any) -> str:
-    """``custody_tree.iso`` of a stored time; SQLite's text form is rearranged, not parsed."""
-    if type(value) is str and len(value) == 26 and value[10] == " ":  # "YYYY-MM-DD HH:MM:SS.ffffff"
-        return f"{value[:10]}T{value[11:]}Z"
-    return custody_tree.iso(_when(value))
-
-
 def checkpoints_in_database(session: Session) -> list[KnownCheckpoint]:
     rows = session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size, CustodyCheckpoint.id))
     return [
@@ -277,9 +270,10 @@ def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[
     """Check one batch of events in order, appending each one's leaf hash to ``leaves``; returns the next
     expected ``seq`` and the last event's hash. Raises ``_Bad`` at the first bad event.
 
-    The hot path builds the leaf exactly as ``custody_tree.leaf_data_v2`` (with ``_iso`` of stored times)
-    does, inlined; any other shape (format 1, another time text, a non-integer id) and any mismatch goes to
-    ``_slow``, which decides with the library's own functions.
+    The hot path builds the leaf as ``custody_tree.leaf_data_v2`` does, inlined, with a stored time
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` rearranged into ``custody_tree.iso``'s text instead of parsed. Any other
+    shape (format 1, another time text, a non-integer id) and any mismatch goes to ``_slow``, which decides
+    with the library's own functions: an event is never called altered by this path.
     """
     q, sha = _json_str, _sha256
     for row in rows:
@@ -291,8 +285,17 @@ def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[
         if recorded is None:
             recorded = occurred
         try:
-            # "YYYY-MM-DD HH:MM:SS.ffffff" only: then the text below is _iso's, and no quote can slip in
-            if fmt != 2 or not len(occurred) == len(recorded) == 26 or not occurred[10] == recorded[10] == " ":
+            # the stored shape only, and no quote or backslash: a time stays inside its JSON string, as
+            # every other field stays in its token, so equal hashes mean equal fields
+            if (
+                fmt != 2
+                or not len(occurred) == len(recorded) == 26
+                or not occurred[10] == recorded[10] == " "
+                or '"' in occurred
+                or '"' in recorded
+                or "\\" in occurred
+                or "\\" in recorded
+            ):
                 raise ValueError
             leaf = sha(
                 (

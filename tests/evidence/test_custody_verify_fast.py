@@ -122,6 +122,18 @@ def test_another_text_of_the_same_time_is_decided_by_the_library(sessions, store
     assert not report.ok and report.bad_seq == 3
 
 
+@pytest.mark.parametrize("bad", ['2026-01-01 00:00:00"12345', "2026-01-01 00:00:00\\12345", "2026-01-01 00:00"])
+def test_a_time_text_that_is_no_time_is_named(sessions, store, bad):
+    if sessions.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("only SQLite keeps times as text")
+    fill(sessions, 4)
+    checkpoint(sessions, store)
+    with transaction(sessions) as session:
+        session.execute(text("UPDATE custody_events SET recorded_at = :t WHERE seq = 2"), {"t": bad})
+    report = verify(sessions, store)
+    assert not report.ok and report.bad_seq == 2
+
+
 def test_a_field_of_the_wrong_type_is_named_not_a_crash(sessions, store):
     if sessions.kw["bind"].dialect.name != "sqlite":
         pytest.skip("only SQLite stores a text in an integer column")
