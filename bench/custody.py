@@ -62,6 +62,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.machine import cpu_model, log, print_results  # noqa: E402
+from cli import custody_workers  # noqa: E402
 from evidence import custody, custody_checkpoints, custody_tree, merkle, unit_of_work  # noqa: E402
 from evidence.adapters.database import make_engine, make_sessionmaker, migrate  # noqa: E402
 from evidence.adapters.filestore import FileStore  # noqa: E402
@@ -421,6 +422,7 @@ def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps:
                 origin=signer.origin,
                 stored=stored,
                 stored_leaves=custody_checkpoints.stored_leaves(store),
+                helper=custody_workers.helper_for(engine),
             ),
         )
 

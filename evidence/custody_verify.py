@@ -17,19 +17,14 @@ What each check catches:
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import subprocess
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, create_engine, func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from evidence import custody_tree, merkle
 from evidence.checkpoint import Checkpoint, VerifierKey, open_checkpoint, parse_note
@@ -49,10 +44,9 @@ _PG_COLUMNS = _COLUMNS.format(occurred=_PG_TIME.format("occurred_at"), recorded=
 _SQLITE_COLUMNS = _COLUMNS.format(occurred="occurred_at", recorded="recorded_at")
 _SELECT = "SELECT {columns} FROM custody_events WHERE seq > {mark} AND seq <= {mark} ORDER BY seq"
 _NO_END = 2**62
-# A log longer than this is split in two and the second half checked by another process (~1-2 s to start
-# and import, which a shorter walk does not win back). Its leaf hashes come back for the tree.
+# With a ``helper``, a log longer than this is split in two and the second part checked by another process
+# (~1-2 s to start and import, which a shorter walk does not win back). Its leaf hashes come back for the tree.
 _PARALLEL_MIN = 1 << 18
-_WORKER_TIMEOUT_S = 3600  # half of a 100-million-event log on a slow machine
 
 
 @dataclass
@@ -186,8 +180,8 @@ def _batches(conn: Connection, after_seq: int, upto: int = _NO_END) -> Iterator[
 
 
 @dataclass
-class _Part:
-    """What a worker found in its range: the leaf hashes up to its first bad event, and that event."""
+class RangeCheck:
+    """What ``check_range`` found: the leaf hashes up to the first bad event, and that event."""
 
     leaves: bytes  # 32 bytes each, in order
     first_prev: str | None  # prev_hash of the range's first event, when present (the caller checks the link)
@@ -195,75 +189,44 @@ class _Part:
     bad: tuple[int | None, str] | None = None
 
 
-def _check_range(url: str, after_seq: int, upto: int) -> _Part:
-    """A worker process: check events ``after_seq < seq <= upto`` on a connection of its own."""
-    timeout = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 5}  # as the system's engines
-    engine = create_engine(url, poolclass=NullPool, connect_args=timeout)
+class Pending(Protocol):
+    """A ``check_range`` running elsewhere."""
+
+    def result(self) -> RangeCheck: ...
+
+    def cancel(self) -> object: ...
+
+
+Helper = Callable[[int, int], Pending]
+"""Starts ``check_range(conn, after_seq, upto)`` in another process (the wiring's: ``cli/custody_workers.py``)."""
+
+
+def check_range(conn: Connection, after_seq: int, upto: int) -> RangeCheck:
+    """Check events ``after_seq < seq <= upto`` (a helper process's part of a long log)."""
+    leaves: list[bytes] = []
+    first_prev: str | None = None
+    last, expected, bad = "", after_seq + 1, None
     try:
-        with engine.connect() as conn:
-            leaves: list[bytes] = []
-            first_prev: str | None = None
-            last, expected, bad = "", after_seq + 1, None
-            try:
-                for batch in _batches(conn, after_seq, upto):
-                    if expected == after_seq + 1 and batch[0][0] == expected:  # the link to the range before
-                        first_prev = last = batch[0][11]
-                    expected, last = _scan(batch, expected, last, leaves)
-                if expected <= upto:
-                    raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
-            except _Bad as exc:
-                bad = (exc.seq, exc.reason)
-            return _Part(b"".join(leaves), first_prev, last, bad)
-    finally:
-        engine.dispose()
+        for batch in _batches(conn, after_seq, upto):
+            if expected == after_seq + 1 and batch[0][0] == expected:  # the link to the part before
+                first_prev = last = batch[0][11]
+            expected, last = _scan(batch, expected, last, leaves)
+        if expected <= upto:
+            raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
+    except _Bad as exc:
+        bad = (exc.seq, exc.reason)
+    return RangeCheck(b"".join(leaves), first_prev, last or None, bad)
 
 
-def _start_worker(url: str, after_seq: int, upto: int) -> subprocess.Popen[bytes]:
-    """A process of its own that runs ``_check_range`` (a plain child: no multiprocessing machinery to outlive it)."""
-    given, send = os.pipe()  # not stdin=PIPE: communicate() later would flush the closed pipe
-    try:
-        child = subprocess.Popen(
-            [sys.executable, "-c", "from evidence.custody_verify import _worker_main; _worker_main()"],
-            stdin=given,
-            stdout=subprocess.PIPE,
-        )
-    finally:
-        os.close(given)
-    try:
-        with open(send, "wb") as pipe:  # a few hundred bytes: within the pipe's buffer, never blocks
-            pipe.write(pickle.dumps((url, after_seq, upto)))
-    except OSError:
-        child.kill()
-        child.communicate()
-        raise
-    return child
-
-
-def _worker_result(child: subprocess.Popen[bytes]) -> _Part:
-    out, _ = child.communicate(timeout=_WORKER_TIMEOUT_S)
-    if child.returncode != 0:
-        raise RuntimeError(f"the custody verify worker failed (exit {child.returncode})")
-    part = pickle.loads(out)  # our own child's answer
-    assert isinstance(part, _Part)
-    return part
-
-
-def _worker_main() -> None:
-    """The worker's entry: the range on stdin, its ``_Part`` on stdout (both pickled)."""
-    url, after_seq, upto = pickle.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(pickle.dumps(_check_range(url, after_seq, upto)))
-
-
-def _second_worker(session: Session, start: int, workers: int) -> tuple[int, int, str] | None:
-    """Where to split the walk and the URL for the second process, or None to walk in this one."""
-    if workers < 2:
+def _split(session: Session, start: int, helper: Helper | None) -> tuple[int, int] | None:
+    """Where to split the walk for ``helper`` (None: walk it all here)."""
+    if helper is None:
         return None
     end = session.scalar(select(func.max(CustodyEvent.seq))) or 0
-    url = session.connection().engine.url
-    if end - start < _PARALLEL_MIN or (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")):
+    if end - start < _PARALLEL_MIN:
         return None
-    # this process starts at once, the other after its ~1 s start-up: this one takes a little more
-    return start + (end - start) * 11 // 20, end, url.render_as_string(hide_password=False)
+    # this process starts at once, the helper after its ~1 s start-up: this one takes a little more
+    return start + (end - start) * 11 // 20, end
 
 
 def _scan(rows: Sequence[Sequence[Any]], expected: int, prev: str, leaves: list[bytes]) -> tuple[int, str]:
@@ -343,20 +306,18 @@ def verify(
     stored: Sequence[KnownCheckpoint] = (),
     since_checkpoint: bool = False,
     stored_leaves: Callable[[KnownCheckpoint], bytes | None] = lambda cp: None,
-    workers: int | None = None,
+    helper: Helper | None = None,
 ) -> VerifyReport:
     """Check the whole log (or, ``since_checkpoint``, what follows the last verified checkpoint).
 
     ``verifier``: the log's public key; without it checkpoints are compared but their signatures are not
     checked. ``stored``: the checkpoints copied to the object store. ``stored_leaves``: the leaf hashes
-    saved beside a checkpoint, to name the first rewritten event. ``workers``: processes that check events
-    (default: 2 on a machine of 2 CPUs or more; a log shorter than ``_PARALLEL_MIN`` is checked in this one).
+    saved beside a checkpoint, to name the first rewritten event. ``helper``: checks the second part of a
+    long log in another process (a log shorter than ``_PARALLEL_MIN`` is checked all here).
     """
     report = VerifyReport(ok=True, checked=0, size=0, head_hash=GENESIS)
-    if workers is None:
-        workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     try:
-        _verify(session, report, verifier, origin, stored, since_checkpoint, stored_leaves, workers)
+        _verify(session, report, verifier, origin, stored, since_checkpoint, stored_leaves, helper)
     except _Bad as bad:
         report.ok, report.bad_seq, report.reason = False, bad.seq, bad.reason
     return report
@@ -370,7 +331,7 @@ def _verify(
     stored: Sequence[KnownCheckpoint],
     since_checkpoint: bool,
     stored_leaves: Callable[[KnownCheckpoint], bytes | None],
-    workers: int,
+    helper: Helper | None,
 ) -> None:
     tree = custody_tree.StoredTree(session)
     cps = _merge(checkpoints_in_database(session), stored)
@@ -413,19 +374,18 @@ def _verify(
                 report.signed_size = cp.size
                 segment_start, segment = frontier.size, bytearray()
 
-    split = _second_worker(session, frontier.size, workers)
+    split = _split(session, frontier.size, helper)
     if split is None:
         expected, prev = _walk(session, frontier.size, _NO_END, prev, absorb, report)
     else:
-        mid, end, url = split
-        worker = _start_worker(url, mid, end)
+        mid, end = split
+        assert helper is not None
+        other = helper(mid, end)
         try:
             expected, prev = _walk(session, frontier.size, mid, prev, absorb, report)
-            part = _worker_result(worker)
+            part = other.result()
         finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.communicate()
+            other.cancel()  # a no-op once answered; else the walk here failed and its answer is not needed
         if expected != mid + 1:
             raise _Bad(expected, f"event {expected} is missing (deleted, or the events after it renumbered)")
         if part.first_prev is not None and part.first_prev != prev:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import delete, select, text, update
 
+from cli import custody_workers
 from evidence import custody, custody_checkpoints, custody_tree, custody_verify
 from evidence.custody import EventKind, Outcome
 from evidence.models import CustodyEvent
@@ -234,8 +235,8 @@ def test_two_processes_give_the_verdict_of_one(sessions, store, monkeypatch, tam
     signed_log(sessions, store)
     with transaction(sessions) as session:
         TAMPERING[tampering](session)
-    one = verify(sessions, store, workers=1)
-    two = verify(sessions, store, workers=2)
+    one = verify(sessions, store)
+    two = verify(sessions, store, helper=custody_workers.helper_for(sessions.kw["bind"]))
     assert (two.ok, two.bad_seq, two.reason, two.checked, two.size, two.head_hash, two.checkpoints) == (
         one.ok, one.bad_seq, one.reason, one.checked, one.size, one.head_hash, one.checkpoints,
     )  # fmt: skip
@@ -254,9 +255,9 @@ def test_two_processes_after_a_verified_checkpoint(sessions, store, monkeypatch)
     checkpoint(sessions, store)
     fill(sessions, 21, start=9)
     checkpoint(sessions, store)
-    report = verify(sessions, store, since_checkpoint=True, workers=2)
+    report = verify(sessions, store, since_checkpoint=True, helper=custody_workers.helper_for(sessions.kw["bind"]))
     assert report.ok and report.started_at == 5 and report.checked == 25 and report.signed_size == 30
     with transaction(sessions) as session:
         session.execute(update(CustodyEvent).where(CustodyEvent.seq == 25).values(agent="someone else"))
-    report = verify(sessions, store, since_checkpoint=True, workers=2)
+    report = verify(sessions, store, since_checkpoint=True, helper=custody_workers.helper_for(sessions.kw["bind"]))
     assert not report.ok and report.bad_seq == 25
