@@ -75,6 +75,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.machine import cpu_model, log, print_results  # noqa: E402
+from cli import custody_workers  # noqa: E402
 from evidence import custody, custody_checkpoints, custody_tree, merkle, unit_of_work  # noqa: E402
 from evidence.adapters.database import make_engine, make_sessionmaker, migrate  # noqa: E402
 from evidence.adapters.filestore import FileStore  # noqa: E402
@@ -456,6 +457,12 @@ def large_log(backend: str, work: Path, n: int) -> tuple[Engine, FileStore, Sign
     return engine, store, signer, close
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (verify checks half a long log in one)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps: int) -> list[list[Any]]:
     reads = make_sessionmaker(engine, read_only=True)
     stored = custody_checkpoints.stored(store)
@@ -469,6 +476,7 @@ def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps:
                 origin=signer.origin,
                 stored=stored,
                 stored_leaves=custody_checkpoints.stored_leaves(store),
+                helper=custody_workers.helper_for(engine),
             ),
         )
 
@@ -489,14 +497,14 @@ def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps:
 
     base_times, our_times, base_cpu, our_cpu = [], [], [], []
     for rep in range(reps):
-        c0, t0 = time.process_time(), time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         read = bare()
         base_times.append(time.perf_counter() - t0)
-        base_cpu.append(time.process_time() - c0)
-        c0, t0 = time.process_time(), time.perf_counter()
+        base_cpu.append(_cpu() - c0)
+        c0, t0 = _cpu(), time.perf_counter()
         report = ours()
         our_times.append(time.perf_counter() - t0)
-        our_cpu.append(time.process_time() - c0)
+        our_cpu.append(_cpu() - c0)
         if not report.ok or report.checked != n or report.signed_size != n or read != n:
             raise SystemExit(f"verify of the bulk log failed: {report}")
         log(
@@ -516,7 +524,7 @@ def bench_verify(engine: Engine, store: FileStore, signer: Signer, n: int, reps:
             "PASS" if rate >= VERIFY_TARGET else "FAIL",
         ],
         [
-            "  same, per CPU-second of the verifier (info)",
+            "  same, per CPU-second of the verifier and its child (info)",
             f"{cpu_rate:,.0f} ev/s",
             f"bare read {base_cpu_rate:,.0f} ev/s (ratio {cpu_rate / base_cpu_rate:.2f})",
             f"{cpu_rate / VERIFY_TARGET:.2f}",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cli import custody_workers
 from cli.console import emit, err, out
 from cli.wiring import in_database, parse_time, runtime, settings
 from evidence import custody, custody_checkpoints, items, unit_of_work
@@ -134,6 +135,7 @@ def custody_verify(
                 stored=copies,
                 since_checkpoint=since_checkpoint,
                 stored_leaves=custody_checkpoints.stored_leaves(store),
+                helper=custody_workers.helper_for(rt.engine),
             ),
         )
         if report.ok:
