@@ -36,7 +36,7 @@ def prepare(session: Session, item_id: int, serial: str) -> Attribution:
     serial = serial.strip()
     if not serial:
         raise InvalidInput("device: give the recorder's serial")
-    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update()).first()
+    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update(key_share=True)).first()
     if item is None:
         raise NotFound(f"no item {item_id}")
     if not is_unattributed(item):

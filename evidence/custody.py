@@ -87,6 +87,9 @@ class Outcome(str, enum.Enum):
 
 
 def _lock_chain(session: Session) -> None:
+    # PostgreSQL: callers that lock an item's row before appending take FOR NO KEY UPDATE, never FOR
+    # UPDATE: a writer holding this lock may insert a row that references the item (its foreign-key
+    # check takes KEY SHARE), and FOR UPDATE would make the two wait on each other (deadlock)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
 

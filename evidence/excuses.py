@@ -171,7 +171,7 @@ def excuse_item(session: Session, who: Principal, item_id: int, *, reason: str, 
     """``who`` excuses the lateness of item ``item_id``: 404 if hidden from them, 403 unless they
     supervise its unit, 409 if it was on time, is not judged, or is excused already."""
     access.item_for(session.connection(), who, item_id, Action.VIEW_METADATA)
-    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update()).one()
+    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update(key_share=True)).one()
     access.require(access.decide_excuse(who, {item.unit}), "excuse", item_id=item.id)
     reason = _reason(reason)
     if item.on_time is None:

@@ -173,7 +173,7 @@ class Result:
 def record(session: Session, reading: Reading, *, agent: str, store: str) -> Result:
     """Record one reading as a custody event, in the caller's (short) transaction."""
     t = reading.target
-    item = session.get(Item, t.item_id, with_for_update=True)
+    item = session.get(Item, t.item_id, with_for_update={"key_share": True})
     took = round(reading.seconds, 3)
     read_bytes = reading.size_bytes or 0
     if item is None or item.status == ItemStatus.PURGED.value or item.object_key != t.object_key:
@@ -226,7 +226,7 @@ def resolve(session: Session, result: Result, reason: str, *, agent: str, by: st
         raise InvalidInput("a reason is required to resolve a fixity alarm")
     if not result.ok or result.skipped:
         raise FixityAlarm(f"item {result.item_id} does not pass its check now: its alarm stays")
-    item = session.get(Item, result.item_id, with_for_update=True)
+    item = session.get(Item, result.item_id, with_for_update={"key_share": True})
     if item is None or not item.fixity_alarm:
         raise InvalidInput(f"item {result.item_id} has no fixity alarm to resolve")
     item.fixity_alarm = False

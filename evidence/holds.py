@@ -83,7 +83,7 @@ def place(
     item_id, case_id, named = _target(item, case)
     concerned = _concerned(session, item, case)
     # lock the items first: a sweep purging one of them finishes before, or sees the hold after
-    session.scalars(select(Item.id).where(Item.id.in_(concerned)).with_for_update()).all()
+    session.scalars(select(Item.id).where(Item.id.in_(concerned)).with_for_update(key_share=True)).all()
     if item is not None and item.status == ItemStatus.PURGED.value:
         raise Conflict(f"item {item.id} was purged on {iso(item.purged_at)}: nothing is left to hold")
     if active(session, item_id=item_id, case_id=case_id) is not None:

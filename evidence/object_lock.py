@@ -133,7 +133,7 @@ def state_of(result: LockResult, now: datetime) -> str:
 
 def record(session: Session, item_id: int, key: str, result: LockResult, agent: str, why: str) -> dict[str, Any]:
     """Store what the store reported on the item (row locked) and add its ``lock_applied`` event."""
-    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update()).one()
+    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update(key_share=True)).one()
     now = utcnow()
     item.lock_state = state_of(result, now)
     if result.until is not None and (item.lock_until is None or result.until > item.lock_until):

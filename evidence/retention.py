@@ -194,7 +194,8 @@ def refresh(
     if not ids:
         return {}
     session.flush()
-    items = list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id).with_for_update()))
+    locked = select(Item).where(Item.id.in_(ids)).order_by(Item.id).with_for_update(key_share=True)
+    items = list(session.scalars(locked))
     found = verdicts(session, items, rules)
     moment = now or utcnow()
     for item in items:

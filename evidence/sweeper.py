@@ -89,7 +89,7 @@ def _candidates(session: Session, as_of: datetime, rules: Rules, lock: bool = Fa
         )
         .order_by(Item.id)
     )
-    return list(session.scalars(query.with_for_update() if lock else query))
+    return list(session.scalars(query.with_for_update(key_share=True) if lock else query))
 
 
 def plan(session: Session, as_of: datetime, rules: Rules, grace_days: int, lock: bool = False) -> Plan:
@@ -224,7 +224,7 @@ def _purge(
 ) -> bool:
     """Purge one expired item if it still should be: row locked, verdict checked, objects deleted
     (inside the transaction on purpose: see the module's text), the row made a tombstone."""
-    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update()).first()
+    item = session.scalars(select(Item).where(Item.id == item_id).with_for_update(key_share=True)).first()
     if item is None or item.status != ItemStatus.EXPIRED.value or item.expired_at is None:
         return False
     verdict = retention.verdicts(session, [item], rules)[item.id]
