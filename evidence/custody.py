@@ -16,7 +16,6 @@ import enum
 import json
 import re
 from collections.abc import Generator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,26 +110,7 @@ def details_text(details: dict[str, Any] | None) -> str:
 _PLAIN_JSON = re.compile(r"[0-9][.eE]|[\U00010000-\U0010FFFF]")
 
 
-@dataclass(frozen=True)
-class Appended:
-    """An event as ``append`` wrote it (the row itself is in the caller's transaction)."""
-
-    seq: int
-    item_id: int | None
-    case_id: int | None
-    kind: str
-    outcome: str
-    agent: str
-    tool: str | None
-    occurred_at: datetime
-    recorded_at: datetime
-    details: str
-    format: int
-    prev_hash: str
-    hash: str
-
-
-_COLUMNS = tuple(f.name for f in dataclasses.fields(Appended))
+_COLUMNS = tuple(f.name for f in dataclasses.fields(custody_tree.EventRecord))
 _SQL = {
     # the driver's own statements: SQLAlchemy's per-statement work was most of an append, which runs
     # under the log's write lock, so it bounded how many events several processes could append
@@ -162,7 +142,7 @@ def append(
     tool: str | None = None,
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
-) -> Appended:
+) -> custody_tree.EventRecord:
     """Add one event at the end of the log, in the caller's transaction.
 
     ``occurred_at``: when the step happened, if before now (a hash finished, a file received); the
@@ -194,7 +174,7 @@ def append(
             text_details,
         )
         leaf = merkle.leaf_hash(data)
-        event = Appended(
+        event = custody_tree.EventRecord(
             seq=seq,
             item_id=item_id,
             case_id=case_id,

@@ -22,9 +22,10 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
@@ -37,8 +38,9 @@ _INSERT_NODES = insert(CustodyNode)  # run on the Connection: Core executemany, 
 _json_str = encode_basestring  # RFC 8785 string escaping: the same as json's, UTF-8 kept as is
 
 
-class EventRow(Protocol):
-    """The columns a leaf is built from (an ORM event or a Core row)."""
+@dataclass
+class EventRecord:
+    """One event's columns as plain values: what ``custody.append`` wrote, or a row the verifier read."""
 
     seq: int
     item_id: int | None
@@ -53,6 +55,9 @@ class EventRow(Protocol):
     format: int
     prev_hash: str
     hash: str
+
+
+EventRow = CustodyEvent | EventRecord  # what a leaf is built from: a stored event or its plain values
 
 
 def iso(moment: datetime) -> str:

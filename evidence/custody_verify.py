@@ -50,25 +50,6 @@ _PARALLEL_MIN = 1 << 18
 
 
 @dataclass
-class _Event:
-    """A raw row with typed times, for the format-1 (pre-0010) path, which needs ``custody_tree.EventRow``."""
-
-    seq: int
-    item_id: int | None
-    case_id: int | None
-    kind: str
-    outcome: str
-    agent: str
-    tool: str | None
-    occurred_at: datetime
-    recorded_at: datetime | None
-    details: str
-    format: int
-    prev_hash: str
-    hash: str
-
-
-@dataclass
 class KnownCheckpoint:
     """A checkpoint the verifier holds: from the database, the object store, or both."""
 
@@ -284,7 +265,7 @@ def _slow(row: Sequence[Any]) -> bytes:
     seq, item_id, case_id, kind, outcome, agent, tool, occurred, recorded, details, fmt, prev_hash, leaf_hex = row
     try:
         when_recorded = None if recorded is None else _when(recorded)
-        event = _Event(
+        event = custody_tree.EventRecord(
             seq, item_id, case_id, kind, outcome, agent, tool, _when(occurred), when_recorded, details, fmt,
             prev_hash, leaf_hex,
         )  # fmt: skip
