@@ -47,6 +47,7 @@ This is a benchmark, not a test: it prints a table and exits 1 if a target is mi
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -155,34 +156,11 @@ def _details(writer: int, i: int) -> dict[str, Any]:
     return {"sha256": digest, "bytes": 104_857_600 + i, "file": f"BENCH{writer:02d}_{i:06d}.MP4"}
 
 
-def append_writer(url: str, writer: int, count: int, ready: Any, go: Any, results: Any) -> None:
-    """One writer process: ``count`` events, each in its own unit of work."""
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    agent = f"station=BENCH;worker={writer}"
-
-    def one(i: int) -> None:
-        details = _details(writer, i)
-        unit_of_work.run(
-            sessions,
-            lambda s: custody.append(s, EventKind.HASHED, agent=agent, tool="hashlib sha256", details=details),
-        )
-
-    one(-1)  # connect, compile the statements: not timed
-    ready.put(writer)
-    go.wait()
-    cpu0, t0 = time.process_time(), time.monotonic()
-    for i in range(count):
-        one(i)
-    results.put((writer, t0, time.monotonic(), time.process_time() - cpu0))
-    engine.dispose()
-
-
 BATCH = 4  # ingest writes received, hashed, stored and verified in one transaction
 
 
-def batched_writer(url: str, writer: int, count: int, ready: Any, go: Any, results: Any) -> None:
-    """One writer process: ``count`` events, ``BATCH`` to a unit of work, as ingest's store step writes them."""
+def append_writer(url: str, writer: int, count: int, ready: Any, go: Any, results: Any, batch: int = 1) -> None:
+    """One writer process: ``count`` events, ``batch`` to a unit of work (1: each its own, the worst case)."""
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     agent = f"station=BENCH;worker={writer}"
@@ -194,12 +172,12 @@ def batched_writer(url: str, writer: int, count: int, ready: Any, go: Any, resul
 
         unit_of_work.run(sessions, work)
 
-    some(-1, 1)
+    some(-1, 1)  # connect, compile the statements: not timed
     ready.put(writer)
     go.wait()
     cpu0, t0 = time.process_time(), time.monotonic()
-    for i in range(0, count, BATCH):
-        some(i, min(BATCH, count - i))
+    for i in range(0, count, batch):
+        some(i, min(batch, count - i))
     results.put((writer, t0, time.monotonic(), time.process_time() - cpu0))
     engine.dispose()
 
@@ -310,7 +288,7 @@ def bench_append(backend: str, work: Path, writers: int, events: int) -> list[li
         drop()
     url, drop = fresh_database(backend, work, "append-batched")
     try:
-        batched = run_writers(batched_writer, url, writers, events)
+        batched = run_writers(functools.partial(append_writer, batch=BATCH), url, writers, events)
         log(f"  {BATCH} events a transaction: {batched['rate']:.0f} events/s ({batched['cpu_ms']:.2f} ms CPU/ev)")
     finally:
         drop()
