@@ -98,16 +98,25 @@ def details_text(details: dict[str, Any] | None) -> str:
     text = json.dumps(
         details or {}, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    if _PLAIN_JSON.search(text) is None:
-        # no number with a fraction or exponent, no character beyond the BMP: then RFC 8785 is exactly
-        # json's sorted, compact, UTF-8 form (the tests hold the two equal); else ask the reference
+    if _integral(details) and _BEYOND_BMP.search(text) is None:
+        # no number with a fraction and no character beyond the BMP: then RFC 8785 is exactly json's
+        # sorted, compact, UTF-8 form (the tests hold the two equal). An integer beyond 2**53 is
+        # written as its digits, where the rfc8785 package would refuse the whole event.
         return text
     return str(rfc8785.dumps(json.loads(text)).decode())
 
 
-# a float anywhere (JSON numbers with '.', 'e' or 'E' outside strings are hard to tell apart cheaply,
-# so any '.', 'e', 'E' after a digit counts), or a character outside the BMP (UTF-16 key order)
-_PLAIN_JSON = re.compile(r"[0-9][.eE]|[\U00010000-\U0010FFFF]")
+# keys are ordered by UTF-16 code units in RFC 8785, by code points in json: they differ only here
+_BEYOND_BMP = re.compile(r"[\U00010000-\U0010FFFF]")
+
+
+def _integral(value: Any) -> bool:
+    """No float anywhere in ``value``."""
+    if isinstance(value, dict):
+        return all(_integral(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_integral(v) for v in value)
+    return not isinstance(value, float)
 
 
 _COLUMNS = tuple(f.name for f in dataclasses.fields(custody_tree.EventRecord))

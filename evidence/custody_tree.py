@@ -373,16 +373,24 @@ def record_leaf(session: Session, index: int, leaf: bytes, prev_leaf: bytes | No
         level += 1
         i >>= 1
         levels.append((level, i))
-    lefts = StoredTree(session, repair=True).nodes((lv - 1, 2 * ix) for lv, ix in levels[1:]) if levels[1:] else {}
-    h = node_hash(prev_leaf, leaf)
-    rows = [{"level": 1, "idx": levels[0][1], "hash": h}]
-    for level, idx in levels[1:]:
-        h = node_hash(lefts[(level - 1, 2 * idx)], h)
-        rows.append({"level": level, "idx": idx, "hash": h})
+    wanted = [(lv - 1, 2 * ix) for lv, ix in levels[1:]]
     conn = session.connection()
+    dialect = conn.dialect.name
+    # the driver's own statements: this runs under the log's write lock (see custody.append)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:  # the driver's own statement: this runs under the log's write lock (see custody.append)
-        cursor.executemany(_INSERT_NODES_SQL[conn.dialect.name], rows)
+    try:
+        lefts: dict[tuple[int, int], bytes] = {}
+        if wanted:
+            cursor.execute(_select_pairs_sql(dialect, len(wanted)), [v for pair in wanted for v in pair])
+            lefts = {(level, idx): bytes(h) for level, idx, h in cursor.fetchall()}
+            if len(lefts) < len(wanted):  # a log written before revision 0010: computed and stored
+                lefts.update(StoredTree(session, repair=True).nodes(k for k in wanted if k not in lefts))
+        h = node_hash(prev_leaf, leaf)
+        rows = [{"level": 1, "idx": levels[0][1], "hash": h}]
+        for level, idx in levels[1:]:
+            h = node_hash(lefts[(level - 1, 2 * idx)], h)
+            rows.append({"level": level, "idx": idx, "hash": h})
+        cursor.executemany(_INSERT_NODES_SQL[dialect], rows)
     finally:
         cursor.close()
 
@@ -391,6 +399,14 @@ _INSERT_NODES_SQL = {
     "sqlite": "INSERT INTO custody_nodes (level, idx, hash) VALUES (:level, :idx, :hash)",
     "postgresql": "INSERT INTO custody_nodes (level, idx, hash) VALUES (%(level)s, %(idx)s, %(hash)s)",
 }
+
+
+@functools.cache
+def _select_pairs_sql(dialect: str, count: int) -> str:
+    """``count`` stored nodes by ``(level, idx)``, positional parameters in that order (index seeks)."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    terms = " OR ".join([f"(level = {mark} AND idx = {mark})"] * count)
+    return f"SELECT level, idx, hash FROM custody_nodes WHERE {terms}"
 
 
 def store_nodes(session: Session, leaves: Iterable[bytes]) -> int:

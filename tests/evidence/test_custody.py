@@ -152,6 +152,20 @@ def test_stored_subtrees_give_the_roots_and_proofs_of_the_rfc(sessions):
                     assert tree.consistency_proof(old, size) == merkle.consistency_proof(leaves[:size], old)
 
 
+def test_an_append_recomputes_and_stores_subtrees_that_are_missing(sessions):
+    """A log whose subtrees were never stored (or lost): the next appends compute the left siblings
+    they need from the leaves, store them, and the stored tree is the RFC's again."""
+    fill(sessions, 11)
+    with transaction(sessions) as session:
+        session.execute(delete(CustodyNode))
+    fill(sessions, 5, start=11)  # leaf 15 completes the 16-leaf subtree: needs levels 1..3 on its left
+    with transaction(sessions) as session:
+        leaves = [bytes.fromhex(h) for h in session.scalars(select(CustodyEvent.hash).order_by(CustodyEvent.seq))]
+        stored = {(n.level, n.idx) for n in session.scalars(select(CustodyNode))}
+        assert {(1, 6), (2, 2), (3, 0), (4, 0)} <= stored
+        assert custody_tree.StoredTree(session).root(16) == merkle.root(leaves)
+
+
 def test_intact_log_verifies_against_its_checkpoints(sessions, store):
     signed_log(sessions, store)
     fill(sessions, 3, start=20)
