@@ -20,6 +20,18 @@ ensure_ffmpeg() {
     fi
 }
 
+ensure_browser() {
+    # the web pages' tests drive Debian's chromium through its chromedriver; a CJK font makes the
+    # Chinese pages legible in their screenshots
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|noto serif cjk' || missing+=(fonts-wqy-microhei)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
 ensure_venv() {
     local py=${PYTHON:-python3}
     if [ ! -x .venv/bin/python ]; then
@@ -68,6 +80,7 @@ case "$cmd" in
     test)
         ensure_ffmpeg
         ensure_venv
+        ensure_browser
         ensure_postgres
         say "lint: ruff check (rules in pyproject.toml)"
         .venv/bin/ruff check . || { echo "ruff check found problems (see above): the test command fails" >&2; exit 1; }

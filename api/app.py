@@ -34,6 +34,7 @@ from api.routes import (
 )
 from api.services import Services, open_services
 from api.streams import thread_pools
+from api.web import pages
 from evidence import fixity
 from evidence.unit_of_work import transaction
 from storage_config.settings import Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(overdue.router)
     app.include_router(holds.router)
     app.include_router(exports.router)
+    pages.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.ranges import RangeNotSatisfiable
+from api.web.errors import error_page, is_page
 from evidence import errors
 
 STATUS: list[tuple[type[errors.EvidenceError], int, str]] = [
@@ -36,8 +37,10 @@ def error_body(code: str, message: str) -> dict:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.EvidenceError)
-    async def _domain(_request: Request, exc: errors.EvidenceError) -> JSONResponse:
+    async def _domain(request: Request, exc: errors.EvidenceError) -> Response:
         status, code = next((s, c) for cls, s, c in STATUS if isinstance(exc, cls))
+        if is_page(request):
+            return error_page(request, status, str(exc))
         headers = {}
         if isinstance(exc, errors.AuthFailed):
             headers["WWW-Authenticate"] = "Bearer"
@@ -53,7 +56,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if is_page(request) and exc.status_code in (404, 405):
+            return error_page(request, exc.status_code, str(exc.detail))
         code = {
             400: "bad_request",
             401: "unauthorized",
@@ -85,8 +90,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal_error", f"unexpected error: {type(exc).__name__}"), status_code=500)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        if is_page(request):
+            return error_page(request, 422, problems)
         return JSONResponse(error_body("invalid_input", problems), status_code=422)
 
 

@@ -1,0 +1,1 @@
+"""The web pages: server-rendered HTML for officers, reviewers, supervisors, auditors and admins."""
