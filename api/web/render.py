@@ -37,10 +37,19 @@ def nav_for(who: Principal) -> list[tuple[str, str]]:
     return [(path, label) for path, label, roles in NAV if who.roles & roles]
 
 
+# where each role starts its day, the first of a user's roles in this order winning
+HOMES = [
+    (Role.SUPERVISOR, "/items"),
+    (Role.REVIEWER, "/items"),
+    (Role.AUDITOR, "/audit"),
+    (Role.OFFICER, "/mine"),
+    (Role.ADMIN, "/admin"),
+]
+
+
 def home_for(who: Principal) -> str:
-    """Where a user lands after signing in: the first page of their roles."""
-    pages = nav_for(who)
-    return pages[0][0] if pages else "/password"
+    """Where a user lands after signing in."""
+    return next((page for role, page in HOMES if role in who.roles), "/password")
 
 
 @functools.cache
