@@ -80,6 +80,7 @@ def serve(
         os.environ["EVIDENCE_ACCESS_LOG"] = "true" if s.access_log else "false"  # the workers read the environment
         err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] with {workers} worker processes", soft_wrap=True)
         err.print(f"API docs on [bold]http://{s.host}:{s.port}/docs[/bold]", soft_wrap=True)
+        err.print(f"Web pages on [bold]http://{s.host}:{s.port}/[/bold] (sign in there)", soft_wrap=True)
         uvicorn.run(
             "api.app:worker_app",
             factory=True,
@@ -143,6 +144,7 @@ def _announce(server, s: Settings, until: threading.Thread | None) -> None:
         base = f"http://{s.host}:{port}"
         err.print(f"API on [bold]{base}[/bold] (health: {base}/healthz)", soft_wrap=True)
         err.print(f"API docs on [bold]{base}/docs[/bold]", soft_wrap=True)
+        err.print(f"Web pages on [bold]{base}/[/bold] (sign in there)", soft_wrap=True)
         err.print(_demo_user_line(s), soft_wrap=True, markup=False)
     if until is not None:
         until.join()
