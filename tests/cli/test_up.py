@@ -79,6 +79,7 @@ def test_up_says_where_the_api_and_its_docs_are_and_who_to_sign_in_as(tmp_path, 
     lines = said.splitlines()
     assert f"API on {base} (health: {base}/healthz)" in lines
     assert f"API docs on {base}/docs" in lines
+    assert f"Web pages on {base}/ (sign in there)" in lines
     (demo,) = [line for line in lines if line.startswith("demo user:")]
     assert demo.startswith("demo user: demo, supervisor of unit U-DEMO;") and "evidence users passwd demo" in demo
     with httpx.Client(base_url=base, timeout=10) as http:
