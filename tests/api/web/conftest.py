@@ -21,7 +21,7 @@ import uvicorn
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # where the tests leave a screenshot of each page (README: "Screenshots of the pages")
 SCREENSHOTS = Path(os.environ.get("EVIDENCE_SCREENSHOTS", ROOT / "screenshots"))
 WAIT_S = 15
@@ -119,8 +119,10 @@ def shot(browser, name: str) -> Path:
     """Save a screenshot of the whole page as ``SCREENSHOTS/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1366, max(900, min(int(height), 4000)))
+    height, chrome = browser.execute_script(
+        "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+    )
+    browser.set_window_size(1366, max(900, min(int(height) + int(chrome), 4000)))
     browser.save_screenshot(str(path))
     browser.set_window_size(1366, 900)
     return path
