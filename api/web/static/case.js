@@ -13,8 +13,6 @@
     row.dataset.state = e.state;
     row.querySelector(".export-state").textContent = stateText(panel, e.state);
     const progress = row.querySelector("progress");
-    const items = row.querySelector(".export-items");
-    if (items && e.items !== null && e.items !== undefined) { items.textContent = e.items; }
     const finished = e.state === "done" || e.state === "failed";
     if (progress && finished) {
       progress.max = 1;
