@@ -1,4 +1,5 @@
-"""What a case's page and an officer's page show, in one read each, with what the reader may do there.
+"""What a case's page shows, in one read: the case, its footage, clips, exports and hold, and what the
+reader may do there.
 
 Nothing here decides anew: each flag is the answer evidence/access.py gives when the reader tries
 the act through the API, so a page offers an action exactly to those the API would let do it.
@@ -11,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import access, cases, devices, holds, jobs
+from evidence import access, cases, holds, jobs
 from evidence.access import Action, CaseAction
 from evidence.custody import EventKind
-from evidence.models import CustodyEvent, DeviceAssignment, Export, Hold, Item, Job, utcnow
-from evidence.users import Principal, Role
+from evidence.models import CustodyEvent, Export, Hold, Job
+from evidence.users import Principal
 
 EXPORTS_SHOWN = 10
 
@@ -173,54 +174,3 @@ def overview_for(session: Session, who: Principal, case_id: int) -> CaseOverview
 
 def may_open_case(who: Principal) -> bool:
     return access.decide_open_case(who).allowed
-
-
-# -- an officer's own recordings -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MyRecordings:
-    items: list[Item]  # newest first
-    older: int | None  # the id to page on from (``before``), when older items follow
-    recorders: list[str]  # the recorders assigned to the officer now (the upload form names one)
-    may_upload: bool
-
-
-def recorders_of(session: Session, officer_id: str | None, moment: datetime | None = None) -> list[str]:
-    """The serials of the recorders assigned to officer ``officer_id`` at ``moment`` (now)."""
-    if not officer_id:
-        return []
-    moment = moment or utcnow()
-    serials = session.scalars(
-        select(DeviceAssignment.serial).where(
-            DeviceAssignment.officer_id == officer_id,
-            DeviceAssignment.since <= moment,
-            or_(DeviceAssignment.until.is_(None), DeviceAssignment.until > moment),
-        )
-    )
-    # an assignment counts while it is the recorder's one in force (a later one for another officer ends it)
-    return sorted(
-        s
-        for s in set(serials)
-        if (now := devices.assignment_at(session, s, moment)) is not None and now.officer_id == officer_id
-    )
-
-
-def my_recordings(session: Session, who: Principal, limit: int, before: int | None = None) -> MyRecordings:
-    """The items attributed to ``who``'s 警号 that ``who`` may see (the API's rule), newest first,
-    below the id ``before``."""
-    may_upload = bool(access.UPLOADERS & who.roles)
-    if Role.OFFICER not in who.roles or not who.officer_id:
-        return MyRecordings([], None, [], may_upload)
-    query = (
-        select(Item)
-        .where(access.visible(who), Item.officer_id == who.officer_id)
-        .order_by(Item.id.desc())
-        .limit(limit + 1)
-    )
-    if before is not None:
-        query = query.where(Item.id < before)
-    rows = list(session.scalars(query))
-    shown = rows[:limit]
-    older = shown[-1].id if len(rows) > limit else None
-    return MyRecordings(shown, older, recorders_of(session, who.officer_id), may_upload)

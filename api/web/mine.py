@@ -9,7 +9,7 @@ from api import guard
 from api.deps import ClientDep, IdQuery, ServicesDep
 from api.web.render import render
 from api.web.signed_in import PageUser
-from evidence import case_overview
+from evidence import my_recordings
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -17,7 +17,7 @@ PAGE = 50
 
 @router.get("/mine")
 def mine_page(svc: ServicesDep, request: Request, who: PageUser, client: ClientDep, before: IdQuery = None) -> Response:
-    mine = guard.run(svc, who, client, lambda s: case_overview.my_recordings(s, who, PAGE, before), svc.reads)
+    mine = guard.run(svc, who, client, lambda s: my_recordings.of(s, who, PAGE, before), svc.reads)
     return render(
         request,
         "mine.html",

@@ -119,7 +119,21 @@ def test_the_list_offers_opening_a_case_to_reviewers_and_supervisors_only(world,
     assert r.status_code == 403
 
 
-def test_supervisor_places_and_releases_the_hold_the_page_shows(world, made):
+def test_supervisor_places_and_releases_the_hold_on_the_page(browser, live, made):
+    sign_in(browser, live, "sup1")
+    browser.get(live.at(f"/cases/{made['id']}"))
+    browser.find_element(By.ID, "hold-reason").send_keys("法院保全令 17")
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "#hold-form button"))
+    assert "法院保全令 17" in browser.find_element(By.CSS_SELECTOR, "[data-testid=hold]").text
+    browser.find_element(By.ID, "release-reason").send_keys("保全令已撤销")
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "#release-form button"))
+    assert browser.find_element(By.ID, "hold-form")
+    held = live.world["clients"]["sup1"].get(f"/api/v1/cases/{made['id']}/custody").json()
+    kinds = [e["kind"] for e in held]
+    assert kinds.count("hold_placed") == 1 and kinds.count("hold_released") == 1
+
+
+def test_the_page_shows_the_hold_placed_through_the_api(world, made):
     c, path = world["clients"]["sup1"], f"/api/v1/cases/{made['id']}/hold"
     page = _page_client(world, "sup1")
     assert c.post(path, json={"reason": "court order 17"}).status_code == 201

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 
 from api.web import session as web_session
-from evidence import case_overview, devices, users
+from evidence import devices, my_recordings, users
 from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import ingest_file
@@ -80,13 +80,13 @@ def test_the_page_shows_only_ones_own_and_offers_upload_to_uploaders(world):
 
 def test_recorders_of_an_officer_are_those_assigned_now(world):
     with transaction(world["rt"].sessions) as session:
-        assert case_overview.recorders_of(session, "110001") == ["ZFY0001"]
-        assert case_overview.recorders_of(session, None) == []
+        assert my_recordings.recorders_of(session, "110001") == ["ZFY0001"]
+        assert my_recordings.recorders_of(session, None) == []
         # ZFY0001 goes to officer 220002: no longer off1's to name
         devices.assign(session, "ZFY0001", "220002", datetime(2026, 6, 1, tzinfo=UTC), "U2")
-        assert case_overview.recorders_of(session, "110001") == []
-        assert case_overview.recorders_of(session, "110001", datetime(2026, 3, 1, tzinfo=UTC)) == ["ZFY0001"]
-        assert case_overview.recorders_of(session, "220002") == ["ZFY0001", "ZFY0002"]
+        assert my_recordings.recorders_of(session, "110001") == []
+        assert my_recordings.recorders_of(session, "110001", datetime(2026, 3, 1, tzinfo=UTC)) == ["ZFY0001"]
+        assert my_recordings.recorders_of(session, "220002") == ["ZFY0001", "ZFY0002"]
         token = world["clients"]["off1"].headers["Authorization"].split()[1]
-        mine = case_overview.my_recordings(session, users.signed_in(session.connection(), token), 1)
+        mine = my_recordings.of(session, users.signed_in(session.connection(), token), 1)
         assert [i.id for i in mine.items] == [world["ids"]["a"]] and mine.older is None and mine.may_upload
