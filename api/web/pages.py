@@ -8,9 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import signin
-from api.web.cases import router as cases_pages
-from api.web.mine import router as mine_page
+from api.web import cases, items, mine, signin
 from api.web.signed_in import SignInRequired, redirect_target
 
 STATIC = Path(__file__).parent / "static"
@@ -20,8 +18,9 @@ def install(app: FastAPI) -> None:
     """Add the pages to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
-    app.include_router(cases_pages)
-    app.include_router(mine_page)
+    app.include_router(items.router)
+    app.include_router(cases.router)
+    app.include_router(mine.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> RedirectResponse:

@@ -80,6 +80,7 @@ def chromium(tmp_path_factory):
         "--disable-component-update",
         "--disable-features=Translate,MediaRouter,OptimizationHints",
         "--autoplay-policy=no-user-gesture-required",
+        "--disable-audio-output",  # a playing video opens no sound server (libpulse leaves a folder in TMPDIR)
         f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)

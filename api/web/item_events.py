@@ -1,0 +1,50 @@
+"""What the recording page calls each kind of custody event (the code is shown beside it)."""
+
+from __future__ import annotations
+
+from api.web.render import N_
+from evidence.custody import EventKind
+
+EVENT_LABELS: dict[str, str] = {
+    EventKind.RECEIVED.value: N_("Received at the station"),
+    EventKind.HASHED.value: N_("Hashed"),
+    EventKind.STORED.value: N_("Stored"),
+    EventKind.VERIFIED.value: N_("Stored copy verified"),
+    EventKind.DUPLICATE_RECEIVED.value: N_("Received again (duplicate)"),
+    EventKind.REJECTED.value: N_("Rejected"),
+    EventKind.PROBED.value: N_("Media probed"),
+    EventKind.TIMES_ASSESSED.value: N_("Recording time and deadline assessed"),
+    EventKind.ATTRIBUTED.value: N_("Attributed to recorder and officer"),
+    EventKind.PROXY_MADE.value: N_("Playable copy made"),
+    EventKind.SOURCE_RELEASED.value: N_("Source file released"),
+    EventKind.FAILED.value: N_("Processing failed"),
+    EventKind.DEVICE_ASSIGNED.value: N_("Recorder assigned"),
+    EventKind.MEDIA_VIEWED.value: N_("Media viewed"),
+    EventKind.ORIGINAL_DOWNLOADED.value: N_("Original downloaded"),
+    EventKind.ACCESS_DENIED.value: N_("Access denied"),
+    EventKind.CASE_OPENED.value: N_("Case opened"),
+    EventKind.CASE_UPDATED.value: N_("Case updated"),
+    EventKind.REVIEWER_ASSIGNED.value: N_("Reviewer assigned"),
+    EventKind.LINKED.value: N_("Linked to a case"),
+    EventKind.UNLINKED.value: N_("Unlinked from a case"),
+    EventKind.MARKED.value: N_("Marked"),
+    EventKind.UNMARKED.value: N_("Mark removed"),
+    EventKind.ACCESS_GRANTED.value: N_("Access granted"),
+    EventKind.CLIP_REQUESTED.value: N_("Clip requested"),
+    EventKind.CLIP_MADE.value: N_("Clip made"),
+    EventKind.LATENESS_EXCUSED.value: N_("Lateness excused"),
+    EventKind.EXCUSE_REVOKED.value: N_("Excuse revoked"),
+    EventKind.HOLD_PLACED.value: N_("Legal hold placed"),
+    EventKind.HOLD_RELEASED.value: N_("Legal hold released"),
+    EventKind.EXPIRED.value: N_("Expired"),
+    EventKind.PURGED.value: N_("Purged"),
+    EventKind.RESTORED.value: N_("Restored"),
+    EventKind.LOG_UPGRADED.value: N_("Custody log upgraded"),
+    EventKind.FIXITY_CHECKED.value: N_("Fixity checked"),
+    EventKind.FIXITY_FAILED.value: N_("Fixity alarm"),
+    EventKind.FIXITY_RESOLVED.value: N_("Fixity alarm resolved"),
+    EventKind.LOCK_APPLIED.value: N_("Write-once lock applied"),
+    EventKind.EXPORT_REQUESTED.value: N_("Export requested"),
+    EventKind.EXPORTED.value: N_("Exported"),
+    EventKind.EXPORT_DOWNLOADED.value: N_("Export downloaded"),
+}
