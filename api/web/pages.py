@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import signin
+from api.web import admin, audit, signin
 from api.web.signed_in import SignInRequired, redirect_target
 
 STATIC = Path(__file__).parent / "static"
@@ -18,6 +18,8 @@ def install(app: FastAPI) -> None:
     """Add the pages to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
+    app.include_router(audit.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> RedirectResponse:
