@@ -25,9 +25,10 @@ from api.deps import ClientDep, ServicesDep
 from api.web import chart, i18n
 from api.web.render import render
 from api.web.signed_in import PageUser
-from evidence import access, custody_checkpoints, deadline_report, excuses, overdue
+from evidence import access, custody_checkpoints, custody_tree, deadline_report, excuses, overdue
+from evidence.checkpoint import VerifierKey, open_checkpoint
 from evidence.deadline_report import GroupBy
-from evidence.errors import NotFound
+from evidence.errors import EvidenceError, NotFound
 from evidence.items import iso
 from evidence.models import CustodyCheckpoint, Item, utcnow
 from evidence.users import Principal
@@ -124,8 +125,28 @@ def _fixity_alarms(session: Session, who: Principal) -> list[dict[str, Any]]:
     ]
 
 
-def _custody(session: Session) -> dict[str, Any]:
-    """The custody log's size, its newest signed checkpoint and the last one a verification proved."""
+def newest_agrees(session: Session, row: CustodyCheckpoint, verifier: VerifierKey) -> str | None:
+    """A quick check of the newest checkpoint (logarithmic in the log's size, not the full verify):
+    its note's signature, and the database's stored tree giving the root it signed. None when both
+    hold, else what is wrong."""
+    try:
+        signed = open_checkpoint(row.note, verifier, verifier.name)
+    except EvidenceError as exc:
+        return f"signature: {exc}"
+    if signed.size != row.tree_size or signed.root_hash.hex() != row.root_hash:
+        return "the signed note differs from the checkpoint's row"
+    try:
+        root = custody_tree.StoredTree(session).root(row.tree_size)
+    except LookupError as exc:
+        return str(exc)
+    if root.hex() != row.root_hash:
+        return "the database's tree no longer gives the signed root: run a full verification"
+    return None
+
+
+def _custody(session: Session, verifier: VerifierKey) -> dict[str, Any]:
+    """The custody log's size, its newest signed checkpoint (quickly checked against the database)
+    and the last one a verification proved."""
     newest = custody_checkpoints.newest(session)
     verified = session.scalars(
         select(CustodyCheckpoint)
@@ -151,11 +172,19 @@ def _custody(session: Session) -> dict[str, Any]:
         "newest": view(newest),
         "verified": view(verified),
         "unsigned": size - (newest.tree_size if newest else 0),
+        "problem": newest_agrees(session, newest, verifier) if newest else None,
     }
 
 
 def gather(
-    session: Session, who: Principal, start: date, end: date, weekly: bool, zone: tzinfo, hours: float
+    session: Session,
+    who: Principal,
+    start: date,
+    end: date,
+    weekly: bool,
+    zone: tzinfo,
+    hours: float,
+    verifier: VerifierKey,
 ) -> dict[str, Any]:
     """Everything the dashboard shows, read in one transaction (a refusal raised by the first read)."""
     report = deadline_report.report(session, who, start, end, group_by=GroupBy.DAY, zone=zone, items=True)
@@ -169,7 +198,7 @@ def gather(
         "overdue": overdue.report_for(session, who, utcnow(), hours)[:MAX_ROWS],
         "excuses": [excuses.excuse_view(e) for e in excuses.list_excuses(session, who, active=True)],
         "fixity": _fixity_alarms(session, who),
-        "custody": _custody(session),
+        "custody": _custody(session, verifier),
         "links": links,
     }
 
@@ -196,7 +225,7 @@ def _read(
         svc,
         who,
         client,
-        lambda s: gather(s, who, start, end, weekly, zone, svc.settings.deadline_hours),
+        lambda s: gather(s, who, start, end, weekly, zone, svc.settings.deadline_hours, svc.verifier),
         svc.reads,
     )
     return data, start, end, weekly

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
+from sqlalchemy import text
 
 from evidence import custody_checkpoints, devices, excuses
 from evidence.models import Item
@@ -52,6 +53,7 @@ def page_client(world, name: str) -> TestClient:
     return client
 
 
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
 def test_the_dashboard_shows_figures_for_the_readers_scope_and_links_them(world):
     ids = stage(world)
     aud = page_client(world, "aud")
@@ -133,3 +135,15 @@ def test_the_auditor_sees_a_late_upload_and_an_overdue_recorder(browser, live):
     shot(browser, "audit")
     click_through(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=late-count]"))
     assert "/items?" in browser.current_url and "on_time=false" in browser.current_url
+
+
+@pytest.mark.parametrize("world", ["file", "pg"], indirect=True)
+def test_the_newest_checkpoint_is_checked_quickly_against_the_database(world):
+    stage(world)
+    aud = page_client(world, "aud")
+    assert "signature holds and the database" in aud.get("/audit", params=WEEK).text
+    with transaction(world["rt"].sessions) as s:
+        size = custody_checkpoints.newest(s).tree_size
+        s.execute(text("UPDATE custody_events SET hash = :h WHERE seq = :seq"), {"h": "ab" * 32, "seq": size})
+    html = aud.get("/audit", params=WEEK).text
+    assert "does not agree with the database" in html and "no longer gives the signed root" in html
