@@ -28,7 +28,7 @@ from api.web.signed_in import PageUser
 from evidence import access, custody_checkpoints, custody_tree, deadline_report, excuses, overdue
 from evidence.checkpoint import VerifierKey, open_checkpoint
 from evidence.deadline_report import GroupBy
-from evidence.errors import EvidenceError, NotFound
+from evidence.errors import EvidenceError, InvalidInput, NotFound
 from evidence.items import iso
 from evidence.models import CustodyCheckpoint, Item, utcnow
 from evidence.users import Principal
@@ -36,6 +36,7 @@ from evidence.users import Principal
 router = APIRouter(include_in_schema=False)
 
 DEFAULT_DAYS = 30
+MAX_DAYS = 731  # two years a page (a chart of weeks); the reports API takes longer periods
 MAX_ROWS = 1000  # rows a table lists (the CSV has them all up to the same bound)
 BOM = "\ufeff"  # so that Excel reads the CSV as UTF-8 (Chinese reasons, names)
 
@@ -198,15 +199,22 @@ def gather(
         "overdue": overdue.report_for(session, who, utcnow(), hours)[:MAX_ROWS],
         "excuses": [excuses.excuse_view(e) for e in excuses.list_excuses(session, who, active=True)],
         "fixity": _fixity_alarms(session, who),
-        "custody": _custody(session, verifier),
+        # the log is the whole system's, not a unit's: for auditors
+        "custody": _custody(session, verifier) if access.sees_every_unit(who) else None,
         "links": links,
     }
 
 
 def _choose_period(svc_zone: tzinfo, start: date | None, end: date | None) -> tuple[date, date]:
+    """[from, to] as asked; a missing end is DEFAULT_DAYS on (not past today), a missing start
+    DEFAULT_DAYS back; the last DEFAULT_DAYS days by default."""
     today = datetime.now(svc_zone).date()
-    end = end or (today if start is None else min(today, start + timedelta(days=DEFAULT_DAYS - 1)))
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    span = timedelta(days=DEFAULT_DAYS - 1)
+    if end is None:
+        end = today if start is None else max(start, min(today, start + span))
+    start = start or end - span
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidInput(f"the dashboard shows at most {MAX_DAYS} days; the deadline report API takes longer periods")
     return start, end
 
 

@@ -32,8 +32,14 @@ def test_only_admins_get_the_page_and_its_link(world):
         refused = c.get("/admin")
         assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
         assert 'href="/admin"' not in refused.text  # not in their header either
-        assert c.post("/admin/shifts", data={"csrf_token": csrf_of(world, name)}).status_code in (403, 422)
-    assert len(denials(world["rt"], "admin_page")) == 4
+        # nor does the API do for them what the page would
+        api = world["clients"][name]
+        assert api.post("/api/v1/users", json={"username": "z", "roles": ["admin"], "unit": "U1"}).status_code == 403
+        assert api.post("/api/v1/devices/ZFY0001/assignments", json={"officer_id": "110001"}).status_code == 403
+        shift = {"officer_id": "110001", "starts": "2027-03-01T08:00", "ends": "2027-03-01T20:00"}
+        assert c.post("/admin/shifts", data={"csrf_token": csrf_of(world, name), **shift}).status_code == 403
+    assert len(denials(world["rt"], "admin_page")) == 4 and len(denials(world["rt"], "admin_add_shift")) == 4
+    assert world["clients"]["adm"].get("/api/v1/shifts").json() == []
     assert page_client(world, "adm").get("/admin", follow_redirects=False).status_code == 200
     nobody = TestClient(world["app"]).get("/admin", follow_redirects=False)
     assert nobody.status_code == 303 and nobody.headers["location"].startswith("/?next=")

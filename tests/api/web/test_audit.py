@@ -71,11 +71,16 @@ def test_the_dashboard_shows_figures_for_the_readers_scope_and_links_them(world)
     sup = page_client(world, "sup1").get("/audit", params=WEEK).text
     assert f'href="/items/{ids["late"]}"' in sup and f'href="/items/{ids["u2_late"]}"' not in sup
     assert "unit=U1" in sup and "ZFY0009" in sup
+    assert 'data-testid="log-size"' in html and 'data-testid="log-size"' not in sup  # the whole log: auditors
     # everyone else: no dashboard, and the refusal recorded
     for name in ("rev1", "off1", "adm"):
         refused = page_client(world, name).get("/audit")
         assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
     assert len(denials(world["rt"], "deadline_report")) == 3
+    # a period backwards, or longer than the page shows, is refused on an HTML page
+    assert aud.get("/audit", params={"from": "2027-11-07", "to": "2027-11-01"}).status_code == 422
+    assert aud.get("/audit", params={"from": "2020-01-01", "to": "2027-11-01"}).status_code == 422
+    assert aud.get("/audit", params={"from": "2027-11-01"}).status_code == 200  # a future start: its own days
 
 
 def test_a_late_figure_links_to_the_late_recordings_of_its_period(world):
