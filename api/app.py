@@ -21,6 +21,7 @@ from api.routes import (
     cases,
     clips,
     custody,
+    devices,
     excuses,
     exports,
     holds,
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(clips.router)
     app.include_router(users.router)
+    app.include_router(devices.router)
     app.include_router(ingest.router)
     app.include_router(custody.router)
     app.include_router(excuses.router)

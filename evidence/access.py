@@ -6,7 +6,7 @@
     supervisor  as reviewer; also assigns reviewers to the unit's cases, closes them, and grants
                 other users access to the unit's recordings (with a reason)
     auditor     metadata and custody logs of every unit; media only where granted
-    admin       users and devices; no access to recordings
+    admin       users and devices (recorders' assignments); no access to recordings
     uploads     officers, reviewers and supervisors; a recorder named with an upload must be the
                 uploader's own (assigned to their 警号 now) or, for a supervisor, their unit's
     custody     searching events across the system: auditors (all), supervisors (events of their
@@ -268,6 +268,20 @@ def decide_list_users(who: Principal) -> Decision:
     if Role.ADMIN in who.roles:
         return Decision(True, "allowed")
     return Decision(False, "only administrators list users")
+
+
+def decide_manage_users(who: Principal) -> Decision:
+    """May ``who`` add users, give them a new one-time password or disable them? Administrators."""
+    if Role.ADMIN in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "only administrators manage users")
+
+
+def decide_devices(who: Principal) -> Decision:
+    """May ``who`` list recorders' assignments or assign a recorder to an officer? Administrators."""
+    if Role.ADMIN in who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "only administrators manage recorders and their assignments")
 
 
 def may_see_skipped(who: Principal) -> Decision:

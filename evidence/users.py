@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evidence.errors import AuthFailed, Forbidden, InvalidInput, NotFound, PasswordChangeRequired
+from evidence.errors import AuthFailed, Conflict, Forbidden, InvalidInput, NotFound, PasswordChangeRequired
 from evidence.items import iso
 from evidence.models import SignInThrottle, Token, User, utcnow
 from evidence.passwords import dummy_hash, hash_password, one_time_password, policy_problem, verify_password
@@ -77,7 +77,7 @@ def add_user(
     if not username or not unit:
         raise InvalidInput("username and unit must not be empty")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise InvalidInput(f"user {username!r} already exists")
+        raise Conflict(f"user {username!r} already exists")
     role_set = parse_roles(roles)
     if Role.OFFICER in role_set and not officer_id:
         raise InvalidInput("an officer needs --officer-id (警号), which links them to their recordings")

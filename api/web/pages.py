@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import cases, items, mine, signin
+from api.web import admin, audit, cases, items, mine, signin
 from api.web.signed_in import SignInRequired, redirect_target
 
 STATIC = Path(__file__).parent / "static"
@@ -21,6 +21,8 @@ def install(app: FastAPI) -> None:
     app.include_router(items.router)
     app.include_router(cases.router)
     app.include_router(mine.router)
+    app.include_router(audit.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> RedirectResponse:

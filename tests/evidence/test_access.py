@@ -1,5 +1,5 @@
 """The access decisions that name no item or case: uploads (and the recorder named), opening cases,
-searching custody events."""
+searching custody events, managing users and recorders."""
 
 from __future__ import annotations
 
@@ -50,3 +50,10 @@ def test_custody_search_and_case_opening():
         access.decide_open_case(person(r)).allowed for r in ("reviewer", "supervisor", "officer", "auditor", "admin")
     ] == [True, True, False, False, False]
     assert access.decide_request_status(person("officer"), "someone else", "upload").hide
+
+
+def test_only_administrators_manage_users_and_recorders():
+    everyone = ("officer", "reviewer", "supervisor", "auditor", "admin")
+    assert [access.decide_manage_users(person(r)).allowed for r in everyone] == [False, False, False, False, True]
+    assert [access.decide_devices(person(r)).allowed for r in everyone] == [False, False, False, False, True]
+    assert access.decide_manage_users(person("auditor", "admin")).allowed  # a second role adds, never takes away
