@@ -47,8 +47,10 @@
         if (!showExport(panel, row, e)) { setTimeout(tick, POLL_MS); return; }
         status.textContent = `#${e.id}: ${stateText(panel, e.state)}`;
       } catch (err) {
+        // a busy or restarting server is no reason to stop following: say so, and ask again later
         status.textContent = err.message;
         status.className = "error";
+        setTimeout(tick, POLL_MS * 4);
       }
     };
     setTimeout(tick, POLL_MS);

@@ -34,7 +34,9 @@
       try {
         u = await evidence.api("GET", `/api/v1/uploads/${encodeURIComponent(uploadId)}`);
       } catch (err) {
+        // the upload is safe on the server: keep following it through a busy or restarting server
         say(panel, `${panel.dataset.msgFailed} ${err.message}`, "error");
+        setTimeout(tick, POLL_MS * 4);
         return;
       }
       if (u.status === "queued") { setTimeout(tick, POLL_MS); return; }
