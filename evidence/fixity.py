@@ -135,6 +135,27 @@ class Reading:
         return self.sha256 == self.target.sha256 and self.size_bytes == self.target.size_bytes
 
 
+def alarms(session: Session, scope: ColumnElement[bool], limit: int) -> list[dict[str, Any]]:
+    """Items in fixity alarm among those ``scope`` admits (a report scope), oldest first: at most ``limit``."""
+    rows = session.execute(
+        select(Item.id, Item.officer_id, Item.unit, Item.device_serial, Item.recorded_end, Item.fixity_checked_at)
+        .where(Item.fixity_alarm.is_(True), scope)
+        .order_by(Item.id)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "officer_id": r.officer_id,
+            "unit": r.unit,
+            "device_serial": r.device_serial,
+            "recorded_end": iso(r.recorded_end),
+            "fixity_checked_at": iso(r.fixity_checked_at),
+        }
+        for r in rows
+    ]
+
+
 def read(store: ObjectStore, target: Target, on_bytes: Callable[[int], None] | None = None) -> Reading:
     """Stream the object and hash it. ``on_bytes`` is called after each chunk (progress, rate limit;
     whatever it raises ends the read). A store outage raises (StoreUnavailable): that is no finding."""

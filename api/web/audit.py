@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import guard
@@ -25,12 +24,12 @@ from api.deps import ClientDep, ServicesDep
 from api.web import chart, i18n
 from api.web.render import render
 from api.web.signed_in import PageUser
-from evidence import access, custody_checkpoints, custody_tree, deadline_report, excuses, overdue
-from evidence.checkpoint import VerifierKey, open_checkpoint
+from evidence import access, custody_state, deadline_report, excuses, fixity, overdue
+from evidence.checkpoint import VerifierKey
 from evidence.deadline_report import GroupBy
-from evidence.errors import EvidenceError, InvalidInput, NotFound
+from evidence.errors import InvalidInput, NotFound
 from evidence.items import iso
-from evidence.models import CustodyCheckpoint, Item, utcnow
+from evidence.models import utcnow
 from evidence.users import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -106,77 +105,6 @@ def _periods(groups: list[dict[str, Any]], start: date, end: date, weekly: bool,
     return out
 
 
-def _fixity_alarms(session: Session, who: Principal) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Item.id, Item.officer_id, Item.unit, Item.device_serial, Item.recorded_end, Item.fixity_checked_at)
-        .where(Item.fixity_alarm.is_(True), access.report_scope(who))
-        .order_by(Item.id)
-        .limit(MAX_ROWS)
-    ).all()
-    return [
-        {
-            "id": r.id,
-            "officer_id": r.officer_id,
-            "unit": r.unit,
-            "device_serial": r.device_serial,
-            "recorded_end": iso(r.recorded_end),
-            "fixity_checked_at": iso(r.fixity_checked_at),
-        }
-        for r in rows
-    ]
-
-
-def newest_agrees(session: Session, row: CustodyCheckpoint, verifier: VerifierKey) -> str | None:
-    """A quick check of the newest checkpoint (logarithmic in the log's size, not the full verify):
-    its note's signature, and the database's stored tree giving the root it signed. None when both
-    hold, else what is wrong."""
-    try:
-        signed = open_checkpoint(row.note, verifier, verifier.name)
-    except EvidenceError as exc:
-        return f"signature: {exc}"
-    if signed.size != row.tree_size or signed.root_hash.hex() != row.root_hash:
-        return "the signed note differs from the checkpoint's row"
-    try:
-        root = custody_tree.StoredTree(session).root(row.tree_size)
-    except LookupError as exc:
-        return str(exc)
-    if root.hex() != row.root_hash:
-        return "the database's tree no longer gives the signed root: run a full verification"
-    return None
-
-
-def _custody(session: Session, verifier: VerifierKey) -> dict[str, Any]:
-    """The custody log's size, its newest signed checkpoint (quickly checked against the database)
-    and the last one a verification proved."""
-    newest = custody_checkpoints.newest(session)
-    verified = session.scalars(
-        select(CustodyCheckpoint)
-        .where(CustodyCheckpoint.verified_at.is_not(None))
-        .order_by(CustodyCheckpoint.verified_at.desc(), CustodyCheckpoint.id.desc())
-        .limit(1)
-    ).first()
-    size = custody_checkpoints.log_size(session)
-
-    def view(row: CustodyCheckpoint | None) -> dict[str, Any] | None:
-        if row is None:
-            return None
-        return {
-            "tree_size": row.tree_size,
-            "root_hash": row.root_hash,
-            "made_at": row.made_at,
-            "verified_at": row.verified_at,
-            "stored": row.stored_key is not None,
-        }
-
-    return {
-        "log_size": size,
-        "newest": view(newest),
-        "verified": view(verified),
-        "unsigned": size - (newest.tree_size if newest else 0),
-        "problem": newest_agrees(session, newest, verifier) if newest else None,
-    }
-
-
 def gather(
     session: Session,
     who: Principal,
@@ -198,9 +126,9 @@ def gather(
         "doubtful": len(report["doubtful_items"] or []),
         "overdue": overdue.report_for(session, who, utcnow(), hours)[:MAX_ROWS],
         "excuses": [excuses.excuse_view(e) for e in excuses.list_excuses(session, who, active=True)],
-        "fixity": _fixity_alarms(session, who),
+        "fixity": fixity.alarms(session, access.report_scope(who), MAX_ROWS),
         # the log is the whole system's, not a unit's: for auditors
-        "custody": _custody(session, verifier) if access.sees_every_unit(who) else None,
+        "custody": custody_state.state(session, verifier) if access.sees_every_unit(who) else None,
         "links": links,
     }
 
