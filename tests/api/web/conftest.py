@@ -18,6 +18,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
+
+from api.web import i18n
+from api.web import session as web_session
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -99,6 +103,19 @@ def browser(chromium, live):
     chromium.delete_all_cookies()
     yield chromium
     chromium.delete_all_cookies()
+
+
+def page_client(world: dict, name: str, lang: str | None = "en") -> TestClient:
+    """A client holding ``name``'s browser session (the cookie, not a bearer token), in ``lang``
+    (None: the default language)."""
+    token = world["clients"][name].headers["Authorization"].removeprefix("Bearer ")
+    cookies = {web_session.COOKIE: token} | ({i18n.COOKIE: lang} if lang else {})
+    return TestClient(world["app"], cookies=cookies)
+
+
+def csrf_of(world: dict, name: str) -> str:
+    """The CSRF token of ``name``'s session."""
+    return web_session.csrf_token(world["clients"][name].headers["Authorization"].removeprefix("Bearer "))
 
 
 def sign_in(browser, live: Live, name: str, password: str | None = None, next_path: str = "") -> None:

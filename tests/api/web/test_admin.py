@@ -7,18 +7,8 @@ from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
-from api.web import session as web_session
 from tests.api.conftest import denials
-from tests.api.web.conftest import click_through, shot, sign_in, wait_for
-
-
-def page_client(world, name: str) -> TestClient:
-    token = world["clients"][name].headers["Authorization"].split()[1]
-    return TestClient(world["app"], cookies={"evidence_session": token, "evidence_lang": "en"})
-
-
-def csrf_of(world, name: str) -> str:
-    return web_session.csrf_token(world["clients"][name].headers["Authorization"].split()[1])
+from tests.api.web.conftest import click_through, csrf_of, page_client, shot, sign_in, wait_for
 
 
 def test_only_admins_get_the_page_and_its_link(world):

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
@@ -17,7 +16,7 @@ from evidence import custody_checkpoints, devices, excuses
 from evidence.models import Item
 from evidence.unit_of_work import transaction
 from tests.api.conftest import denials
-from tests.api.web.conftest import click_through, shot, sign_in
+from tests.api.web.conftest import click_through, page_client, shot, sign_in
 from tests.evidence.reporting import recording
 
 
@@ -44,13 +43,6 @@ def stage(world) -> dict[str, int]:
 
 
 WEEK = {"from": "2027-11-01", "to": "2027-11-07"}
-
-
-def page_client(world, name: str) -> TestClient:
-    """A client with ``name``'s browser session (the cookie), as a page request sends it."""
-    token = world["clients"][name].headers["Authorization"].split()[1]
-    client = TestClient(world["app"], cookies={"evidence_session": token, "evidence_lang": "en"})
-    return client
 
 
 @pytest.mark.parametrize("world", ["file", "pg"], indirect=True)

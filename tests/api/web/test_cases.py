@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 
-from api.web import session as web_session
 from evidence import case_overview, users
 from evidence.unit_of_work import transaction
 from evidence.users import Principal
 from ingest import worker
 from tests.api.conftest import denials
-from tests.api.web.conftest import click_through, shot, sign_in, wait_for
-
-
-def _page_client(world, name: str) -> TestClient:
-    """A TestClient signed in by the session cookie (as a browser is), in English."""
-    token = world["clients"][name].headers["Authorization"].split()[1]
-    return TestClient(world["app"], cookies={web_session.COOKIE: token, "evidence_lang": "en"})
+from tests.api.web.conftest import click_through, page_client, shot, sign_in, wait_for
 
 
 def _link_and_clip(world, case_id: int) -> dict:
@@ -88,7 +80,7 @@ def test_open_a_case_see_its_recording_and_clip_and_export_it(browser, live):
 
 def test_each_role_is_offered_only_what_it_may_do(world, made):
     path = f"/cases/{made['id']}"
-    pages = {name: _page_client(world, name).get(path) for name in ("sup1", "rev1", "aud", "rev2", "off1")}
+    pages = {name: page_client(world, name).get(path) for name in ("sup1", "rev1", "aud", "rev2", "off1")}
     for name in ("sup1", "rev1", "aud"):
         assert pages[name].status_code == 200, (name, pages[name].text)
         assert f'data-item="{world["ids"]["a"]}"' in pages[name].text
@@ -104,17 +96,17 @@ def test_each_role_is_offered_only_what_it_may_do(world, made):
     # a case of another unit does not exist for them, nor for an officer
     assert pages["rev2"].status_code == 404 and "Not found" in pages["rev2"].text
     assert pages["off1"].status_code == 404
-    listed = _page_client(world, "rev2").get("/cases")
+    listed = page_client(world, "rev2").get("/cases")
     assert listed.status_code == 200 and "C-WEB" not in listed.text
 
 
 def test_the_list_offers_opening_a_case_to_reviewers_and_supervisors_only(world, made):
     for name, offered in (("sup1", True), ("rev1", True), ("aud", False)):
-        page = _page_client(world, name).get("/cases")
+        page = page_client(world, name).get("/cases")
         assert page.status_code == 200 and "C-WEB" in page.text
         assert ('data-api="/api/v1/cases"' in page.text) is offered, name
-    assert 'data-case="' not in _page_client(world, "rev2").get("/cases?status=open").text
-    assert "C-WEB" not in _page_client(world, "sup1").get("/cases?status=closed").text
+    assert 'data-case="' not in page_client(world, "rev2").get("/cases?status=open").text
+    assert "C-WEB" not in page_client(world, "sup1").get("/cases?status=closed").text
     r = world["clients"]["aud"].post("/api/v1/cases", json={"number": "C-AUD", "title": "no"})
     assert r.status_code == 403
 
@@ -135,7 +127,7 @@ def test_supervisor_places_and_releases_the_hold_on_the_page(browser, live, made
 
 def test_the_page_shows_the_hold_placed_through_the_api(world, made):
     c, path = world["clients"]["sup1"], f"/api/v1/cases/{made['id']}/hold"
-    page = _page_client(world, "sup1")
+    page = page_client(world, "sup1")
     assert c.post(path, json={"reason": "court order 17"}).status_code == 201
     held = page.get(f"/cases/{made['id']}").text
     assert "court order 17" in held and 'id="release-form"' in held and 'id="hold-form"' not in held

@@ -6,22 +6,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 
 from api.web import items as item_pages
-from api.web import session as web_session
 from ingest import worker
 from tests.api.conftest import denials, events
-from tests.api.web.conftest import click_through, shot, sign_in, wait_for
-
-
-def page_client(world, name: str) -> TestClient:
-    """A client holding ``name``'s browser session (the cookie), not a bearer token."""
-    token = world["clients"][name].headers["Authorization"].removeprefix("Bearer ")
-    client = TestClient(world["app"])
-    client.cookies.set(web_session.COOKIE, token)
-    return client
+from tests.api.web.conftest import click_through, page_client, shot, sign_in, wait_for
 
 
 def open_case(world, name: str, number: str) -> int:
@@ -44,7 +34,7 @@ def form_ids(html: str) -> set[str]:
 
 def test_every_filter_is_a_query_parameter(world):
     a, b = world["ids"]["a"], world["ids"]["b"]
-    rev1 = page_client(world, "rev1")
+    rev1 = page_client(world, "rev1", lang=None)
     assert shown(rev1.get("/items").text) == [a]  # U1's recordings only
     # item a: recorder ZFY0001, officer 110001, recorded 2026-11-01 16:00 station time, uploaded late
     for query, expected in (
@@ -76,14 +66,14 @@ def test_every_filter_is_a_query_parameter(world):
     # a name this system does not know is said, not answered with "nothing matches"
     r = rev1.get("/items?device=ZFY9999")
     assert r.status_code == 422 and "ZFY9999" in r.text and 'role="alert"' in r.text
-    assert shown(page_client(world, "aud").get("/items?unit=U1").text) == [a]
-    assert shown(page_client(world, "aud").get("/items?unit=U2").text) == [b]
+    assert shown(page_client(world, "aud", lang=None).get("/items?unit=U1").text) == [a]
+    assert shown(page_client(world, "aud", lang=None).get("/items?unit=U2").text) == [b]
 
 
 def test_results_come_a_page_at_a_time_and_the_next_page_keeps_the_search(world, monkeypatch):
     monkeypatch.setattr(item_pages, "PAGE_SIZE", 1)
     a, b = world["ids"]["a"], world["ids"]["b"]
-    aud = page_client(world, "aud")
+    aud = page_client(world, "aud", lang=None)
     first = aud.get("/items?view=table&status=ready")
     assert shown(first.text) == [a]
     (link,) = re.findall(r'<a href="([^"]+)" rel="next"', first.text)
@@ -96,17 +86,17 @@ def test_results_come_a_page_at_a_time_and_the_next_page_keeps_the_search(world,
 
 def test_posters_only_for_those_who_may_see_the_media(world):
     a, b = world["ids"]["a"], world["ids"]["b"]
-    rev1 = page_client(world, "rev1").get("/items").text
+    rev1 = page_client(world, "rev1", lang=None).get("/items").text
     assert f'src="/api/v1/items/{a}/poster"' in rev1
     # the auditor reads every unit's metadata but sees media only where granted: no poster asked for
-    aud = page_client(world, "aud").get("/items").text
+    aud = page_client(world, "aud", lang=None).get("/items").text
     assert shown(aud) == [a, b] and "/poster" not in aud
     assert denials(world["rt"], "view_media") == []
 
 
 def test_officers_see_only_their_own(world):
     a, b = world["ids"]["a"], world["ids"]["b"]
-    off1 = page_client(world, "off1")
+    off1 = page_client(world, "off1", lang=None)
     assert shown(off1.get("/items").text) == [a]
     assert shown(off1.get("/items?unit=U2").text) == []
     r = off1.get(f"/items/{b}")
@@ -124,33 +114,33 @@ def test_a_role_that_may_not_link_gets_no_form_and_the_api_refuses(world):
     a = world["ids"]["a"]
     case = open_case(world, "sup1", "C-2026-8")
     for name in ("aud", "off1"):
-        page = page_client(world, name).get(f"/items/{a}").text
+        page = page_client(world, name, lang=None).get(f"/items/{a}").text
         assert "link-form" not in page and "clip-form" not in page
         r = world["clients"][name].post(f"/api/v1/cases/{case}/items", json={"item_id": a, "reason": "try"})
         assert r.status_code in (403, 404), (name, r.text)
-    page = page_client(world, "rev1").get(f"/items/{a}").text
+    page = page_client(world, "rev1", lang=None).get(f"/items/{a}").text
     assert "link-form" in page and f'<option value="{case}">C-2026-8' in page
 
 
 def test_an_auditor_reads_facts_and_custody_but_gets_no_media_or_download(world):
     a = world["ids"]["a"]
-    page = page_client(world, "aud").get(f"/items/{a}").text
+    page = page_client(world, "aud", lang=None).get(f"/items/{a}").text
     assert 'data-testid="custody"' in page and 'data-testid="no-media"' in page
     assert "/proxy" not in page and "/poster" not in page and "original-form" not in page
     assert world["clients"]["aud"].get(f"/api/v1/items/{a}/original", params={"reason": "audit"}).status_code == 403
     # granted the recording by its supervisor, the auditor may watch it (but still not download)
     grant = world["clients"]["sup1"].post(f"/api/v1/items/{a}/grants", json={"username": "aud", "reason": "audit"})
     assert grant.status_code == 201
-    page = page_client(world, "aud").get(f"/items/{a}").text
+    page = page_client(world, "aud", lang=None).get(f"/items/{a}").text
     assert f'src="/api/v1/items/{a}/proxy"' in page and "original-form" not in page
 
 
 def test_lateness_and_holds_are_offered_to_the_units_supervisor_only(world):
     a = world["ids"]["a"]
-    rev1 = page_client(world, "rev1").get(f"/items/{a}").text
+    rev1 = page_client(world, "rev1", lang=None).get(f"/items/{a}").text
     assert "excuse-form" not in rev1 and "hold-form" not in rev1 and "original-form" in rev1
     assert world["clients"]["rev1"].post(f"/api/v1/items/{a}/hold", json={"reason": "keep"}).status_code == 403
-    sup1 = page_client(world, "sup1")
+    sup1 = page_client(world, "sup1", lang=None)
     page = sup1.get(f"/items/{a}").text
     assert {"excuse-form", "hold-form"} <= form_ids(page)
     assert re.search(r'data-testid="deadline">\s*<span class="late">', page)
@@ -166,7 +156,7 @@ def test_the_item_page_logs_nothing_itself_and_media_views_are_the_apis(world):
     a = world["ids"]["a"]
     rt = world["rt"]
     before = len(events(rt, a, "media_viewed"))
-    rev1 = page_client(world, "rev1")
+    rev1 = page_client(world, "rev1", lang=None)
     assert rev1.get(f"/items/{a}").status_code == 200
     assert len(events(rt, a, "media_viewed")) == before  # the page itself: no media, no event
     assert rev1.get(f"/api/v1/items/{a}/proxy", headers={"Range": "bytes=0-99"}).status_code == 206  # the cookie

@@ -8,18 +8,12 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 
-from api.web import session as web_session
 from evidence import devices, my_recordings, users
 from evidence.unit_of_work import transaction
 from ingest import worker
 from ingest.pipeline import ingest_file
 from ingest.scan import scan
-from tests.api.web.conftest import shot, sign_in, wait_for
-
-
-def _page_client(world, name: str) -> TestClient:
-    token = world["clients"][name].headers["Authorization"].split()[1]
-    return TestClient(world["app"], cookies={web_session.COOKIE: token, "evidence_lang": "en"})
+from tests.api.web.conftest import page_client, shot, sign_in, wait_for
 
 
 def _ingest_web_uploads(world) -> list:
@@ -63,14 +57,14 @@ def test_an_officer_uploads_a_recording_and_sees_it_arrive(browser, live, tmp_pa
 
 def test_the_page_shows_only_ones_own_and_offers_upload_to_uploaders(world):
     a, b = world["ids"]["a"], world["ids"]["b"]
-    off1 = _page_client(world, "off1").get("/mine")
+    off1 = page_client(world, "off1").get("/mine")
     assert off1.status_code == 200
     assert f'data-item="{a}"' in off1.text and f'data-item="{b}"' not in off1.text
     assert 'id="upload-form"' in off1.text and '<option value="ZFY0001">' in off1.text
-    off2 = _page_client(world, "off2").get("/mine").text
+    off2 = page_client(world, "off2").get("/mine").text
     assert f'data-item="{b}"' in off2 and f'data-item="{a}"' not in off2
     # an auditor is offered no upload, and the API refuses one
-    aud = _page_client(world, "aud").get("/mine")
+    aud = page_client(world, "aud").get("/mine")
     assert aud.status_code == 200 and 'id="upload-form"' not in aud.text and f'data-item="{a}"' not in aud.text
     mp4 = world["clips"]["h264"].read_bytes()
     assert world["clients"]["aud"].post("/api/v1/uploads", params={"filename": "x.mp4"}, content=mp4).status_code == 403
