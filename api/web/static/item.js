@@ -52,7 +52,33 @@
     });
   }
 
+  // keyboard use of the player, as in review tools: the keys act while the player has the focus
+  // (Space is the browser's own: it plays and pauses a focused player)
+  function wireKeys(video) {
+    const frame = 1 / 25;
+    const seek = (by) => {
+      const end = Number.isFinite(video.duration) ? video.duration : Infinity;
+      video.currentTime = Math.min(end, Math.max(0, video.currentTime + by));
+    };
+    const press = (id) => { const b = document.getElementById(id); if (b) b.click(); };
+    video.addEventListener("keydown", (event) => {
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      const act = {
+        k: () => (video.paused ? video.play() : video.pause()),
+        j: () => seek(-5),
+        l: () => seek(5),
+        ",": () => { video.pause(); seek(-frame); },
+        ".": () => { video.pause(); seek(frame); },
+        i: () => press("set-in"),
+        o: () => press("set-out"),
+      }[event.key.toLowerCase()];
+      if (act) { event.preventDefault(); act(); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const video = document.getElementById("player");
+    if (video) wireKeys(video);
     const clip = document.getElementById("clip-form");
     if (clip) wireClip(clip);
     const link = document.getElementById("link-form");

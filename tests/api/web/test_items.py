@@ -232,3 +232,34 @@ def test_play_seek_clip_and_link_on_the_recording_page(browser, live):
     assert "scene" in browser.find_element(By.CSS_SELECTOR, "[data-testid=marks]").text
     browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "item")
+
+
+def test_the_player_and_the_clip_points_work_from_the_keyboard(browser, live):
+    from selenium.webdriver.common.keys import Keys
+
+    a = live.world["ids"]["a"]
+    sign_in(browser, live, "rev1")
+    browser.get(live.at(f"/items/{a}"))
+    video = browser.find_element(By.ID, "player")
+    wait_for(browser, lambda b: b.execute_script("return arguments[0].readyState >= 1", video))
+    # slowed down, so that the 2 s clip cannot end between two keys on a busy machine
+    browser.execute_script("arguments[0].muted = true; arguments[0].playbackRate = 0.2; arguments[0].focus()", video)
+    at = lambda: browser.execute_script("return arguments[0].currentTime", video)  # noqa: E731
+    video.send_keys("l")  # forward 5 s: the 2 s clip's end
+    wait_for(browser, lambda b: at() > 1.9)
+    video.send_keys("j")  # back 5 s: the start
+    wait_for(browser, lambda b: at() == 0)
+    for _ in range(10):
+        video.send_keys(".")  # one frame forward each
+    wait_for(browser, lambda b: abs(at() - 0.4) < 0.05)
+    video.send_keys("i")
+    assert abs(float(browser.find_element(By.ID, "clip-in").get_attribute("value")) - 0.4) < 0.05
+    paused = lambda: browser.execute_script("return arguments[0].paused", video)  # noqa: E731
+    video.send_keys("k")  # play
+    wait_for(browser, lambda b: not paused())
+    video.send_keys("k")  # pause
+    wait_for(browser, lambda b: paused())
+    video.send_keys("o")
+    assert float(browser.find_element(By.ID, "clip-out").get_attribute("value")) >= 0.4
+    video.send_keys(Keys.SPACE)  # the browser's own key: play
+    wait_for(browser, lambda b: not paused())
