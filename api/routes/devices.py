@@ -12,7 +12,7 @@ from api import guard
 from api.deps import NO_NUL, ClientDep, CurrentUser, ServicesDep
 from evidence import access, custody, devices
 from evidence.custody import EventKind
-from evidence.items import iso
+from evidence.items import iso, time_filter
 from evidence.models import DeviceAssignment
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
@@ -61,7 +61,8 @@ def assign(svc: ServicesDep, who: CurrentUser, client: ClientDep, serial: Serial
     guard.enforce(svc, who, client, access.decide_devices(who), "assign_device")
 
     def work(session: Session) -> AssignmentOut:
-        row = devices.assign(session, serial, body.officer_id, body.since, body.unit or None)
+        since = time_filter(body.since, "since") if body.since else None  # in range once in UTC, else 422
+        row = devices.assign(session, serial, body.officer_id, since, body.unit or None)
         custody.append(
             session,
             EventKind.DEVICE_ASSIGNED,

@@ -55,3 +55,10 @@ def test_only_admins_see_and_assign_recorders(world):
         assert refused.status_code == 403
     assert len(denials(rt, "list_devices")) == 4 and len(denials(rt, "assign_device")) == 4
     assert [a["officer_id"] for a in c["adm"].get("/api/v1/devices", params={"serial": "ZFY0002"}).json()] == ["220002"]
+
+
+def test_an_assignment_time_beyond_the_calendar_in_utc_is_refused(world):
+    r = world["clients"]["adm"].post(
+        "/api/v1/devices/ZFY0007/assignments", json={"officer_id": "110001", "since": "9999-12-31T23:59:59-12:00"}
+    )
+    assert r.status_code == 422 and "since" in r.json()["error"]["message"]
