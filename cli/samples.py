@@ -41,9 +41,9 @@ def samples(
             )
         else:
             err.print(
-                f"sign in to the API as [bold]{DEMO_USER}[/bold] ({DEMO_ROLE} of {DEMO_UNIT}), "
+                f"sign in as [bold]{DEMO_USER}[/bold] ({DEMO_ROLE} of {DEMO_UNIT}), "
                 f"one-time password [bold]{password}[/bold] "
-                "(then choose your own: POST /api/v1/me/password)",
+                "(the web pages then ask you to choose your own; API: POST /api/v1/me/password)",
                 soft_wrap=True,
             )
     for path in made:
