@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -82,3 +83,30 @@ def test_station_ingests_and_leaves_the_jobs_to_a_worker(tmp_path, processes, cl
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0, log.read_text()
     assert "stopping…" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("options", "parts"),
+    [
+        ({}, {"start", "watcher", "checkpoints", "worker", "retention", "fixity", "ingest"}),  # `evidence up`
+        ({"jobs": False}, {"start", "watcher", "checkpoints", "retention", "fixity", "ingest"}),  # a station
+        ({"jobs": False, "maintenance": False}, {"start", "watcher", "checkpoints", "ingest"}),  # --no-maintenance
+    ],
+)
+def test_the_parts_each_role_runs(tmp_path, options, parts):
+    from ingest.daemon import Daemon
+
+    stop = threading.Event()
+    daemon = Daemon(settings_for(tmp_path / "home"), stop, **options)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while set(daemon.health.parts) != parts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # no other part comes later
+        assert set(daemon.health.parts) == parts
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive() and daemon.health.failure is None
