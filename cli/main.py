@@ -29,6 +29,7 @@ from cli import (
     samples,
     serving,
     shifts,
+    station,
     users,
 )
 from cli.console import err
@@ -45,6 +46,7 @@ app.command()(config.config)
 app.command()(samples.samples)
 app.command()(serving.up)
 app.command()(serving.serve)
+app.command()(station.station)
 app.command()(ingesting.ingest)
 app.command()(ingesting.status)
 app.command("list")(items.list_items)

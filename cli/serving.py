@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from typing import Annotated
@@ -12,11 +11,12 @@ import typer
 
 from cli.console import err
 from cli.samples import DEMO_ROLE, DEMO_UNIT, DEMO_USER
+from cli.station import running_daemon
+from cli.station import stop_on_signals as _stop_on_signals
 from cli.wiring import settings
 from evidence import unit_of_work, users
-from evidence.errors import ConfigError, DaemonFailed, NotFound
+from evidence.errors import ConfigError, NotFound
 from storage_config.settings import Settings
-from storage_config.urls import mask_url
 
 ACCESS_LOG_OPTION = typer.Option(
     "--access-log/--no-access-log", help="Log each HTTP request (default: EVIDENCE_ACCESS_LOG, on)", show_default=False
@@ -27,32 +27,15 @@ def up(
     api: Annotated[bool, typer.Option(help="Serve the API beside the daemon")] = True,
     access_log: Annotated[bool | None, ACCESS_LOG_OPTION] = None,
 ) -> None:
-    """Run the ingest daemon, its worker and the API until Ctrl-C."""
-    from ingest.daemon import Daemon
-
+    """Run the ingest daemon, its worker and the API until Ctrl-C: a station, a worker and the API in one process."""
     s = _with_access_log(settings(), access_log)
     _stop_on_signals()
-    stop = threading.Event()
-    daemon = Daemon(s, stop)
-    thread = threading.Thread(target=daemon.run, name="evidence-daemon", daemon=True)
-    thread.start()
-    for point in s.points:
-        err.print(f"watching upload point [bold]{point.path}[/bold] (station {point.station_id})", soft_wrap=True)
-    err.print(f"storage {mask_url(s.storage_url)}; database {mask_url(s.database_url)}", soft_wrap=True)
-    try:
+    with running_daemon(s, jobs=True) as (daemon, thread):
         if api:
             _serve(s, lambda: {**daemon.health.as_dict(), "running": thread.is_alive()}, until=thread)
         else:
             while thread.is_alive():
                 thread.join(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        err.print("stopping…")
-        stop.set()
-        thread.join(timeout=60)
-    if daemon.health.failure:
-        raise DaemonFailed(f"the ingest daemon gave up: {daemon.health.failure}")
 
 
 def serve(
@@ -96,17 +79,6 @@ def serve(
         _serve(s, None)
     except KeyboardInterrupt:
         pass
-
-
-def _interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop_on_signals() -> None:
-    # Explicitly, SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then
-    # installs no Ctrl-C handler of its own, so the process would never stop on SIGINT.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops as cleanly as Ctrl-C
 
 
 def _with_access_log(s: Settings, access_log: bool | None) -> Settings:

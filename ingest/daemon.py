@@ -163,10 +163,24 @@ class _Events(FileSystemEventHandler):
 
 
 class Daemon:
-    """Owns the settler, the observer and the worker thread, and restarts whichever part fails."""
+    """Owns the settler, the observer and the worker thread, and restarts whichever part fails.
 
-    def __init__(self, settings: Settings, stop: threading.Event | None = None, restarts: Restarts | None = None):
+    ``jobs=False`` is a station (``evidence station``): it ingests, records and signs, and leaves the
+    jobs it enqueues to workers elsewhere. ``maintenance=False`` leaves out the retention sweep and
+    the rolling fixity pass (another station runs them).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        stop: threading.Event | None = None,
+        restarts: Restarts | None = None,
+        *,
+        jobs: bool = True,
+        maintenance: bool = True,
+    ):
         self.settings = settings
+        self.jobs, self.maintenance = jobs, maintenance
         self.stop = stop or threading.Event()
         self.restarts = restarts or Restarts(give_up_after=settings.restart_limit)
         self.health = Health(healthy_after=self.restarts.healthy_after)
@@ -492,13 +506,19 @@ class Daemon:
     def _run(self, rt: Runtime) -> None:
         threads = [
             self._spawn("watcher", self._watch, give_up=False),
-            self._spawn("worker", lambda: self._work(rt)),
-            self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
             self._spawn("checkpoints", lambda: checkpointing.run(rt, self.stop), give_up=False),
-            self._spawn(  # never stops ingest either
-                "fixity", lambda: fixity_pass.run(rt, self.stop, self.health.fixity, fixity_pass.FIRST_S), give_up=False
-            ),
         ]
+        if self.jobs:
+            threads.append(self._spawn("worker", lambda: self._work(rt)))
+        if self.maintenance:
+            threads += [
+                self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
+                self._spawn(  # never stops ingest either
+                    "fixity",
+                    lambda: fixity_pass.run(rt, self.stop, self.health.fixity, fixity_pass.FIRST_S),
+                    give_up=False,
+                ),
+            ]
         try:
             self._supervise("ingest", lambda: self._ingest(rt))
         finally:
