@@ -21,6 +21,7 @@ from evidence.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 READ_ONLY = "evidence_read_only"
+MIGRATION_LOCK_ID = 0x45564D47  # "EVMG"
 
 
 def make_engine(url: str) -> Engine:
@@ -98,6 +99,11 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # roles starting together on many machines: one migrates, the others wait for it and
+                # then find nothing to do (PostgreSQL runs the DDL in this transaction, under the lock).
+                # SQLite: BEGIN IMMEDIATE serialises them already.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
