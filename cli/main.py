@@ -24,12 +24,14 @@ from cli import (
     holds,
     ingesting,
     items,
+    jobs,
     reports,
     retention,
     samples,
     serving,
     shifts,
     users,
+    worker,
 )
 from cli.console import err
 from evidence.errors import EvidenceError
@@ -45,6 +47,7 @@ app.command()(config.config)
 app.command()(samples.samples)
 app.command()(serving.up)
 app.command()(serving.serve)
+app.command()(worker.worker)
 app.command()(ingesting.ingest)
 app.command()(ingesting.status)
 app.command("list")(items.list_items)
@@ -63,6 +66,7 @@ app.add_typer(devices.app, name="devices")
 app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")
 app.add_typer(retention.app, name="retention")
+app.command()(jobs.jobs)
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from evidence import custody, retries
-from evidence.errors import Conflict, InvalidJobPayload, LeaseLost, NotFound
+from evidence.errors import Conflict, InvalidInput, InvalidJobPayload, LeaseLost, NotFound
+from evidence.items import iso
 from evidence.models import Export, ExportState, Job, JobState, utcnow
 
 
@@ -331,6 +332,35 @@ def list_jobs(
     if kind is not None:
         query = query.where(Job.kind == kind.value)
     return list(session.scalars(query))
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """A job as plain JSON values (the CLI's --json and its table)."""
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "item_id": job.item_id,
+        "priority": job.priority,
+        "attempts": job.attempts,
+        "run_after": iso(job.run_after),
+        "owner": job.owner,
+        "lease_until": iso(job.lease_until),
+        "heartbeat_at": iso(job.heartbeat_at),
+        "last_error": job.last_error,
+        "created_at": iso(job.created_at),
+        "finished_at": iso(job.finished_at),
+    }
+
+
+def parse_kinds(text: str) -> list[JobKind]:
+    """``probe,proxy`` into kinds; InvalidInput naming the known kinds when one is not."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in {k.value for k in JobKind}]
+    if unknown or not names:
+        known = ", ".join(k.value for k in JobKind)
+        raise InvalidInput(f"unknown job kind(s) {', '.join(unknown) or '(none given)'}: the kinds are {known}")
+    return [JobKind(n) for n in names]
 
 
 def requeue(session: Session, job_id: int, by: str, agent: str) -> Job:
