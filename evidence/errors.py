@@ -31,6 +31,7 @@ API to HTTP statuses, each in one table.
     │   └── ToolTimeout        an external tool ran past its time limit and was killed
     ├── InvalidJobPayload      a job's stored parameters do not fit its kind
     ├── LeaseLost              a worker's lease on a job was taken over: its result is not written
+    ├── JobAbandoned           a job whose workers kept dying under it (leases lapsed): parked failed
     ├── CustodyBroken          the custody chain does not verify
     │   └── NoteRejected       a signed note (a checkpoint) cannot be trusted
     │       ├── NoteMalformed  not a signed note or checkpoint in the C2SP format
@@ -165,6 +166,12 @@ class LeaseLost(EvidenceError):
     released): the unit of work that would record its result is rolled back and the result dropped."""
 
     exit_code = 75  # EX_TEMPFAIL
+
+
+class JobAbandoned(EvidenceError):
+    """Every try of a job ended with its worker gone (killed, out of memory): it is not tried again."""
+
+    exit_code = 70
 
 
 class CustodyBroken(EvidenceError):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from evidence import custody, item_status, jobs, unit_of_work
 from evidence.custody import EventKind, Outcome
-from evidence.errors import EvidenceError, LeaseLost, ToolTimeout, Unavailable
+from evidence.errors import EvidenceError, JobAbandoned, LeaseLost, ToolTimeout, Unavailable
 from evidence.items import get_item
 from evidence.jobs import JobKind
 from evidence.models import ItemStatus, Job
@@ -130,7 +130,12 @@ def run_one(
     holding(job)
     try:
         with Heartbeat(rt, job, lease_s):
-            _run_handler(rt, job)
+            if job.attempts > rt.settings.job_max_attempts:  # its last try's lease lapsed too: a poison job
+                why = f"{job.attempts - 1} tries, the last ended with its worker gone (killed, out of memory?)"
+                log.error("job %s (%s, item %s) abandoned: %s", job.id, job.kind, job.item_id, why)
+                _record_failure(rt, job, JobAbandoned(why), permanent=True)
+            else:
+                _run_handler(rt, job)
     except LeaseLost as exc:
         log.warning("dropped the result of job %s (%s, item %s): %s", job.id, job.kind, job.item_id, exc)
     finally:

@@ -142,3 +142,20 @@ def test_a_pool_claims_only_its_kinds_and_releases_what_it_holds_when_stopped(ma
         release.set()
         stop.set()
         rt.close()
+
+
+def test_a_job_whose_workers_keep_dying_is_parked_failed_not_run_again(make_settings, db, clips):
+    rt, item_id = probed(make_settings, db, clips, job_max_attempts=2)
+    try:
+        for owner in ("host-a:1", "host-b:2"):  # two tries, each worker killed mid-job: its lease lapses
+            with transaction(rt.sessions) as session:
+                assert jobs.claim(session, owner, 0.01, kinds=[JobKind.PROXY]) is not None
+            time.sleep(0.05)
+        assert worker.run_one(rt, kinds=[JobKind.PROXY]) is True
+        job = proxy_job(rt, item_id)
+        assert job.state == "failed" and job.last_error.startswith("JobAbandoned: 2 tries")
+        assert count(rt, item_id, "proxy_made") == 0 and count(rt, item_id, "failed") == 1
+        with transaction(rt.sessions) as session:
+            assert get_item(session, item_id).status == "media_error"
+    finally:
+        rt.close()
