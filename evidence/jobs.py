@@ -1,8 +1,14 @@
 """Durable jobs: deferred work recorded in the database so a restart resumes it.
 
-Each kind of job has one ``JobSpec`` here: its typed payload, the pipeline step after it, and
-whether its failure marks the item. ``ingest/registry.py`` binds a handler to each kind and checks
-the whole at start-up. A job key ``{item}:{kind}`` makes enqueueing idempotent.
+Each kind of job has one ``JobSpec`` here: its typed payload, its priority, the pipeline step after
+it, and whether its failure marks the item. ``ingest/registry.py`` binds a handler to each kind and
+checks the whole at start-up. A job key ``{item}:{kind}`` makes enqueueing idempotent.
+
+Many workers share the table: ``claim`` takes the most urgent job (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL) under a fresh lease token and a short lease that ``heartbeat`` renews; every write of
+an outcome is fenced (``fence``: still running, still our token) in the same transaction as the
+handler's own writes, so a worker whose lease lapsed and was taken over writes nothing
+(docs/architecture.md, "The job queue").
 """
 
 from __future__ import annotations
