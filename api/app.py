@@ -27,6 +27,7 @@ from api.routes import (
     holds,
     ingest,
     items,
+    jobs,
     overdue,
     reports,
     shifts,
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(overdue.router)
     app.include_router(holds.router)
     app.include_router(exports.router)
+    app.include_router(jobs.router)
     pages.install(app)
 
     @app.get("/healthz", tags=["health"])

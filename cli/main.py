@@ -24,6 +24,7 @@ from cli import (
     holds,
     ingesting,
     items,
+    jobs,
     reports,
     retention,
     samples,
@@ -31,6 +32,7 @@ from cli import (
     shifts,
     station,
     users,
+    worker,
 )
 from cli.console import err
 from evidence.errors import EvidenceError
@@ -47,6 +49,7 @@ app.command()(samples.samples)
 app.command()(serving.up)
 app.command()(serving.serve)
 app.command()(station.station)
+app.command()(worker.worker)
 app.command()(ingesting.ingest)
 app.command()(ingesting.status)
 app.command("list")(items.list_items)
@@ -65,6 +68,7 @@ app.add_typer(devices.app, name="devices")
 app.add_typer(shifts.app, name="shifts")
 app.add_typer(users.app, name="users")
 app.add_typer(retention.app, name="retention")
+app.command()(jobs.jobs)
 
 
 def main() -> None:

@@ -15,7 +15,8 @@
 Unattributed footage (no recorder known, so no unit) shows its metadata to every supervisor, so
 that one can attribute it to a recorder their unit carried then (``decide_attribution``).
 The skipped list (names of files ingest leaves alone on the stations' disks, no
-recordings) is for supervisors, auditors and admins.
+recordings) and the job queue are for supervisors, auditors and admins; supervisors and
+admins may retry a failed job.
 
 Someone with no right to know an item exists gets ``hide=True`` (the API answers
 404); someone who may see it but not do this act gets a plain refusal (403).
@@ -289,6 +290,20 @@ def may_see_skipped(who: Principal) -> Decision:
     if STATION_READERS & who.roles:
         return Decision(True, "allowed")
     return Decision(False, "the skipped list is for supervisors, auditors and admins")
+
+
+def decide_list_jobs(who: Principal) -> Decision:
+    """May ``who`` read the job queue (kinds, states, errors; no recordings)? Supervisors, auditors, admins."""
+    if STATION_READERS & who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "the job queue is for supervisors, auditors and admins")
+
+
+def decide_retry_job(who: Principal) -> Decision:
+    """May ``who`` put a failed job back in the queue? Supervisors and admins (auditors only look)."""
+    if {Role.SUPERVISOR, Role.ADMIN} & who.roles:
+        return Decision(True, "allowed")
+    return Decision(False, "only supervisors and admins retry failed jobs")
 
 
 def decide_open_case(who: Principal) -> Decision:

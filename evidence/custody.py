@@ -77,6 +77,7 @@ class EventKind(str, enum.Enum):
     EXPORT_REQUESTED = "export_requested"
     EXPORTED = "exported"
     EXPORT_DOWNLOADED = "export_downloaded"
+    JOB_REQUEUED = "job_requeued"  # a failed job put back by an operator (evidence jobs --retry)
 
 
 class Outcome(str, enum.Enum):

@@ -6,6 +6,7 @@ API to HTTP statuses, each in one table.
 
     EvidenceError
     ├── ConfigError            a setting is missing or invalid
+    │   └── JobRegistryInvalid  a job kind without one handler, or a next step that is no kind
     ├── NotFound               no such item, event or device
     │   └── Gone               the item's media was purged by the retention rules (its record stays)
     ├── AuthFailed             sign-in refused, or a token unknown, expired or revoked
@@ -29,7 +30,8 @@ API to HTTP statuses, each in one table.
     ├── MediaError             ffprobe/ffmpeg could not read or convert the media
     │   └── ToolTimeout        an external tool ran past its time limit and was killed
     ├── InvalidJobPayload      a job's stored parameters do not fit its kind
-    ├── JobRegistryInvalid     a job kind without one handler, or a next step that is no kind
+    ├── LeaseLost              a worker's lease on a job was taken over: its result is not written
+    ├── JobAbandoned           a job whose workers kept dying under it (leases lapsed): parked failed
     ├── CustodyBroken          the custody chain does not verify
     │   └── NoteRejected       a signed note (a checkpoint) cannot be trusted
     │       ├── NoteMalformed  not a signed note or checkpoint in the C2SP format
@@ -153,8 +155,23 @@ class InvalidJobPayload(EvidenceError):
     exit_code = 65  # EX_DATAERR
 
 
-class JobRegistryInvalid(EvidenceError):
+class JobRegistryInvalid(ConfigError):
+    """Checked at start-up: the process refuses to start rather than run jobs it cannot handle."""
+
     exit_code = 70  # EX_SOFTWARE: the code is wrong, not the data
+
+
+class LeaseLost(EvidenceError):
+    """This worker no longer holds the job (its lease lapsed and another worker took it, or it was
+    released): the unit of work that would record its result is rolled back and the result dropped."""
+
+    exit_code = 75  # EX_TEMPFAIL
+
+
+class JobAbandoned(EvidenceError):
+    """Every try of a job ended with its worker gone (killed, out of memory): it is not tried again."""
+
+    exit_code = 70
 
 
 class CustodyBroken(EvidenceError):

@@ -1,8 +1,14 @@
 """Durable jobs: deferred work recorded in the database so a restart resumes it.
 
-Each kind of job has one ``JobSpec`` here: its typed payload, the pipeline step after it, and
-whether its failure marks the item. ``ingest/registry.py`` binds a handler to each kind and checks
-the whole at start-up. A job key ``{item}:{kind}`` makes enqueueing idempotent.
+Each kind of job has one ``JobSpec`` here: its typed payload, its priority, the pipeline step after
+it, and whether its failure marks the item. ``ingest/registry.py`` binds a handler to each kind and
+checks the whole at start-up. A job key ``{item}:{kind}`` makes enqueueing idempotent.
+
+Many workers share the table: ``claim`` takes the most urgent job (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL) under a fresh lease token and a short lease that ``heartbeat`` renews; every write of
+an outcome is fenced (``fence``: still running, still our token) in the same transaction as the
+handler's own writes, so a worker whose lease lapsed and was taken over writes nothing
+(docs/architecture.md, "The job queue").
 """
 
 from __future__ import annotations
@@ -10,18 +16,20 @@ from __future__ import annotations
 import enum
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from evidence import retries
-from evidence.errors import InvalidJobPayload
+from evidence import custody, retries
+from evidence.errors import Conflict, InvalidInput, InvalidJobPayload, LeaseLost, NotFound
+from evidence.items import iso
 from evidence.models import Export, ExportState, Job, JobState, utcnow
 
 
@@ -67,6 +75,8 @@ class JobSpec:
     """One kind of job: what it carries, what comes after it, and what its failure means."""
 
     payload: type[Payload]
+    # smaller is claimed first: a reviewer waiting (clip, export) before the backlog (probe, proxy)
+    priority: int = 20
     then: JobKind | None = None
     marks_item_on_failure: bool = True
     # what else a job that will not be retried again marks failed (in the same transaction)
@@ -81,13 +91,22 @@ def _export_failed(session: Session, job: Job, error: str) -> None:
         row.state, row.error, row.finished_at = ExportState.FAILED.value, error[-4000:], utcnow()
 
 
+# Priorities (jobs.priority; smaller first, then oldest). Fixity and sweep, when they run as jobs,
+# go last; migration 0011 gives existing rows these numbers.
+REVIEWER_WAITING = 10
+BACKLOG = 20
+AUDIT = 30
+HOUSEKEEPING = 40
+
 FIRST_JOB = JobKind.PROBE
 SPECS: dict[JobKind, JobSpec] = {
-    JobKind.PROBE: JobSpec(Nothing, then=JobKind.PROXY),
-    JobKind.PROXY: JobSpec(Nothing),
+    JobKind.PROBE: JobSpec(Nothing, priority=BACKLOG, then=JobKind.PROXY),
+    JobKind.PROXY: JobSpec(Nothing, priority=BACKLOG),
     # a failed clip says nothing about its source item
-    JobKind.CLIP: JobSpec(ClipRequest, marks_item_on_failure=False),
-    JobKind.EXPORT: JobSpec(ExportRequest, marks_item_on_failure=False, on_give_up=_export_failed),
+    JobKind.CLIP: JobSpec(ClipRequest, priority=REVIEWER_WAITING, marks_item_on_failure=False),
+    JobKind.EXPORT: JobSpec(
+        ExportRequest, priority=REVIEWER_WAITING, marks_item_on_failure=False, on_give_up=_export_failed
+    ),
 }
 
 
@@ -106,7 +125,15 @@ def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
     existing = session.scalars(select(Job).where(Job.key == key)).first()
     if existing is not None:
         return existing
-    job = Job(key=key, kind=kind.value, item_id=item_id, state=JobState.QUEUED.value, attempts=0, run_after=utcnow())
+    job = Job(
+        key=key,
+        kind=kind.value,
+        item_id=item_id,
+        state=JobState.QUEUED.value,
+        attempts=0,
+        run_after=utcnow(),
+        priority=SPECS[kind].priority,
+    )
     session.add(job)
     session.flush()
     return job
@@ -126,6 +153,7 @@ def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload:
         state=JobState.QUEUED.value,
         attempts=0,
         run_after=utcnow(),
+        priority=SPECS[kind].priority,
         payload=typed.model_dump_json(exclude_none=True),
     )
     session.add(job)
@@ -142,6 +170,7 @@ def enqueue_export(session: Session, export_id: int) -> Job:
         state=JobState.QUEUED.value,
         attempts=0,
         run_after=utcnow(),
+        priority=SPECS[JobKind.EXPORT].priority,
         payload=ExportRequest(export_id=export_id).model_dump_json(),
     )
     session.add(job)
@@ -149,33 +178,104 @@ def enqueue_export(session: Session, export_id: int) -> Job:
     return job
 
 
-def claim(session: Session, owner: str, lease_s: float, item_ids: list[int] | None = None) -> Job | None:
-    """Take the oldest runnable job (or one whose lease ran out) for ``owner``."""
-    now = utcnow()
-    runnable = or_(
+def _runnable(now: datetime) -> ColumnElement[bool]:
+    """Queued and due, or running under a lease that lapsed (its owner died, on whatever host)."""
+    return or_(
         (Job.state == JobState.QUEUED.value) & (Job.run_after <= now),
         (Job.state == JobState.RUNNING.value) & (Job.lease_until < now),
     )
-    query = select(Job.id).where(runnable).order_by(Job.id).limit(5)
+
+
+def claim(
+    session: Session,
+    owner: str,
+    lease_s: float,
+    item_ids: list[int] | None = None,
+    kinds: Collection[JobKind] | None = None,
+) -> Job | None:
+    """Take the most urgent runnable job (smallest priority, then oldest) for ``owner`` under a new lease token.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent workers each lock a different
+    row instead of queueing behind the same one. SQLite (writers serialised by BEGIN IMMEDIATE): a
+    conditional update of the first candidate that is still runnable.
+    """
+    now = utcnow()
+    runnable = _runnable(now)
+    query = select(Job.id).where(runnable).order_by(Job.priority, Job.id)
     if item_ids is not None:
         query = query.where(Job.item_id.in_(item_ids))
-    for job_id in session.scalars(query).all():
-        taken = cast(
-            CursorResult[Any],
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id, runnable)
-                .values(
-                    state=JobState.RUNNING.value,
-                    owner=owner,
-                    lease_until=now + timedelta(seconds=lease_s),
-                    attempts=Job.attempts + 1,
-                )
-            ),
-        )
+    if kinds is not None:
+        query = query.where(Job.kind.in_([k.value for k in kinds]))
+    token = uuid.uuid4().hex
+    taking = {
+        "state": JobState.RUNNING.value,
+        "owner": owner,
+        "lease_until": now + timedelta(seconds=lease_s),
+        "lease_token": token,
+        "heartbeat_at": now,
+        "attempts": Job.attempts + 1,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        job_id = session.scalars(query.limit(1).with_for_update(skip_locked=True)).first()
+        if job_id is None:
+            return None
+        session.execute(update(Job).where(Job.id == job_id).values(**taking))
+        return session.get(Job, job_id, populate_existing=True)
+    for job_id in session.scalars(query.limit(5)).all():
+        taken = cast(CursorResult[Any], session.execute(update(Job).where(Job.id == job_id, runnable).values(**taking)))
         if taken.rowcount == 1:
             return session.get(Job, job_id, populate_existing=True)
     return None
+
+
+def fence(session: Session, job: Job) -> Job:
+    """The job's row, locked, provided ``job`` (as claimed by this worker) still holds its lease.
+
+    Call it first in the unit of work that records a job's result, with the job the worker claimed
+    (not a row of this session): when another worker has since taken the job (its token differs),
+    or it is no longer running, LeaseLost is raised and the whole unit of work rolls back. The row
+    lock (PostgreSQL) keeps a claim from taking the job over until this transaction ends.
+    """
+    held = session.execute(select(Job.state, Job.lease_token).where(Job.id == job.id).with_for_update()).first()
+    if held is None:
+        raise LeaseLost(f"job {job.id} ({job.kind}): lease lost (the job is gone)")
+    ours = job.lease_token is not None and held.lease_token == job.lease_token
+    if held.state != JobState.RUNNING.value or not ours:
+        why = f"now {held.state}" + ("" if ours else ", taken over or released")
+        raise LeaseLost(f"job {job.id} ({job.kind}): lease lost ({why})")
+    row = session.get(Job, job.id)
+    assert row is not None  # the row was just read
+    return row
+
+
+def fence_row(session: Session, job: Job) -> Job:
+    """The session's row of ``job`` (already fenced in this unit of work)."""
+    row = session.get(Job, job.id)
+    if row is None:
+        raise LeaseLost(f"job {job.id} ({job.kind}): the job is gone")
+    return row
+
+
+def heartbeat(session: Session, job: Job, lease_s: float) -> bool:
+    """Extend this worker's lease on ``job`` by ``lease_s`` from now; False when the lease is no longer ours."""
+    now = utcnow()
+    renewed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.state == JobState.RUNNING.value, Job.lease_token == job.lease_token)
+            .values(lease_until=now + timedelta(seconds=lease_s), heartbeat_at=now)
+        ),
+    )
+    return renewed.rowcount == 1
+
+
+def release(session: Session, job: Job) -> None:
+    """Hand a job this worker holds back to the queue, runnable at once (a worker stopping): not an attempt."""
+    row = fence(session, job)
+    row.state, row.lease_until, row.lease_token, row.owner = JobState.QUEUED.value, None, None, None
+    row.run_after = utcnow()
+    row.attempts = max(row.attempts - 1, 0)
 
 
 def item_of(job: Job) -> int:
@@ -186,36 +286,111 @@ def item_of(job: Job) -> int:
 
 
 def complete(session: Session, job: Job, advance: bool = True, payload: Payload | None = None) -> None:
-    """Mark ``job`` done (storing ``payload`` when given) and, when ``advance``, queue its kind's next step."""
+    """Mark ``job`` done (storing ``payload`` when given) and, when ``advance``, queue its kind's next step.
+
+    Fenced: LeaseLost (rolling back the caller's unit of work) when this worker no longer holds the job.
+    """
+    row = fence(session, job)
     if payload is not None:
-        job.payload = payload.model_dump_json(exclude_none=True)
-    then = SPECS[JobKind(job.kind)].then
+        row.payload = payload.model_dump_json(exclude_none=True)
+    then = SPECS[JobKind(row.kind)].then
     if advance and then is not None:
-        enqueue(session, item_of(job), then)
-    job.state = JobState.DONE.value
-    job.finished_at = utcnow()
-    job.lease_until = None
-    job.last_error = None
+        enqueue(session, item_of(row), then)
+    row.state = JobState.DONE.value
+    row.finished_at = utcnow()
+    row.lease_until = row.lease_token = None
+    row.last_error = None
 
 
 def retry_later(session: Session, job: Job, error: str, max_attempts: int) -> bool:
-    """Put the job back after the ``retries.JOB`` delay; returns False when attempts are used up."""
-    job.last_error = error[-4000:]
-    job.lease_until = None
-    if job.attempts >= max_attempts:
-        job.state = JobState.FAILED.value
-        job.finished_at = utcnow()
+    """Put the job back after the ``retries.JOB`` delay; returns False when attempts are used up (parked failed).
+
+    Fenced like ``complete``.
+    """
+    row = fence(session, job)
+    row.last_error = error[-4000:]
+    row.lease_until = row.lease_token = None
+    if row.attempts >= max_attempts:
+        row.state = JobState.FAILED.value
+        row.finished_at = utcnow()
         return False
-    job.state = JobState.QUEUED.value
-    job.run_after = utcnow() + timedelta(seconds=retries.JOB.delay(job.attempts))
+    row.state = JobState.QUEUED.value
+    row.run_after = utcnow() + timedelta(seconds=retries.JOB.delay(row.attempts))
     return True
 
 
 def give_up(session: Session, job: Job, error: str) -> None:
-    job.state = JobState.FAILED.value
-    job.last_error = error[-4000:]
-    job.lease_until = None
-    job.finished_at = utcnow()
+    """Park the job as failed with its error (fenced like ``complete``)."""
+    row = fence(session, job)
+    row.state = JobState.FAILED.value
+    row.last_error = error[-4000:]
+    row.lease_until = row.lease_token = None
+    row.finished_at = utcnow()
+
+
+def list_jobs(
+    session: Session, state: JobState | None = None, kind: JobKind | None = None, limit: int = 100
+) -> list[Job]:
+    """Jobs, most urgent and newest first within a state; filtered by state and kind."""
+    query = select(Job).order_by(Job.priority, Job.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Job.state == state.value)
+    if kind is not None:
+        query = query.where(Job.kind == kind.value)
+    return list(session.scalars(query))
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """A job as plain JSON values (the CLI's --json and its table)."""
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "item_id": job.item_id,
+        "priority": job.priority,
+        "attempts": job.attempts,
+        "run_after": iso(job.run_after),
+        "owner": job.owner,
+        "lease_until": iso(job.lease_until),
+        "heartbeat_at": iso(job.heartbeat_at),
+        "last_error": job.last_error,
+        "created_at": iso(job.created_at),
+        "finished_at": iso(job.finished_at),
+    }
+
+
+def parse_kinds(text: str) -> list[JobKind]:
+    """``probe,proxy`` into kinds; InvalidInput naming the known kinds when one is not."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in {k.value for k in JobKind}]
+    if unknown or not names:
+        known = ", ".join(k.value for k in JobKind)
+        raise InvalidInput(f"unknown job kind(s) {', '.join(unknown) or '(none given)'}: the kinds are {known}")
+    return [JobKind(n) for n in names]
+
+
+def requeue(session: Session, job_id: int, by: str, agent: str) -> Job:
+    """Put a failed job back in the queue, its attempts reset; a custody event when it belongs to an item.
+
+    Only a failed job can be retried (Conflict otherwise): a running one may still finish.
+    """
+    row = session.get(Job, job_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no job {job_id}")
+    if row.state != JobState.FAILED.value:
+        raise Conflict(f"job {job_id} is {row.state}: only a failed job can be retried")
+    error = row.last_error
+    row.state, row.attempts, row.run_after = JobState.QUEUED.value, 0, utcnow()
+    row.finished_at = row.lease_until = row.lease_token = row.owner = None
+    if row.item_id is not None:
+        custody.append(
+            session,
+            custody.EventKind.JOB_REQUEUED,
+            agent=agent,
+            item_id=row.item_id,
+            details={"job_id": row.id, "job": row.kind, "requested_by": by, "last_error": error},
+        )
+    return row
 
 
 def _pid_alive(pid: int) -> bool:
@@ -235,7 +410,7 @@ def release_dead_owners(session: Session, host: str) -> int:
         owner_host, _, pid = (job.owner or "").rpartition(":")
         if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
             job.state = JobState.QUEUED.value
-            job.lease_until = None
+            job.lease_until = job.lease_token = None
             job.run_after = utcnow()
             freed += 1
     return freed

@@ -288,7 +288,7 @@ class JobState(str, enum.Enum):
 
 
 class Job(Base):
-    """A unit of deferred work (probe, proxy) that survives restarts."""
+    """A unit of deferred work (probe, proxy, clip, export) that survives restarts."""
 
     __tablename__ = "jobs"
 
@@ -305,6 +305,12 @@ class Job(Base):
     payload: Mapped[str | None] = mapped_column(Text)  # JSON, for jobs that need more than an item
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # written by each claim; every write of a result checks it (evidence/jobs.py ``fence``)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=50, server_default="50")  # smaller first
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_jobs_claim", "state", "priority", "run_after"),)
 
 
 class DeviceAssignment(Base):

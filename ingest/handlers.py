@@ -155,6 +155,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     tool = tool_version(s.ffprobe)
 
     def write(session: Session) -> None:
+        jobs.fence(session, job)  # first: a worker whose lease was taken over records nothing (LeaseLost)
         row = get_item(session, jobs.item_of(job))
         agent = rt.agent(row.station_id)
         if info is not None:
@@ -185,7 +186,7 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
             )
         _assess(rt, session, row, info)
         retention.refresh(session, [row.id], s.retention, agent)
-        jobs.complete(session, session.merge(job), advance=info is not None)
+        jobs.complete(session, job, advance=info is not None)
 
     unit_of_work.run(rt.sessions, write)
 
@@ -228,6 +229,7 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     tool = tool_version(s.ffmpeg)
 
     def write(session: Session) -> None:
+        jobs.fence(session, job)  # first: a worker whose lease was taken over records nothing (LeaseLost)
         row = get_item(session, jobs.item_of(job))
         agent = rt.agent(row.station_id)
         if error is None:
@@ -266,7 +268,7 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                 details={"error": str(error)},
                 occurred_at=made_at,
             )
-        jobs.complete(session, session.merge(job))
+        jobs.complete(session, job)
 
     unit_of_work.run(rt.sessions, write)
 
@@ -329,6 +331,7 @@ def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
     """No proxy by configuration: the item is complete, and the custody log says why."""
 
     def write(session: Session) -> None:
+        jobs.fence(session, job)  # first: a worker whose lease was taken over records nothing (LeaseLost)
         row = get_item(session, jobs.item_of(job))
         item_status.move(row, ItemStatus.READY)
         custody.append(
@@ -339,7 +342,7 @@ def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
             outcome=Outcome.WARNING,
             details={"skipped": why},
         )
-        jobs.complete(session, session.merge(job))
+        jobs.complete(session, job)
 
     unit_of_work.run(rt.sessions, write)
 
@@ -389,6 +392,7 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
     tool = tool_version(s.ffmpeg)
 
     def write(session: Session) -> None:
+        jobs.fence(session, job)  # first: a worker whose lease was taken over records nothing (LeaseLost)
         clip, _ = clips.record_clip(
             session,
             get_item(session, source.id),
@@ -422,7 +426,7 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
                 rules=s.retention,
             )
         done = request.model_copy(update={"result_item_id": clip.id, "cut_start_s": start, "cut_end_s": end})
-        jobs.complete(session, session.merge(job), payload=done)
+        jobs.complete(session, job, payload=done)
 
     unit_of_work.run(rt.sessions, write)
 
@@ -436,7 +440,7 @@ def handle_export(rt: Runtime, job: Job, request: jobs.ExportRequest) -> None:
     """Make a requested case export package; a permanent failure is recorded on the export too."""
     out = export_dir(rt, request.export_id)
     if unit_of_work.run(rt.sessions, lambda s: export.state_of(s, request.export_id)) == "done":
-        unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, s.merge(job)))  # made before a crash
+        unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, job))  # made before a crash
         return
     shutil.rmtree(out, ignore_errors=True)  # a run that died after the rename, before its record
     agent = f"{rt.agent()}; executed by evidence worker {rt.owner}"
@@ -455,4 +459,4 @@ def handle_export(rt: Runtime, job: Job, request: jobs.ExportRequest) -> None:
     except BaseException as exc:
         export.fail(rt.sessions, request.export_id, f"{type(exc).__name__}: {exc}")
         raise
-    unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, s.merge(job)))
+    unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, job))

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     tool_timeout_seconds: float = Field(3600.0, gt=0)
     probe_timeout_seconds: float = Field(60.0, gt=0)
     job_max_attempts: int = Field(5, ge=1)
+    # a worker's hold on a job: renewed every third of it while the handler runs; lapsed, the job is anyone's
+    job_lease_seconds: float = Field(60.0, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     api_threads: int = Field(2, ge=1, le=256)

@@ -47,4 +47,5 @@ EVENT_LABELS: dict[str, str] = {
     EventKind.EXPORT_REQUESTED.value: N_("Export requested"),
     EventKind.EXPORTED.value: N_("Exported"),
     EventKind.EXPORT_DOWNLOADED.value: N_("Export downloaded"),
+    EventKind.JOB_REQUEUED.value: N_("Failed processing retried"),
 }

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from evidence import jobs
-from evidence.errors import InvalidJobPayload, JobRegistryInvalid
+from evidence.errors import ConfigError, InvalidJobPayload, JobRegistryInvalid, LeaseLost
 from evidence.jobs import ClipRequest, JobKind, JobSpec, Nothing
 from evidence.models import CustodyEvent, Job
 from evidence.unit_of_work import transaction
@@ -33,6 +33,11 @@ def test_the_registry_of_this_build_binds_one_handler_to_every_kind():
 
 def test_a_kind_without_a_handler_is_refused():
     with pytest.raises(JobRegistryInvalid, match="clip has no handler"):
+        registry.check([b for b in ALL if b[0] is not JobKind.CLIP], jobs.SPECS)
+
+
+def test_a_broken_registry_is_a_config_error_not_an_assert():
+    with pytest.raises(ConfigError, match="clip has no handler"):
         registry.check([b for b in ALL if b[0] is not JobKind.CLIP], jobs.SPECS)
 
 
@@ -131,7 +136,8 @@ def test_a_late_failure_of_a_job_does_not_undo_a_settled_item(make_settings, cli
         with transaction(rt.sessions) as session:
             job = session.scalars(select(Job).where(Job.item_id == result.item_id, Job.kind == "proxy")).one()
             session.expunge(job)
-        worker._record_failure(rt, job, MediaError("late run"), permanent=True)
+        with pytest.raises(LeaseLost):  # fenced: the job is done, the late run holds no lease
+            worker._record_failure(rt, job, MediaError("late run"), permanent=True)
         with transaction(rt.sessions) as session:
             item = get_item(session, result.item_id)
             assert (item.status, item.error) == ("ready", None)
