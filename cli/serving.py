@@ -36,12 +36,14 @@ def up(
     daemon = Daemon(s, stop)
     thread = threading.Thread(target=daemon.run, name="evidence-daemon", daemon=True)
     thread.start()
+    health = lambda: {**daemon.health.as_dict(), "running": thread.is_alive()}  # noqa: E731
+    port = _metrics_port(s, health)
     for point in s.points:
         err.print(f"watching upload point [bold]{point.path}[/bold] (station {point.station_id})", soft_wrap=True)
     err.print(f"storage {mask_url(s.storage_url)}; database {mask_url(s.database_url)}", soft_wrap=True)
     try:
         if api:
-            _serve(s, lambda: {**daemon.health.as_dict(), "running": thread.is_alive()}, until=thread)
+            _serve(s, health, until=thread)
         else:
             while thread.is_alive():
                 thread.join(0.5)
@@ -51,6 +53,8 @@ def up(
         err.print("stopping…")
         stop.set()
         thread.join(timeout=60)
+        if port is not None:
+            port.shutdown()
     if daemon.health.failure:
         raise DaemonFailed(f"the ingest daemon gave up: {daemon.health.failure}")
 
@@ -96,6 +100,24 @@ def serve(
         _serve(s, None)
     except KeyboardInterrupt:
         pass
+
+
+def _metrics_port(s: Settings, health):
+    """/metrics, /healthz and /readyz on EVIDENCE_METRICS_PORT, when set (a role without the API)."""
+    if s.metrics_port is None:
+        return None
+    from ingest import metrics
+    from storage_config.probes import readiness_for
+
+    try:
+        server = metrics.serve(s.metrics_host, s.metrics_port, health, readiness_for(s))
+    except OSError as exc:
+        raise ConfigError(
+            f"EVIDENCE_METRICS_PORT: could not serve on {s.metrics_host}:{s.metrics_port}: {exc}"
+        ) from exc
+    where = f"http://{s.metrics_host}:{server.server_address[1]}"
+    err.print(f"metrics on [bold]{where}/metrics[/bold] (health: {where}/healthz, {where}/readyz)", soft_wrap=True)
+    return server
 
 
 def _interrupt(_signum, _frame) -> None:

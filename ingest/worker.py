@@ -7,6 +7,7 @@ failure is permanent, and marks the item when the job's kind says a failure does
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from evidence.custody import EventKind, Outcome
 from evidence.errors import EvidenceError, ToolTimeout, Unavailable
 from evidence.items import get_item
 from evidence.models import ItemStatus, Job
+from ingest import metrics
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime
 
@@ -61,17 +63,23 @@ def run_one(rt: Runtime, item_ids: list[int] | None = None) -> bool:
     job = unit_of_work.run(rt.sessions, lambda session: jobs.claim(session, rt.owner, LEASE_S, item_ids))
     if job is None:
         return False
+    began, outcome = time.perf_counter(), "done"
     try:
         registry[jobs.JobKind(job.kind)](rt, job, jobs.payload_of(job))
     except (Unavailable, ToolTimeout) as exc:
+        outcome = "retry"
         log.warning("job %s for item %s will be retried: %s", job.kind, job.item_id, exc)
         _record_failure(rt, job, exc, permanent=False)
     except EvidenceError as exc:
+        outcome = "failed"
         log.error("job %s for item %s failed: %s", job.kind, job.item_id, exc)
         _record_failure(rt, job, exc, permanent=True)
     except Exception as exc:  # a bug must not stop the worker; it is recorded on the item
+        outcome = "failed"
         log.exception("job %s for item %s crashed", job.kind, job.item_id)
         _record_failure(rt, job, exc, permanent=True)
+    finally:
+        metrics.job_ran(job.kind, outcome, time.perf_counter() - began)
     return True
 
 

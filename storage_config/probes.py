@@ -20,10 +20,13 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from evidence.adapters.database import make_engine
 from evidence.adapters.filestore import STAGING, FileStore
 from evidence.adapters.s3store import S3Store
 from evidence.names import printable
 from evidence.objectstore import ObjectStore
+from storage_config.provision import open_store
+from storage_config.settings import Settings
 
 READY_TIMEOUT_S = 2.0
 HealthProvider = Callable[[], dict[str, Any]]
@@ -97,6 +100,11 @@ class Readiness:
         body = {"status": "ready" if ready else "unready", **({"failed": failed} if failed else {}), **report}
         self.last = body
         return ready, body
+
+
+def readiness_for(settings: Settings) -> Readiness:
+    """Readiness checks of their own (an engine that connects only when asked), for a role's metrics port."""
+    return Readiness(make_engine(settings.database_url), open_store(settings))
 
 
 def readiness_body(readiness: Readiness) -> tuple[int, str]:
