@@ -128,4 +128,5 @@ def worker_app() -> FastAPI:
     logging.basicConfig(
         level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return create_app(migrate_db=False)
+    # the parent migrated, unless the database was unreachable then: each worker does once it answers
+    return create_app(migrate_db=os.environ.get("_EVIDENCE_MIGRATE_IN_WORKERS") == "1")

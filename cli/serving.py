@@ -18,6 +18,7 @@ from evidence.errors import ConfigError, DaemonFailed, NotFound
 from storage_config.settings import Settings
 from storage_config.urls import mask_url
 
+MIGRATE_IN_WORKERS = "_EVIDENCE_MIGRATE_IN_WORKERS"  # read by api.app.worker_app
 ACCESS_LOG_OPTION = typer.Option(
     "--access-log/--no-access-log", help="Log each HTTP request (default: EVIDENCE_ACCESS_LOG, on)", show_default=False
 )
@@ -77,10 +78,16 @@ def serve(
         import uvicorn
 
         from evidence.adapters.database import make_engine, migrate
+        from evidence.errors import Unavailable
 
         engine = make_engine(s.database_url)
-        migrate(engine)  # once, here, so the workers never race to migrate
-        engine.dispose()
+        try:
+            migrate(engine)  # once, here, so the workers never race to migrate
+        except Unavailable as exc:  # stay up: each worker migrates once the database answers (retried)
+            err.print(f"[yellow]database not reachable yet[/yellow]: {exc}", soft_wrap=True)
+            os.environ[MIGRATE_IN_WORKERS] = "1"
+        finally:
+            engine.dispose()
         os.environ["EVIDENCE_ACCESS_LOG"] = "true" if s.access_log else "false"  # the workers read the environment
         err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] with {workers} worker processes", soft_wrap=True)
         err.print(f"API docs on [bold]http://{s.host}:{s.port}/docs[/bold]", soft_wrap=True)
