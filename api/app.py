@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from api.access_log import AccessLog
@@ -88,13 +88,13 @@ def create_app(
         """Alive: 200 while the process runs its loops (the daemon's report in the body), else 503."""
         return health_response(health, lambda: fixity_report(app.state.services))
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "The database or the store is unreachable"}})
     def readyz() -> Response:
         """Ready: 200 when the database and the store answer now, else 503 naming which did not."""
         code, body = readiness_body(readiness)
         return Response(body, status_code=code, media_type="application/json")
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics_endpoint() -> Response:
         """Prometheus text format: requests, jobs, fixity alarms, late uploads, custody log, ingest."""
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
