@@ -77,6 +77,9 @@ class DatabaseCollector(Collector):
         self.reads = reads
         self.timeout = timeout
 
+    def describe(self) -> Iterable[Metric]:
+        return []  # registering must not read the database (an app starts while it is down)
+
     def _read(self) -> operational.Snapshot:
         with transaction(self.reads) as session:
             if session.get_bind().dialect.name == "postgresql":

@@ -61,6 +61,9 @@ class Waiting(Collector):
             if report in self._reports:
                 self._reports.remove(report)
 
+    def describe(self) -> Iterable[Metric]:
+        return []
+
     def collect(self) -> Iterable[Metric]:
         files = GaugeMetricFamily(
             "evidence_ingest_waiting_files",
