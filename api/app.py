@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from api.access_log import AccessLog
 from api.errors import RefuseNul, install_error_handlers
+from api.metrics import CONTENT_TYPE, ApiMetrics, RequestMetrics
 from api.openapi import install_openapi
 from api.routes import (
     attribution,
@@ -39,9 +38,8 @@ from api.streams import thread_pools
 from api.web import pages
 from evidence import fixity
 from evidence.unit_of_work import transaction
+from storage_config.probes import HealthProvider, Readiness, health_body, readiness_body
 from storage_config.settings import Settings, get_settings
-
-HealthProvider = Callable[[], dict[str, Any]]
 
 
 def create_app(
@@ -64,6 +62,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RefuseNul)
     install_openapi(app)
+    metrics = app.state.metrics = ApiMetrics(app.state.services.reads)
+    app.add_middleware(RequestMetrics, histogram=metrics.requests)  # outermost: sees every answer
     app.include_router(auth.router)
     app.include_router(items.router)
     app.include_router(attribution.router)
@@ -83,9 +83,23 @@ def create_app(
     app.include_router(jobs.router)
     pages.install(app)
 
+    readiness = app.state.readiness = Readiness(app.state.services.engine, app.state.services.store)
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> Response:
+        """Alive: 200 while the process runs its loops (the daemon's report in the body), else 503."""
         return health_response(health, lambda: fixity_report(app.state.services))
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "The database or the store is unreachable"}})
+    def readyz() -> Response:
+        """Ready: 200 when the database and the store answer now, else 503 naming which did not."""
+        code, body = readiness_body(readiness)
+        return Response(body, status_code=code, media_type="application/json")
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def metrics_endpoint() -> Response:
+        """Prometheus text format: requests, jobs, fixity alarms, late uploads, custody log, ingest."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app
 
@@ -101,29 +115,13 @@ def fixity_report(svc: Services) -> dict[str, Any]:
 
 
 def health_response(health: HealthProvider | None, fixity_counts: HealthProvider | None = None) -> Response:
-    """200 ``ok``, or 503 ``degraded`` with the daemon's report; never a 500, whatever the report holds.
+    """200 while alive (``ok``, or ``degraded`` with the daemon's report), 503 ``down``; never a 500.
 
     Fixity alarms are reported (``fixity.items_in_alarm``), not a 503: the service still works, and a
     monitor that restarts what answers 503 would mend nothing; alert on the counter instead.
     """
-    report: dict[str, Any] = {"status": "ok"}
-    if health is not None:
-        try:
-            daemon = health()
-            report["ingest"] = daemon
-            if daemon.get("degraded") or not daemon.get("database_ok") or daemon.get("running") is False:
-                report["status"] = "degraded"
-        except Exception as exc:  # noqa: BLE001 - a failing report is itself news, not a crash
-            report = {"status": "degraded", "error": f"the daemon's health report failed: {exc!r}"}
-    if fixity_counts is not None:
-        report["fixity"] = fixity_counts()
-    try:
-        # ASCII escapes: a file name that is not UTF-8 must not make the report unencodable
-        body = json.dumps(report, ensure_ascii=True, default=str)
-    except Exception as exc:  # noqa: BLE001
-        body = json.dumps({"status": "degraded", "error": f"the daemon's health report is not JSON: {exc!r}"})
-        report["status"] = "degraded"
-    return Response(body, status_code=200 if report["status"] == "ok" else 503, media_type="application/json")
+    code, body = health_body(health, {"fixity": fixity_counts} if fixity_counts is not None else None)
+    return Response(body, status_code=code, media_type="application/json")
 
 
 def worker_app() -> FastAPI:
@@ -132,4 +130,5 @@ def worker_app() -> FastAPI:
     logging.basicConfig(
         level=os.environ.get("EVIDENCE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return create_app(migrate_db=False)
+    # the parent migrated, unless the database was unreachable then: each worker does once it answers
+    return create_app(migrate_db=os.environ.get("_EVIDENCE_MIGRATE_IN_WORKERS") == "1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -74,6 +74,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
         # every route's transaction may meet a database that is down or still migrating
         return JSONResponse(error_body("unavailable", f"database unavailable: {exc.orig}"), status_code=503)
+
+    @app.exception_handler(ProgrammingError)
+    async def _not_migrated(_request: Request, exc: ProgrammingError) -> JSONResponse:
+        # PostgreSQL reachable at last but not yet migrated (the API migrates it in the background):
+        # a missing table (SQLSTATE 42P01) is that moment, a 503; any other is a bug, a 500
+        if getattr(exc.orig, "sqlstate", None) == "42P01":
+            return JSONResponse(error_body("unavailable", "database not migrated yet"), status_code=503)
+        raise exc
 
     @app.exception_handler(DataError)
     async def _refused_value(_request: Request, exc: DataError) -> JSONResponse:

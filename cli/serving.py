@@ -18,6 +18,7 @@ from evidence import unit_of_work, users
 from evidence.errors import ConfigError, NotFound
 from storage_config.settings import Settings
 
+MIGRATE_IN_WORKERS = "_EVIDENCE_MIGRATE_IN_WORKERS"  # read by api.app.worker_app
 ACCESS_LOG_OPTION = typer.Option(
     "--access-log/--no-access-log", help="Log each HTTP request (default: EVIDENCE_ACCESS_LOG, on)", show_default=False
 )
@@ -31,8 +32,9 @@ def up(
     s = _with_access_log(settings(), access_log)
     _stop_on_signals()
     with running_daemon(s, jobs=True) as (daemon, thread):
+        health = lambda: {**daemon.health.as_dict(), "running": thread.is_alive()}  # noqa: E731
         if api:
-            _serve(s, lambda: {**daemon.health.as_dict(), "running": thread.is_alive()}, until=thread)
+            _serve(s, health, until=thread)
         else:
             while thread.is_alive():
                 thread.join(0.5)
@@ -56,10 +58,16 @@ def serve(
         import uvicorn
 
         from evidence.adapters.database import make_engine, migrate
+        from evidence.errors import Unavailable
 
         engine = make_engine(s.database_url)
-        migrate(engine)  # once, here, so the workers never race to migrate
-        engine.dispose()
+        try:
+            migrate(engine)  # once, here, so the workers never race to migrate
+        except Unavailable as exc:  # stay up: each worker migrates once the database answers (retried)
+            err.print(f"[yellow]database not reachable yet[/yellow]: {exc}", soft_wrap=True)
+            os.environ[MIGRATE_IN_WORKERS] = "1"
+        finally:
+            engine.dispose()
         os.environ["EVIDENCE_ACCESS_LOG"] = "true" if s.access_log else "false"  # the workers read the environment
         err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] with {workers} worker processes", soft_wrap=True)
         err.print(f"API docs on [bold]http://{s.host}:{s.port}/docs[/bold]", soft_wrap=True)

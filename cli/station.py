@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.console import err
 from cli.wiring import settings
-from evidence.errors import DaemonFailed
+from evidence.errors import ConfigError, DaemonFailed
 from storage_config.settings import Settings
 from storage_config.urls import mask_url
 
@@ -38,6 +38,24 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops as cleanly as Ctrl-C
 
 
+def metrics_port(s: Settings, health: Callable[[], dict[str, Any]]) -> Any:
+    """/metrics, /healthz and /readyz on EVIDENCE_METRICS_PORT, when set (a role without the API)."""
+    if s.metrics_port is None:
+        return None
+    from ingest import metrics
+    from storage_config.probes import readiness_for
+
+    try:
+        server = metrics.serve(s.metrics_host, s.metrics_port, health, readiness_for(s))
+    except OSError as exc:
+        raise ConfigError(
+            f"EVIDENCE_METRICS_PORT: could not serve on {s.metrics_host}:{s.metrics_port}: {exc}"
+        ) from exc
+    where = f"http://{s.metrics_host}:{server.server_address[1]}"
+    err.print(f"metrics on [bold]{where}/metrics[/bold] (health: {where}/healthz, {where}/readyz)", soft_wrap=True)
+    return server
+
+
 @contextlib.contextmanager
 def running_daemon(s: Settings, *, jobs: bool, maintenance: bool = True) -> Iterator[tuple[Daemon, threading.Thread]]:
     """The daemon in a thread of its own for the block; stopped (and waited for) when the block ends.
@@ -51,6 +69,7 @@ def running_daemon(s: Settings, *, jobs: bool, maintenance: bool = True) -> Iter
     daemon = Daemon(s, stop, jobs=jobs, maintenance=maintenance)
     thread = threading.Thread(target=daemon.run, name="evidence-daemon", daemon=True)
     thread.start()
+    port = metrics_port(s, lambda: {**daemon.health.as_dict(), "running": thread.is_alive()})
     for point in s.points:
         err.print(f"watching upload point [bold]{point.path}[/bold] (station {point.station_id})", soft_wrap=True)
     err.print(f"storage {mask_url(s.storage_url)}; database {mask_url(s.database_url)}", soft_wrap=True)
@@ -62,6 +81,8 @@ def running_daemon(s: Settings, *, jobs: bool, maintenance: bool = True) -> Iter
         err.print("stopping…")
         stop.set()
         thread.join(timeout=60)
+        if port is not None:
+            port.shutdown()
     if daemon.health.failure:
         raise DaemonFailed(f"the ingest daemon gave up: {daemon.health.failure}")
 

@@ -34,7 +34,7 @@ from evidence.errors import (
 from evidence.names import printable
 from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
-from ingest import checkpointing, fixity_pass, worker
+from ingest import checkpointing, fixity_pass, metrics, worker
 from ingest.pipeline import finish_releases, ingest_file
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
@@ -356,6 +356,10 @@ class Daemon:
                 self.settler.forget(path)
                 continue
             try:
+                size = path.lstat().st_size
+            except OSError:
+                size = None
+            try:
                 result = ingest_file(rt, point, path)
             except SourceChanged as exc:
                 log.info("%s", exc)
@@ -367,13 +371,28 @@ class Daemon:
                 self._done(path, point)
                 continue
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the daemon
+                metrics.file_failed(point.station_id, exc)
                 self._failed(path, point, exc, now)
                 continue
+            metrics.file_taken(point.station_id, result.outcome, size)
             self.health.store_ok = True
             self.health.ingested += result.outcome in {"new", "duplicate", "rejected"}
             self._done(path, point)
             log.info("%s: %s %s", result.outcome, printable(path), result.sha256 or result.reason or "")
         self.health.pending_files = len(self.settler)
+
+    def waiting(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """For /metrics: per upload point, the files waiting and how long the oldest has been unchanged."""
+        now = self.settler.clock()
+        found = {(p.station_id, str(p.path)): (0, 0.0) for p in self.points}
+        for path, since in self.settler.waiting().items():
+            point = self._rel(path)
+            if point is None:
+                continue
+            key = (point[0].station_id, str(point[0].path))
+            n, oldest = found[key]
+            found[key] = (n + 1, max(oldest, now - since))
+        return found
 
     # -- the parts and their supervision ----------------------------------
     def _work(self, rt: Runtime) -> None:
@@ -493,15 +512,19 @@ class Daemon:
     def run(self) -> None:
         """Run until ``stop`` is set (Ctrl-C, SIGTERM) or a part has failed beyond recovery."""
         handlers_by_kind()  # a job kind without its handler is a bug: refuse to start rather than restart
-        self._supervise("start", self._start)
-        rt = self.rt
-        if rt is None:
-            return
+        metrics.WAITING.attach(self.waiting)
         try:
-            if not self.stop.is_set():
-                self._run(rt)
+            self._supervise("start", self._start)
+            rt = self.rt
+            if rt is None:
+                return
+            try:
+                if not self.stop.is_set():
+                    self._run(rt)
+            finally:
+                rt.close()
         finally:
-            rt.close()
+            metrics.WAITING.detach(self.waiting)
 
     def _run(self, rt: Runtime) -> None:
         threads = [

@@ -102,5 +102,9 @@ class Settler:
     def forget(self, path: Path) -> None:
         self._seen.pop(path, None)
 
+    def waiting(self) -> dict[Path, float]:
+        """Each file still watched, with the clock time since when it has been unchanged."""
+        return {path: seen.stable_since for path, seen in list(self._seen.items())}
+
     def __len__(self) -> int:
         return len(self._seen)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection
 from types import TracebackType
 
@@ -26,6 +27,7 @@ from evidence.errors import EvidenceError, JobAbandoned, LeaseLost, ToolTimeout,
 from evidence.items import get_item
 from evidence.jobs import JobKind
 from evidence.models import ItemStatus, Job
+from ingest import metrics
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime
 
@@ -99,21 +101,27 @@ def _record_failure(rt: Runtime, job: Job, exc: BaseException, permanent: bool) 
     unit_of_work.run(rt.sessions, write)
 
 
-def _run_handler(rt: Runtime, job: Job) -> None:
+def _run_handler(rt: Runtime, job: Job) -> str:
+    """Run ``job``'s handler, recording a failure; the outcome for the metrics (done, retry, failed)."""
     registry = handlers_by_kind()
+    outcome = "done"
     try:
         registry[JobKind(job.kind)](rt, job, jobs.payload_of(job))
     except LeaseLost:
         raise
     except (Unavailable, ToolTimeout) as exc:
+        outcome = "retry"
         log.warning("job %s for item %s will be retried: %s", job.kind, job.item_id, exc)
         _record_failure(rt, job, exc, permanent=False)
     except EvidenceError as exc:
+        outcome = "failed"
         log.error("job %s for item %s failed: %s", job.kind, job.item_id, exc)
         _record_failure(rt, job, exc, permanent=True)
     except Exception as exc:  # a bug must not stop the worker; it is recorded on the item
+        outcome = "failed"
         log.exception("job %s for item %s crashed", job.kind, job.item_id)
         _record_failure(rt, job, exc, permanent=True)
+    return outcome
 
 
 def run_one(
@@ -128,6 +136,7 @@ def run_one(
     if job is None:
         return False
     holding(job)
+    began, outcome = time.perf_counter(), "failed"
     try:
         with Heartbeat(rt, job, lease_s):
             if job.attempts > rt.settings.job_max_attempts:  # its last try's lease lapsed too: a poison job
@@ -135,11 +144,13 @@ def run_one(
                 log.error("job %s (%s, item %s) abandoned: %s", job.id, job.kind, job.item_id, why)
                 _record_failure(rt, job, JobAbandoned(why), permanent=True)
             else:
-                _run_handler(rt, job)
+                outcome = _run_handler(rt, job)
     except LeaseLost as exc:
+        outcome = "lease_lost"
         log.warning("dropped the result of job %s (%s, item %s): %s", job.id, job.kind, job.item_id, exc)
     finally:
         holding(None)
+        metrics.job_ran(job.kind, outcome, time.perf_counter() - began)
     return True
 
 

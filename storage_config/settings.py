@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     api_threads: int = Field(2, ge=1, le=256)
     access_log: bool = True
+    # /metrics, /healthz and /readyz on a port of their own, for a role without the API (unset: none)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     restart_limit: int = Field(8, ge=1)
     api_stream_threads: int = Field(16, ge=1, le=1024)
     retain_days: int = Field(180, ge=1)

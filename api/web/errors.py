@@ -9,7 +9,7 @@ from api.web import i18n
 from api.web.render import render
 
 # paths that are not pages: the API, its docs, health, assets
-NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi", "/healthz", "/static/")
+NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi", "/healthz", "/readyz", "/metrics", "/static/")
 
 
 def is_page(request: Request) -> bool:
