@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import begin, busy_cpu_s, cpu_model, log, own_cpu_s, print_results, reporting_free_ram, settle  # noqa: E402
 from evidence.adapters.filestore import FileStore  # noqa: E402
-from evidence.objectstore import derived_key  # noqa: E402
+from evidence.objectstore import derived_key, original_key  # noqa: E402
 from ingest.handlers import store_proxy  # noqa: E402
 from ingest.pipeline import ingest_file  # noqa: E402
 from ingest.probe import MediaInfo, probe  # noqa: E402
@@ -238,7 +238,7 @@ def fresh_ram_cost(work: Path, files: list[Path], rep: int) -> dict:
 
 def proxy_ours(
     store: FileStore,
-    src: Path,
+    source_key: str,
     sha: str,
     info: MediaInfo,
     profile: ProxyProfile,
@@ -253,7 +253,15 @@ def proxy_ours(
     with Contention() as c:
         t0 = time.perf_counter()
         result, stored_key, _ = store_proxy(
-            store, src, sha, info, profile, ffmpeg_bin="ffmpeg", timeout=TOOL_TIMEOUT, transcode=True, tag="bench"
+            store,
+            source_key,
+            sha,
+            info,
+            profile,
+            ffmpeg_bin="ffmpeg",
+            timeout=TOOL_TIMEOUT,
+            transcode=True,
+            tag="bench",
         )
         elapsed = time.perf_counter() - t0
     if stored_key != key:
@@ -296,16 +304,21 @@ def bench_proxy(work: Path, name: str, src: Path, reps: int, expect: str) -> tup
         )
     store = FileStore(work / f"proxy-store-{name}")
     store.ensure_ready()
-    # Same output path for both sides, so the argument lists are identical.
-    out = store.staging_dir() / "proxy-bench.mp4"
-    args = ["ffmpeg"] + (remux_args(src, out) if expect == "remux" else transcode_args(src, out, info, profile))
     sha = sha256_of(src)
+    # the worker reads the original from the store (the folder store: the stored file in place)
+    source_key = original_key(sha)
+    if store.size(source_key) is None:
+        store.put_file(source_key, src)
+    stored = Path(store.tool_input(source_key, TOOL_TIMEOUT))
+    # Same input and output paths for both sides, so the argument lists are identical.
+    out = store.staging_dir() / "proxy-bench.mp4"
+    args = ["ffmpeg"] + (remux_args(stored, out) if expect == "remux" else transcode_args(stored, out, info, profile))
     key = derived_key(sha, "proxy.mp4")
     # A transcode writes a few MB: no need to wait for freed RAM to go back to the host.
     wait = expect == "remux"
     ours, bare = [], []
     for rep in range(reps):
-        ours.append(proxy_ours(store, src, sha, info, profile, key, expect, args, wait))
+        ours.append(proxy_ours(store, source_key, sha, info, profile, key, expect, args, wait))
         bare.append(proxy_bare(args, out, wait))
         log(
             f"  {name} rep {rep + 1}: ours {ours[-1]['seconds']:.3f}s, bare ffmpeg {bare[-1]['seconds']:.3f}s "

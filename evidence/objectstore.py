@@ -64,6 +64,11 @@ def sweep_folder(folder: Path, older_than_s: float) -> int:
     return dropped
 
 
+def is_url(tool_input: str) -> bool:
+    """Is this ``tool_input`` a (presigned, secret) URL rather than a local path?"""
+    return tool_input.startswith(("http://", "https://"))
+
+
 def original_key(sha256: str) -> str:
     """Content-addressed key of an original."""
     return f"originals/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
@@ -109,7 +114,14 @@ class ObjectStore(Protocol):
         """Stream the object (or a byte range of it)."""
 
     def local_path(self, key: str) -> contextlib.AbstractContextManager[Path]:
-        """A path on local disk holding the object, for tools such as ffmpeg."""
+        """A path on local disk holding the object, for tools such as ffmpeg (S3: a download)."""
+
+    def tool_input(self, key: str, valid_s: float) -> str:
+        """What ffmpeg/ffprobe can read the object from without a download: the folder store's file
+        path, or on S3 a presigned GET URL valid for ``valid_s`` seconds (read with ranged requests).
+
+        A URL is a bearer credential: never log it or record it (``is_url`` tells the two apart).
+        """
 
     def staging_dir(self) -> Path:
         """A local folder for files about to be stored (same disk as the store, when local)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import ffmpeg
 
 from ingest.proxy import GLOBAL
+from ingest.reading import input_options
 from ingest.tools import run_tool
 
 # bitexact: no encoder version or time in the file, so the same request gives the same bytes (and hash)
@@ -37,14 +38,14 @@ def _seconds(value: float) -> str:
     return f"{math.floor(value * 1e6 + 1e-3) / 1e6:.6f}"
 
 
-def reencode_args(src: Path, dst: Path, start_s: float, end_s: float, audio: bool) -> list[str]:
+def reencode_args(src: str | Path, dst: Path, start_s: float, end_s: float, audio: bool) -> list[str]:
     """[start_s, end_s) as H.264 (visually lossless CRF 18) + AAC; the cut points are frame times
     (``evidence.clips.cut_points``), so the clip starts on the frame at ``start_s``.
 
     ``-ss`` before ``-i`` with transcoding seeks accurately (ffmpeg decodes from the preceding
     keyframe and drops what comes before the in point), for video and audio alike.
     """
-    inp = ffmpeg.input(str(src), ss=_seconds(start_s))
+    inp = ffmpeg.input(str(src), ss=_seconds(start_s), **input_options(src))
     # yuv420p needs even sizes: an odd one gets a black line rather than losing a line of picture
     video = inp["v:0"].filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2").filter("format", "yuv420p")
     streams = [video] + ([inp["a:0"]] if audio else [])
@@ -64,7 +65,7 @@ def reencode_args(src: Path, dst: Path, start_s: float, end_s: float, audio: boo
 
 
 def cut(
-    src: Path,
+    src: str | Path,
     out_dir: Path,
     stem: str,
     start_s: float,

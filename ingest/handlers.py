@@ -26,6 +26,7 @@ from evidence.models import Item, ItemStatus, Job, utcnow
 from evidence.objectstore import ObjectStore, derived_key
 from evidence.recording_times import parse_container_time, recording_times, time_from_filename
 from ingest import probe as probing
+from ingest import reading
 from ingest.clips import cut
 from ingest.pipeline import store_and_verify
 from ingest.probe import MediaInfo
@@ -143,13 +144,18 @@ def handle_probe(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     item = load_item(rt, jobs.item_of(job))
     error: MediaError | None = None
     info: MediaInfo | None = None
-    with rt.ready_store().local_path(item.object_key) as path:
-        try:
-            info = probing.probe(path, s.ffprobe, s.probe_timeout_seconds)
-        except ToolTimeout:
-            raise
-        except MediaError as exc:
-            error = exc
+    # on S3, ffprobe reads a presigned URL (a download only when that fails: ingest/reading.py)
+    try:
+        info = reading.run_on(
+            rt.ready_store(),
+            item.object_key,
+            s.probe_timeout_seconds,
+            lambda src: probing.probe(src, s.ffprobe, s.probe_timeout_seconds),
+        )
+    except ToolTimeout:
+        raise
+    except MediaError as exc:
+        error = exc
     probed_at = utcnow()  # the event's occurred_at: when ffprobe answered, not when it is recorded
 
     tool = tool_version(s.ffprobe)
@@ -204,26 +210,27 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     store = rt.ready_store()
     tag = f"{job.id}-{job.attempts}"
     error: MediaError | None = None
-    with store.local_path(item.object_key) as src:
-        try:
-            result, proxy_key, proxy_digest = store_proxy(
-                store,
-                src,
-                item.sha256,
-                info,
-                profile,
-                ffmpeg_bin=s.ffmpeg,
-                timeout=s.tool_timeout_seconds,
-                transcode=s.transcoding,
-                tag=tag,
-            )
-            poster_args, poster_key, poster_digest = store_poster(
-                store, src, item.sha256, info, ffmpeg_bin=s.ffmpeg, timeout=s.probe_timeout_seconds, tag=tag
-            )
-        except ToolTimeout:
-            raise
-        except MediaError as exc:
-            error = exc
+    # on S3, ffmpeg reads the original through a presigned URL for the proxy and the poster alike
+    # (each falls back to a download on its own when that fails: ingest/reading.py)
+    try:
+        result, proxy_key, proxy_digest = store_proxy(
+            store,
+            item.object_key,
+            item.sha256,
+            info,
+            profile,
+            ffmpeg_bin=s.ffmpeg,
+            timeout=s.tool_timeout_seconds,
+            transcode=s.transcoding,
+            tag=tag,
+        )
+        poster_args, poster_key, poster_digest = store_poster(
+            store, item.object_key, item.sha256, info, ffmpeg_bin=s.ffmpeg, timeout=s.probe_timeout_seconds, tag=tag
+        )
+    except ToolTimeout:
+        raise
+    except MediaError as exc:
+        error = exc
     made_at = utcnow()  # proxy and poster stored (or the attempt failed)
 
     tool = tool_version(s.ffmpeg)
@@ -250,8 +257,8 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
                     "poster_key": poster_key,
                     "poster_sha256": poster_digest.sha256,
                     "poster_size_bytes": poster_digest.size_bytes,
-                    "args": _portable(result.args),
-                    "poster_args": _portable(poster_args),
+                    "args": reading.portable_args(result.args, item.object_key),
+                    "poster_args": reading.portable_args(poster_args, item.object_key),
                     "fallback_from": result.fallback_from,
                     "note": "derived copy for viewing; the original is unchanged",
                 },
@@ -288,7 +295,7 @@ def digest_of(path: Path) -> Digest:
 
 def store_proxy(
     store: ObjectStore,
-    src: Path,
+    source_key: str,
     sha256: str,
     info: MediaInfo,
     profile: ProxyProfile,
@@ -298,12 +305,23 @@ def store_proxy(
     transcode: bool,
     tag: str,
 ) -> tuple[ProxyResult, str, Digest]:
-    """Make the proxy in the store's staging folder and store it under its derived key, with its digest."""
+    """Make the proxy of the original at ``source_key`` in the store's staging folder and store it
+    under its derived key, with its digest."""
     staging = store.staging_dir()
     staging.mkdir(parents=True, exist_ok=True)
     out = staging / f"proxy-{tag}.mp4"
     try:
-        result = make_proxy(src, out, info, profile, ffmpeg_bin=ffmpeg_bin, timeout=timeout, transcode=transcode)
+        result = reading.run_on(
+            store,
+            source_key,
+            timeout,
+            lambda src: make_proxy(
+                src, out, info, profile, ffmpeg_bin=ffmpeg_bin, timeout=timeout, transcode=transcode
+            ),
+            # a remux that failed on the URL (and so became a transcode) may have failed on the network:
+            # whether the original can be remuxed is decided on a downloaded copy, as before
+            accept=lambda made: made.fallback_from is None,
+        )
         key = derived_key(sha256, "proxy.mp4")
         digest = digest_of(out)  # the put may move the file away
         store.put_file(key, out, durable=False)  # derived: no fsync, it can be remade from the original
@@ -313,12 +331,21 @@ def store_proxy(
 
 
 def store_poster(
-    store: ObjectStore, src: Path, sha256: str, info: MediaInfo, *, ffmpeg_bin: str, timeout: float, tag: str
+    store: ObjectStore,
+    source_key: str,
+    sha256: str,
+    info: MediaInfo,
+    *,
+    ffmpeg_bin: str,
+    timeout: float,
+    tag: str,
 ) -> tuple[list[str], str, Digest]:
-    """Grab the poster frame and store it under its derived key, with its digest."""
+    """Grab the poster frame of the original at ``source_key`` and store it under its derived key, with its digest."""
     out = store.staging_dir() / f"poster-{tag}.jpg"
     try:
-        args = make_poster(src, out, info, ffmpeg_bin=ffmpeg_bin, timeout=timeout)
+        args = reading.run_on(
+            store, source_key, timeout, lambda src: make_poster(src, out, info, ffmpeg_bin=ffmpeg_bin, timeout=timeout)
+        )
         key = derived_key(sha256, "poster.jpg")
         digest = digest_of(out)
         store.put_file(key, out, durable=False)
@@ -347,18 +374,6 @@ def _skip_proxy(rt: Runtime, job: Job, why: str) -> None:
     unit_of_work.run(rt.sessions, write)
 
 
-def _portable(args: list[str]) -> list[str]:
-    """Tool arguments with local temp paths replaced by their role, for the custody record."""
-    return [
-        "<input>"
-        if a.endswith(".get") or "/originals/" in a
-        else "<output>"
-        if "/.staging/" in a or "/s3-staging/" in a
-        else a
-        for a in args
-    ]
-
-
 def load_item(rt: Runtime, item_id: int) -> Item:
     """The item as it is now, detached from its session (it keeps its loaded columns)."""
     return unit_of_work.run(rt.sessions, lambda session: get_item(session, item_id))
@@ -372,8 +387,13 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
     start, end = clips.cut_points(source, *asked)  # on frames; the clip is recorded with these
     store = rt.ready_store()
     store.staging_dir().mkdir(parents=True, exist_ok=True)
-    with store.local_path(source.object_key) as src:
-        made, path = cut(
+    # on S3, ffmpeg reads the original through a presigned URL (a download when that fails): the
+    # clip is bit-exact, the same bytes either way (ingest/reading.py)
+    made, path = reading.run_on(
+        store,
+        source.object_key,
+        s.tool_timeout_seconds,
+        lambda src: cut(
             src,
             store.staging_dir(),
             f"clip-{job.id}-{job.attempts}",
@@ -382,7 +402,8 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
             source.audio_codec is not None,
             ffmpeg_bin=s.ffmpeg,
             timeout=s.tool_timeout_seconds,
-        )
+        ),
+    )
     try:
         copy = store_and_verify(rt, path, os.stat(path))
     finally:
@@ -405,7 +426,7 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
             tool=tool,
             provenance={
                 "method": made.method,
-                "args": _portable(made.args),
+                "args": reading.portable_args(made.args, source.object_key),
                 "requested_start_s": asked[0],
                 "requested_end_s": asked[1],
                 "fps": clips.fps_of(source),

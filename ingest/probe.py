@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from evidence.errors import MediaError
+from ingest.reading import option_args
 from ingest.tools import run_tool
 
 
@@ -69,10 +70,15 @@ def parse_probe(data: dict) -> MediaInfo:
     )
 
 
-def probe(path: Path, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
-    """Run ffprobe (killed after ``timeout``) and parse what it found."""
+def probe_args(src: str | Path, ffprobe: str = "ffprobe") -> list[str]:
+    """The ffprobe command for a file or a (presigned) URL."""
+    return [ffprobe, "-v", "error", *option_args(src), "-show_format", "-show_streams", "-of", "json", str(src)]
+
+
+def probe(path: str | Path, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
+    """Run ffprobe on a file or URL (killed after ``timeout``) and parse what it found."""
     run = run_tool(
-        [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        probe_args(path, ffprobe),
         timeout=timeout,
     )
     try:

@@ -4,6 +4,7 @@ Argument lists are built by small pure functions with ffmpeg-python (tested
 without running ffmpeg); ``make_proxy`` runs them with a timeout. Most
 recorders already write H.264 yuv420p + AAC, which is remuxed without
 re-encoding; anything else is transcoded to H.264 at most ``transcode_height``.
+The input is a file or a presigned URL (ingest/reading.py), which gets its read options.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ffmpeg
 
 from evidence.errors import MediaError
 from ingest.probe import MediaInfo
+from ingest.reading import input_options
 from ingest.tools import run_tool
 
 BROWSER_AUDIO = {None, "aac"}
@@ -46,16 +48,16 @@ def _compile(stream: Any) -> list[str]:  # an ffmpeg-python node: the library ha
     return args[1:]
 
 
-def remux_args(src: Path, dst: Path) -> list[str]:
+def remux_args(src: str | Path, dst: Path) -> list[str]:
     """Copy the first video and audio streams into an MP4 with the index at the front."""
-    inp = ffmpeg.input(str(src))
+    inp = ffmpeg.input(str(src), **input_options(src))
     out = ffmpeg.output(inp["v:0"], inp["a:0?"], str(dst), c="copy", movflags="+faststart", f="mp4")
     return GLOBAL + _compile(out)
 
 
-def transcode_args(src: Path, dst: Path, info: MediaInfo, profile: ProxyProfile) -> list[str]:
+def transcode_args(src: str | Path, dst: Path, info: MediaInfo, profile: ProxyProfile) -> list[str]:
     """H.264 yuv420p at most ``transcode_height`` lines, AAC audio, +faststart."""
-    inp = ffmpeg.input(str(src))
+    inp = ffmpeg.input(str(src), **input_options(src))
     height = min(profile.transcode_height, profile.max_height, info.height or profile.transcode_height)
     height -= height % 2
     video = inp["v:0"].filter("scale", -2, height).filter("format", "yuv420p")
@@ -66,10 +68,10 @@ def transcode_args(src: Path, dst: Path, info: MediaInfo, profile: ProxyProfile)
     return GLOBAL + _compile(ffmpeg.output(*streams, str(dst), **options))
 
 
-def poster_args(src: Path, dst: Path, info: MediaInfo) -> list[str]:
+def poster_args(src: str | Path, dst: Path, info: MediaInfo) -> list[str]:
     """One JPEG frame from a second in (or the middle of a shorter clip), at most 360 lines."""
     at = min(1.0, (info.duration_s or 0) / 2)
-    inp = ffmpeg.input(str(src), ss=f"{at:.3f}")
+    inp = ffmpeg.input(str(src), ss=f"{at:.3f}", **input_options(src))
     frame = inp["v:0"].filter("scale", -2, "min(360,ih)")
     return GLOBAL + _compile(ffmpeg.output(frame, str(dst), vframes=1, f="image2", **{"q:v": 3}))
 
@@ -82,7 +84,14 @@ class ProxyResult:
 
 
 def make_proxy(
-    src: Path, dst: Path, info: MediaInfo, profile: ProxyProfile, *, ffmpeg_bin: str, timeout: float, transcode: bool
+    src: str | Path,
+    dst: Path,
+    info: MediaInfo,
+    profile: ProxyProfile,
+    *,
+    ffmpeg_bin: str,
+    timeout: float,
+    transcode: bool,
 ) -> ProxyResult:
     """Write a proxy of ``src`` to ``dst``; remux when possible, else (or on failure) transcode."""
     if info.video_codec is None:
@@ -102,7 +111,7 @@ def make_proxy(
     return ProxyResult("transcode", args, fallback_from)
 
 
-def make_poster(src: Path, dst: Path, info: MediaInfo, *, ffmpeg_bin: str, timeout: float) -> list[str]:
+def make_poster(src: str | Path, dst: Path, info: MediaInfo, *, ffmpeg_bin: str, timeout: float) -> list[str]:
     args = [ffmpeg_bin] + poster_args(src, dst, info)
     run_tool(args, timeout)
     if not dst.exists() or dst.stat().st_size == 0:

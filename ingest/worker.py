@@ -8,7 +8,8 @@ is fenced (``jobs.fence``) and refused: it logs and drops it.
 A store or database outage or a tool timeout is retried with ``retries.JOB``'s backoff; any other
 failure is permanent, and marks the item when the job's kind says a failure does.
 
-``Pool`` runs N such workers as threads (``evidence worker``, and ``evidence up``'s worker part).
+``Pool`` runs N such workers as threads (``evidence worker``, and ``evidence up``'s worker part),
+and sweeps the store's staging folder of a crash's leftovers at start and periodically (ingest/staging.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from evidence.models import ItemStatus, Job
 from ingest import metrics
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime
+from ingest.staging import SWEEP_EVERY_S, StagingSweeper, max_age_s
 
 log = logging.getLogger(__name__)
 
@@ -194,9 +196,11 @@ class Pool:
         concurrency: int = 1,
         kinds: Collection[JobKind] | None = None,
         idle_s: float = 1.0,
+        sweep_every_s: float = SWEEP_EVERY_S,
     ):
         handlers_by_kind()  # a kind without its handler: refuse to start (JobRegistryInvalid, a ConfigError)
         self.rt, self.stop, self.kinds, self.idle_s = rt, stop, kinds, idle_s
+        self.sweeper = StagingSweeper(rt.store, max_age_s(rt.settings), stop, sweep_every_s)
         self.held: dict[int, Job] = {}
         self._lock = threading.Lock()
         self.threads = [
@@ -228,6 +232,7 @@ class Pool:
                 self.stop.wait(self.idle_s)
 
     def start(self) -> Pool:
+        self.sweeper.start()
         for thread in self.threads:
             thread.start()
         return self
@@ -236,6 +241,7 @@ class Pool:
         """After ``stop``: wait for the threads; release the jobs still held after ``grace_s``; their ids."""
         for thread in self.threads:
             thread.join(timeout=grace_s)
+        self.sweeper.thread.join(timeout=grace_s)
         with self._lock:
             left = list(self.held.values())
         return [job.id for job in left if release(self.rt, job)]

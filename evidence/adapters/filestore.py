@@ -171,6 +171,12 @@ class FileStore:
             raise FileNotFoundError(key)
         yield path
 
+    def tool_input(self, key: str, valid_s: float) -> str:
+        path = self._path(key)
+        if not path.exists():
+            raise FileNotFoundError(key)
+        return str(path)  # the stored file itself: tools read it in place
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         try:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -53,6 +54,7 @@ PART_SIZE = 16 * 1024 * 1024
 MAX_SINGLE_COPY = 5 * 1024**3
 MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchVersion"}
 NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"}
+MAX_PRESIGN_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may be valid
 MODES = {"COMPLIANCE": COMPLIANCE, "GOVERNANCE": GOVERNANCE}
 TRANSPORT_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError)
 
@@ -282,6 +284,14 @@ class S3Store:
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+    def tool_input(self, key: str, valid_s: float) -> str:
+        # signed locally (the region is given or asked of the server once); no object is read here
+        seconds = max(1, min(math.ceil(valid_s), MAX_PRESIGN_S))
+        with self._errors(f"presigning {key}"):
+            return self.client.presigned_get_object(
+                bucket_name=self.bucket, object_name=key, expires=timedelta(seconds=seconds)
+            )
 
     def delete(self, key: str) -> None:
         # The bucket is versioned: removing only the latest would leave the bytes

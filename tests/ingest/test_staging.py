@@ -1,0 +1,56 @@
+"""A worker pool sweeps the store's staging folder of a crash's leftovers at start and periodically."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from evidence.jobs import JobKind
+from ingest import staging, worker
+from ingest.runtime import open_runtime
+
+
+def wait_for(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def leftover(folder, name: str, age_s: float):
+    path = folder / name
+    path.write_bytes(b"x")
+    then = time.time() - age_s
+    os.utime(path, (then, then))
+    return path
+
+
+@pytest.mark.parametrize("store", ["file", "s3"])
+def test_old_leftovers_go_at_start_and_later_and_fresh_files_stay(make_settings, request, store):
+    extra = {"storage_url": request.getfixturevalue("moto").url()} if store == "s3" else {}
+    # leftovers are files older than three tool timeouts: here 3 x 10 s
+    settings = make_settings(tool_timeout_seconds=10, probe_timeout_seconds=5, **extra)
+    assert staging.max_age_s(settings) == 30
+    rt = open_runtime(settings, "test")
+    stop = threading.Event()
+    try:
+        folder = rt.ready_store().staging_dir()
+        crashed = leftover(folder, "0123abcd.get", age_s=3600)  # a dead worker's download
+        output = leftover(folder, "proxy-7-1.mp4", age_s=31)  # a dead worker's proxy, never uploaded
+        working = leftover(folder, "proxy-8-1.mp4", age_s=20)  # a live job's output
+        pool = worker.Pool(rt, stop, concurrency=1, kinds=[JobKind.EXPORT], idle_s=0.1, sweep_every_s=0.2).start()
+        assert wait_for(lambda: not crashed.exists() and not output.exists())
+        later = leftover(folder, "clip-9-1.mp4", age_s=600)  # left after the pool started: the next sweep
+        assert wait_for(lambda: not later.exists())
+        assert working.exists()
+        stop.set()
+        assert pool.join(10) == []
+        assert not pool.sweeper.thread.is_alive()
+    finally:
+        stop.set()
+        rt.close()
