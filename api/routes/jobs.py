@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api import guard
-from api.deps import ClientDep, CurrentUser, ServicesDep
+from api.deps import ClientDep, CurrentUser, IdPath, ServicesDep
 from evidence import access, jobs, unit_of_work
 from evidence.jobs import JobKind
 from evidence.models import Job, JobState
@@ -51,8 +51,8 @@ def list_jobs(
     return unit_of_work.run(svc.reads, lambda s: [JobOut.of(j) for j in jobs.list_jobs(s, state, kind, limit)])
 
 
-@router.post("/{job_id}/retry", response_model=JobOut, responses={401: {}, 403: {}, 404: {}, 409: {}})
-def retry_job(svc: ServicesDep, who: CurrentUser, client: ClientDep, job_id: int) -> JobOut:
+@router.post("/{job_id}/retry", response_model=JobOut, responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}})
+def retry_job(svc: ServicesDep, who: CurrentUser, client: ClientDep, job_id: IdPath) -> JobOut:
     """Put a failed job back in the queue, its attempts reset (a custody event when it belongs to an item)."""
     guard.enforce(svc, who, client, access.decide_retry_job(who), "retry_job")
     agent = guard.agent_of(who, client)

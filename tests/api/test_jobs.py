@@ -45,3 +45,8 @@ def test_failed_jobs_are_listed_and_retried_by_supervisors_and_admins(world):
     assert details["job_id"] == job_id and details["requested_by"] == "sup1" and "S3 server" in details["last_error"]
     assert clients["adm"].post(f"/api/v1/jobs/{job_id}/retry").status_code == 409  # queued, not failed
     assert clients["adm"].post("/api/v1/jobs/999999/retry").status_code == 404
+
+
+def test_a_job_id_beyond_the_database_is_refused_at_the_door(world):
+    r = world["clients"]["sup1"].post(f"/api/v1/jobs/{2**63}/retry")
+    assert r.status_code == 422
