@@ -121,15 +121,11 @@ def csrf_of(world: dict, name: str) -> str:
 def sign_in(browser, live: Live, name: str, password: str | None = None, next_path: str = "") -> None:
     """Sign in through the form, as a person would; waits for the page after it."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(live.at("/" + (f"?next={next_path}" if next_path else "")))
     browser.find_element(By.NAME, "username").send_keys(name)
     browser.find_element(By.NAME, "password").send_keys(password or live.world["passwords"][name])
-    form = browser.find_element(By.CSS_SELECTOR, "form[action='/']")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, WAIT_S).until(ec.staleness_of(form))
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert browser.get_cookie("evidence_session"), f"{name} could not sign in"
 
 
@@ -155,8 +151,23 @@ def wait_for(browser, condition, timeout: float = WAIT_S):
 def click_through(browser, element) -> None:
     """Click ``element`` and wait for the page it leads to (the old page gone)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
 
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    wait_for(browser, ec.staleness_of(page))
+    wait_for(browser, lambda _: _gone(page))
+
+
+def _gone(element) -> bool:
+    """True once ``element``'s page has been replaced. Mid-navigation chromedriver may answer
+    "node does not belong to the document" (an unknown error, not a stale element): gone too."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
