@@ -125,6 +125,11 @@ def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
     existing = session.scalars(select(Job).where(Job.key == key)).first()
     if existing is not None:
         return existing
+    return _add(session, key, kind, item_id)
+
+
+def _add(session: Session, key: str, kind: JobKind, item_id: int | None, payload: Payload | None = None) -> Job:
+    """A new queued job of ``kind``, runnable now, at its kind's priority."""
     job = Job(
         key=key,
         kind=kind.value,
@@ -133,6 +138,7 @@ def enqueue(session: Session, item_id: int, kind: JobKind) -> Job:
         attempts=0,
         run_after=utcnow(),
         priority=SPECS[kind].priority,
+        payload=None if payload is None else payload.model_dump_json(exclude_none=True),
     )
     session.add(job)
     session.flush()
@@ -146,36 +152,12 @@ def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload:
         typed = payload if isinstance(payload, wanted) else wanted.model_validate(payload)
     except ValidationError as exc:
         raise InvalidJobPayload(f"{kind.value} job: {exc}") from exc
-    job = Job(
-        key=f"{item_id}:{kind.value}:{uuid.uuid4().hex}",
-        kind=kind.value,
-        item_id=item_id,
-        state=JobState.QUEUED.value,
-        attempts=0,
-        run_after=utcnow(),
-        priority=SPECS[kind].priority,
-        payload=typed.model_dump_json(exclude_none=True),
-    )
-    session.add(job)
-    session.flush()
-    return job
+    return _add(session, f"{item_id}:{kind.value}:{uuid.uuid4().hex}", kind, item_id, typed)
 
 
 def enqueue_export(session: Session, export_id: int) -> Job:
     """Queue the making of export ``export_id``: a job of no item."""
-    job = Job(
-        key=f"export:{export_id}",
-        kind=JobKind.EXPORT.value,
-        item_id=None,
-        state=JobState.QUEUED.value,
-        attempts=0,
-        run_after=utcnow(),
-        priority=SPECS[JobKind.EXPORT].priority,
-        payload=ExportRequest(export_id=export_id).model_dump_json(),
-    )
-    session.add(job)
-    session.flush()
-    return job
+    return _add(session, f"export:{export_id}", JobKind.EXPORT, None, ExportRequest(export_id=export_id))
 
 
 def _runnable(now: datetime) -> ColumnElement[bool]:
