@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     filename_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_FILENAME_PATTERNS))
     ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE))
     settle_seconds: float = Field(10.0, ge=0)
+    # files a station hashes, stores and verifies at once, so the cores and the disk overlap across files
+    ingest_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     rescan_seconds: float = Field(60.0, gt=0)
     polling: bool = False
     proxy_max_height: int = Field(1080, ge=144)
