@@ -202,7 +202,10 @@ def handle_proxy(rt: Runtime, job: Job, _: jobs.Nothing) -> None:
     item = load_item(rt, jobs.item_of(job))
     info = _info_of(item)
     profile = ProxyProfile(
-        max_height=s.proxy_max_height, transcode_height=s.transcode_height, preset=s.transcode_preset
+        max_height=s.proxy_max_height,
+        transcode_height=s.transcode_height,
+        preset=s.transcode_preset,
+        threads=s.transcode_threads,
     )
     if not s.transcoding and not can_remux(info, profile):
         _skip_proxy(rt, job, "needs a transcode and transcoding is off (EVIDENCE_TRANSCODING=false)")

@@ -31,6 +31,7 @@ class ProxyProfile:
     preset: str = "veryfast"
     crf: int = 23
     audio_bitrate: str = "128k"
+    threads: int = 0  # decoder and encoder threads of a transcode; 0: ffmpeg decides (EVIDENCE_TRANSCODE_THREADS)
 
 
 def can_remux(info: MediaInfo, profile: ProxyProfile) -> bool:
@@ -56,16 +57,27 @@ def remux_args(src: str | Path, dst: Path) -> list[str]:
 
 
 def transcode_args(src: str | Path, dst: Path, info: MediaInfo, profile: ProxyProfile) -> list[str]:
-    """H.264 yuv420p at most ``transcode_height`` lines, AAC audio, +faststart."""
-    inp = ffmpeg.input(str(src), **input_options(src))
+    """H.264 yuv420p at most ``transcode_height`` lines, AAC audio, +faststart; ``threads`` bounds both codecs."""
+    # -threads before -i bounds the decoder, after it the encoder: both, else the other still fans out
+    bound = {"threads": profile.threads} if profile.threads else {}
+    inp = ffmpeg.input(str(src), **input_options(src), **bound)
     height = min(profile.transcode_height, profile.max_height, info.height or profile.transcode_height)
     height -= height % 2
     video = inp["v:0"].filter("scale", -2, height).filter("format", "yuv420p")
     streams = [video] + ([inp["a:0"]] if info.audio_codec else [])
-    options = {"c:v": "libx264", "preset": profile.preset, "crf": profile.crf, "movflags": "+faststart", "f": "mp4"}
+    options = {
+        "c:v": "libx264",
+        "preset": profile.preset,
+        "crf": profile.crf,
+        **bound,
+        "movflags": "+faststart",
+        "f": "mp4",
+    }
     if info.audio_codec:
         options.update({"c:a": "aac", "b:a": profile.audio_bitrate})
-    return GLOBAL + _compile(ffmpeg.output(*streams, str(dst), **options))
+    # the scale filter has threads of its own too
+    graph = ["-filter_complex_threads", str(profile.threads)] if profile.threads else []
+    return GLOBAL + graph + _compile(ffmpeg.output(*streams, str(dst), **options))
 
 
 def poster_args(src: str | Path, dst: Path, info: MediaInfo) -> list[str]:

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     proxy_max_height: int = Field(1080, ge=144)
     transcode_height: int = Field(720, ge=144)
     transcode_preset: str = "veryfast"
+    # threads of each transcode's decoder and encoder; 0: ffmpeg's own choice (about every core). A
+    # machine running several worker processes sets 1 or 2 so they share the cores instead of fighting
+    transcode_threads: int = Field(0, ge=0, le=64)
     transcoding: bool = True
     tool_timeout_seconds: float = Field(3600.0, gt=0)
     probe_timeout_seconds: float = Field(60.0, gt=0)

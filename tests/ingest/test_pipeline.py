@@ -119,6 +119,22 @@ def test_other_media_is_transcoded_to_browser_h264(rt, upload, clips, tmp_path, 
     assert hashlib.sha256(stored_bytes(rt, row.object_key)).hexdigest() == sha256_of(clips[clip])
 
 
+def test_worker_transcodes_with_the_configured_thread_bound(make_settings, clips):
+    s = make_settings(transcode_threads=1)
+    upload = s.points[0].path
+    rt = open_runtime(s, "test")
+    try:
+        result = ingest_and_process(rt, drop(clips["h265"], upload, "ZFY0002/h265.mp4"))
+        with transaction(rt.sessions) as session:
+            made = [e for e in custody.log_for(session, result.item_id) if e.kind == "proxy_made"]
+            assert get_item(session, result.item_id).proxy_method == "transcode"
+        args = json.loads(made[0].details)["args"]
+        i = args.index("-i")
+        assert args[i - 2 : i] == ["-threads", "1"] and args.count("-threads") == 2  # decoder and encoder
+    finally:
+        rt.close()
+
+
 def test_mjpeg_without_creation_time_takes_its_time_from_the_name(rt, upload, clips):
     result = ingest_and_process(rt, drop(clips["mjpeg"], upload, f"ZFY0003/{MJPEG_NAME}"))
     item = view(rt, result.item_id)

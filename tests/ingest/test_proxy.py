@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence.errors import MediaError, ToolTimeout
+from evidence.errors import ConfigError, MediaError, ToolTimeout
 from ingest.probe import MediaInfo, parse_probe
 from ingest.proxy import ProxyProfile, can_remux, poster_args, remux_args, transcode_args
 from ingest.tools import run_tool
@@ -45,6 +45,30 @@ def test_transcode_args_cap_height_and_force_yuv420p():
     graph = args[args.index("-filter_complex") + 1]
     assert "scale=-2:720" in graph and "format=yuv420p" in graph
     assert "libx264" in args and "aac" in args and "+faststart" in args
+
+
+def test_transcode_threads_bound_decoder_filters_and_encoder():
+    hevc = MediaInfo(**{**H264.__dict__, "video_codec": "hevc"})
+    args = transcode_args(Path("in.mp4"), Path("out.mp4"), hevc, ProxyProfile(threads=1))
+    i = args.index("-i")
+    assert args[i - 2 : i] == ["-threads", "1"]  # before the input: the decoder's
+    assert args.count("-threads") == 2 and args[args.index("-threads", i) + 1] == "1"  # after it: x264's
+    assert args[args.index("-filter_complex_threads") + 1] == "1"
+    assert args.index("-filter_complex_threads") < i and args[-1] == "out.mp4"
+
+
+def test_transcode_threads_zero_leaves_ffmpeg_its_choice():
+    hevc = MediaInfo(**{**H264.__dict__, "video_codec": "hevc"})
+    args = transcode_args(Path("in.mp4"), Path("out.mp4"), hevc, ProxyProfile())
+    assert "-threads" not in args and "-filter_complex_threads" not in args
+
+
+def test_transcode_threads_setting_is_checked(make_settings, monkeypatch):
+    monkeypatch.setenv("EVIDENCE_TRANSCODE_THREADS", "2")
+    assert make_settings().transcode_threads == 2
+    monkeypatch.setenv("EVIDENCE_TRANSCODE_THREADS", "-1")
+    with pytest.raises(ConfigError, match="EVIDENCE_TRANSCODE_THREADS"):
+        make_settings()
 
 
 def test_transcode_without_audio_maps_no_audio():
