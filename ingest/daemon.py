@@ -13,6 +13,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from evidence.names import printable
 from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
 from ingest import checkpointing, fixity_pass, metrics, worker
-from ingest.pipeline import finish_releases, ingest_file
+from ingest.pipeline import IngestResult, finish_releases, ingest_file
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
 from ingest.scan import is_ignored, walk
@@ -188,6 +190,8 @@ class Daemon:
         self.settler = Settler(settings.settle_seconds)
         self.retry_at: dict[Path, float] = {}
         self.failures: dict[Path, int] = {}
+        # files being ingested by the pool, with what their outcome needs; touched by the ingest loop only
+        self.in_flight: dict[Path, tuple[Future[IngestResult], UploadPoint, int | None]] = {}
         self.rt: Runtime | None = None
         self.points = settings.points
         self.last_sweep: dict | None = None  # the last retention sweep's report
@@ -344,42 +348,60 @@ class Daemon:
             rel = path.relative_to(point.path).as_posix()
             self._list_skipped(lambda s: skipped.clear(s, str(point.path), rel), point)
 
-    def _ingest_ready(self, rt: Runtime) -> None:
+    def _ingest_ready(self, rt: Runtime, pool: Executor) -> None:
+        """Hand settled files to the ingest threads, keeping each of them one file ahead."""
         now = time.monotonic()
+        room = 2 * self.settings.ingest_concurrency - len(self.in_flight)
         for path in self.settler.ready():
-            if self.stop.is_set():
-                return
-            if self.retry_at.get(path, 0) > now:
+            if self.stop.is_set() or room <= 0:
+                break
+            if path in self.in_flight or self.retry_at.get(path, 0) > now:
                 continue
             point = self._point_of(path)
             if point is None:
                 self.settler.forget(path)
                 continue
             try:
-                size = path.lstat().st_size
+                size: int | None = path.lstat().st_size
             except OSError:
                 size = None
-            try:
-                result = ingest_file(rt, point, path)
-            except SourceChanged as exc:
-                log.info("%s", exc)
-                self.settler.forget(path)
-                self.settler.observe(path)
-                continue
-            except InvalidInput as exc:  # a link, not a file, or gone: the rescan lists what is left
-                log.info("not taken: %s", exc)
-                self._done(path, point)
-                continue
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the daemon
-                metrics.file_failed(point.station_id, exc)
-                self._failed(path, point, exc, now)
-                continue
-            metrics.file_taken(point.station_id, result.outcome, size)
-            self.health.store_ok = True
-            self.health.ingested += result.outcome in {"new", "duplicate", "rejected"}
-            self._done(path, point)
-            log.info("%s: %s %s", result.outcome, printable(path), result.sha256 or result.reason or "")
+            self.in_flight[path] = (pool.submit(ingest_file, rt, point, path), point, size)
+            room -= 1
         self.health.pending_files = len(self.settler)
+
+    def _finish_ingests(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for an ingest to end, then account for every one that has."""
+        running = [future for future, _, _ in self.in_flight.values()]
+        if running:
+            futures.wait(running, timeout=timeout, return_when=futures.FIRST_COMPLETED)
+        else:
+            self.stop.wait(timeout)
+        for path, (future, point, size) in list(self.in_flight.items()):
+            if future.done():
+                del self.in_flight[path]
+                self._outcome(path, point, size, future)
+
+    def _outcome(self, path: Path, point: UploadPoint, size: int | None, future: Future[IngestResult]) -> None:
+        try:
+            result = future.result()
+        except SourceChanged as exc:
+            log.info("%s", exc)
+            self.settler.forget(path)
+            self.settler.observe(path)
+            return
+        except InvalidInput as exc:  # a link, not a file, or gone: the rescan lists what is left
+            log.info("not taken: %s", exc)
+            self._done(path, point)
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the daemon
+            metrics.file_failed(point.station_id, exc)
+            self._failed(path, point, exc, time.monotonic())
+            return
+        metrics.file_taken(point.station_id, result.outcome, size)
+        self.health.store_ok = True
+        self.health.ingested += result.outcome in {"new", "duplicate", "rejected"}
+        self._done(path, point)
+        log.info("%s: %s %s", result.outcome, printable(path), result.sha256 or result.reason or "")
 
     def waiting(self) -> dict[tuple[str, str], tuple[int, float]]:
         """For /metrics: per upload point, the files waiting and how long the oldest has been unchanged."""
@@ -437,14 +459,25 @@ class Daemon:
                 observer.join(timeout=5)
 
     def _ingest(self, rt: Runtime) -> None:
+        """Scan, settle and ingest until stopped; ``ingest_concurrency`` files are hashed, stored and
+        verified at once, while this thread alone keeps the settler, the retries and the health."""
         next_scan = 0.0
-        while not self.stop.is_set():
-            if time.monotonic() >= next_scan:
-                self._rescan()
-                next_scan = time.monotonic() + self.settings.rescan_seconds
-            self._drain_events()
-            self._ingest_ready(rt)
-            self.stop.wait(TICK_S)
+        pool = ThreadPoolExecutor(self.settings.ingest_concurrency, thread_name_prefix="evidence-ingest")
+        try:
+            while not self.stop.is_set():
+                if time.monotonic() >= next_scan:
+                    self._rescan()
+                    next_scan = time.monotonic() + self.settings.rescan_seconds
+                self._drain_events()
+                self._ingest_ready(rt, pool)
+                self._finish_ingests(TICK_S)
+        finally:
+            # files not yet begun stay where they are for the next start; those begun are finished
+            pool.shutdown(wait=True, cancel_futures=True)
+            for path, (future, point, size) in list(self.in_flight.items()):
+                del self.in_flight[path]
+                if not future.cancelled():
+                    self._outcome(path, point, size, future)
 
     def _start(self) -> Runtime:
         for point in self.points:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +19,17 @@ class _Seen:
     size: int
     mtime_ns: int
     stable_since: float
+    file: tuple[int, int]  # (device, inode)
 
 
-def open_for_writing(path: Path) -> bool:
-    """True when some process holds ``path`` open for writing (Linux /proc; False where unknown)."""
+def files_open_for_writing() -> set[tuple[int, int]]:
+    """(device, inode) of every file some process holds open for writing (Linux /proc; empty where unknown).
+
+    One pass over /proc serves every candidate: a burst of a thousand files must not walk it a thousand times."""
     proc = Path("/proc")
+    found: set[tuple[int, int]] = set()
     if not proc.is_dir():
-        return False
-    try:
-        target = os.lstat(path)
-    except OSError:
-        return False
+        return found
     for pid_dir in proc.iterdir():
         if not pid_dir.name.isdigit():
             continue
@@ -41,14 +41,23 @@ def open_for_writing(path: Path) -> bool:
         for fd in fds:
             try:
                 st = os.stat(fd)
-                if st.st_ino != target.st_ino or st.st_dev != target.st_dev:
+                if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in found:
                     continue
                 flags = int((pid_dir / "fdinfo" / fd.name).read_text().split("flags:")[1].split()[0], 8)
             except (OSError, IndexError, ValueError):
                 continue
             if flags & (os.O_WRONLY | os.O_RDWR):
-                return True
-    return False
+                found.add((st.st_dev, st.st_ino))
+    return found
+
+
+def open_for_writing(path: Path) -> bool:
+    """True when some process holds ``path`` open for writing (Linux /proc; False where unknown)."""
+    try:
+        target = os.lstat(path)
+    except OSError:
+        return False
+    return (target.st_dev, target.st_ino) in files_open_for_writing()
 
 
 class Settler:
@@ -58,11 +67,11 @@ class Settler:
         self,
         window_s: float,
         clock: Callable[[], float] = time.monotonic,
-        check_open: Callable[[Path], bool] = open_for_writing,
+        writers: Callable[[], Collection[tuple[int, int]]] = files_open_for_writing,
     ) -> None:
         self.window_s = window_s
         self.clock = clock
-        self.check_open = check_open
+        self.writers = writers
         self._seen: dict[Path, _Seen] = {}
 
     def observe(self, path: Path) -> None:
@@ -81,21 +90,25 @@ class Settler:
         now = self.clock()
         seen = self._seen.get(path)
         if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
-            self._seen[path] = _Seen(st.st_size, st.st_mtime_ns, now)
+            self._seen[path] = _Seen(st.st_size, st.st_mtime_ns, now, (st.st_dev, st.st_ino))
 
     def ready(self) -> list[Path]:
         """Files unchanged for the whole window and not open for writing, oldest first."""
         now = self.clock()
-        out = []
+        stable = []
         for path in list(self._seen):
             self.observe(path)
             seen = self._seen.get(path)
-            if seen is None or now - seen.stable_since < self.window_s:
-                continue
-            if self.check_open(path):
+            if seen is not None and now - seen.stable_since >= self.window_s:
+                stable.append(path)
+        busy = self.writers() if stable else ()
+        out = []
+        for path in stable:
+            seen = self._seen[path]
+            if seen.file in busy:
                 seen.stable_since = now
-                continue
-            out.append(path)
+            else:
+                out.append(path)
         out.sort(key=lambda p: self._seen[p].stable_since)
         return out
 

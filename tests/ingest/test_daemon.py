@@ -26,9 +26,9 @@ from tests.servers import MotoServer, free_port
 
 
 @contextlib.contextmanager
-def running(settings):
+def running(settings, **roles):
     stop = threading.Event()
-    daemon = Daemon(settings, stop)
+    daemon = Daemon(settings, stop, **roles)
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:

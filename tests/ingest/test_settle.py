@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.settle import Settler, open_for_writing
+from ingest.settle import Settler, files_open_for_writing, open_for_writing
 
 
 class Clock:
@@ -17,7 +17,7 @@ def test_unchanged_file_is_ready_after_the_window(tmp_path):
     f = tmp_path / "a.mp4"
     f.write_bytes(b"x")
     clock = Clock()
-    settler = Settler(10, clock=clock, check_open=lambda p: False)
+    settler = Settler(10, clock=clock, writers=set)
     settler.observe(f)
     clock.t = 9.9
     assert settler.ready() == []
@@ -29,7 +29,7 @@ def test_growth_restarts_the_window(tmp_path):
     f = tmp_path / "a.mp4"
     f.write_bytes(b"x")
     clock = Clock()
-    settler = Settler(10, clock=clock, check_open=lambda p: False)
+    settler = Settler(10, clock=clock, writers=set)
     settler.observe(f)
     for t in range(5, 60, 5):  # grows every 5 s for a minute
         clock.t = t
@@ -68,7 +68,7 @@ def test_read_only_handles_do_not_count(tmp_path):
 def test_vanished_file_is_forgotten(tmp_path):
     f = tmp_path / "a.mp4"
     f.write_bytes(b"x")
-    settler = Settler(0, check_open=lambda p: False)
+    settler = Settler(0, writers=set)
     settler.observe(f)
     f.unlink()
     assert settler.ready() == [] and len(settler) == 0
@@ -83,7 +83,7 @@ def test_only_regular_files_are_tracked_never_through_a_link(tmp_path):
     (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop.mp4")
     os.mkfifo(tmp_path / "pipe.mp4")
     clock = Clock()
-    settler = Settler(1, clock=clock, check_open=lambda p: False)
+    settler = Settler(1, clock=clock, writers=set)
     for name in ("link.mp4", "loop.mp4", "pipe.mp4", "real.mp4"):
         settler.observe(tmp_path / name)  # a loop raises nothing
     clock.t = 5
@@ -91,3 +91,29 @@ def test_only_regular_files_are_tracked_never_through_a_link(tmp_path):
     real.unlink()
     real.symlink_to(tmp_path / "loop.mp4")  # swapped for a link while settling
     assert settler.ready() == [] and len(settler) == 0
+
+
+def test_one_look_at_the_writers_serves_a_whole_burst(tmp_path):
+    files = [tmp_path / f"{n:03}.mp4" for n in range(200)]
+    for f in files:
+        f.write_bytes(b"x")
+    looks = []
+
+    def writers():
+        looks.append(1)
+        return files_open_for_writing()
+
+    clock = Clock()
+    settler = Settler(1, clock=clock, writers=writers)
+    for f in files:
+        settler.observe(f)
+    assert settler.ready() == [] and looks == []  # nothing stable yet: /proc is not read at all
+    clock.t = 5
+    with open(files[7], "ab") as still_writing:
+        still_writing.write(b"y")
+        still_writing.flush()
+        settler.observe(files[7])
+        clock.t = 10
+        ready = settler.ready()
+    assert len(looks) == 1
+    assert files[7] not in ready and sorted(ready) == sorted(set(files) - {files[7]})
