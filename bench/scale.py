@@ -435,11 +435,12 @@ def burst_run(work: Path, dbs: Databases, base: bytes, n: int, concurrency: int,
 # ---------------------------------------------------------------------------- 3. 1 GB through a station
 
 
-def make_big(work: Path, gb: float) -> tuple[list[Path], dict[Path, str]]:
-    """~100 MB real H.264 files, each with its own SHA-256, adding up to >= ``gb`` GB (as bench/ingest.py)."""
+def make_big(work: Path, gb: float, seconds: float) -> tuple[list[Path], dict[Path, str]]:
+    """Real 1080p30 H.264 files of 13.5 Mbit/s (60 s: ~100 MB, as bench/ingest.py), each with its own
+    SHA-256, adding up to >= ``gb`` GB."""
     t0 = time.perf_counter()
     base = make_clip(
-        work / "clips" / "h264-1080p30-60s.mp4", codec="h264", seconds=60, size="1920x1080", fps=30, extra=H264_EXTRA
+        work / "clips" / "h264-1080p30.mp4", codec="h264", seconds=seconds, size="1920x1080", fps=30, extra=H264_EXTRA
     )
     size = base.stat().st_size
     log(f"  made {base.name}: {size / MB:.1f} MB in {time.perf_counter() - t0:.1f}s")
@@ -618,7 +619,7 @@ def main() -> int:
                     )
         if 2 in parts:
             log(f"2. burst: {n_burst} small clips at once into a station's upload point (settle {args.settle:g}s)")
-            base_clip = make_clip(work / "clips" / "small.mp4", codec="h264", seconds=2, size="640x360", fps=30)
+            base_clip = make_clip(work / "clips" / "small.mp4", codec="h264", seconds=2, size="320x240", fps=30)
             base = base_clip.read_bytes()
             log(f"  one clip: {len(base) / 1000:.0f} kB")
             for conc in (CORES, 1):
@@ -632,7 +633,7 @@ def main() -> int:
                 )
         if 3 in parts:
             log(f"3. {gb:g} GB through a station vs openssl dgst -sha256 + cp, alternating")
-            files, hashes = make_big(work, gb)
+            files, hashes = make_big(work, gb, 20.0 if q else 60.0)
             total = sum(p.stat().st_size for p in files)
             log(f"  {len(files)} files, {total / MB:.0f} MB")
             for rep in range(warmup):
