@@ -64,8 +64,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text, update  # noqa: E402
 
 from bench.custody import PG_ADMIN, pg_database, pg_reachable  # noqa: E402
-from bench.ingest import H264_EXTRA, ingest_baseline, machine, rmtree, sha256_of  # noqa: E402
-from bench.machine import begin, busy_cpu_s, log, print_results, settle  # noqa: E402
+from bench.ingest import H264_EXTRA, Contention, ingest_baseline, machine, rmtree, sha256_of  # noqa: E402
+from bench.machine import begin, busy_cpu_s, log, own_cpu_s, print_results, settle  # noqa: E402
 from evidence.adapters.database import make_engine  # noqa: E402
 from evidence.jobs import JobKind  # noqa: E402
 from evidence.models import CustodyEvent, Item, Job, utcnow  # noqa: E402
@@ -252,9 +252,10 @@ def proxy_run(work: Path, dbs: Databases, clips: list[Path], workers: int, threa
             ).rowcount
         if held != len(clips):
             raise SystemExit(f"{held} proxy jobs queued after probing, expected {len(clips)}")
-        procs = start_workers(s, workers, home)
         settle(wait=False)
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        all0, own0 = busy_cpu_s(), own_cpu_s()
+        procs = start_workers(s, workers, home)
         busy0, released = busy_cpu_s(), now_s()
         with transaction(rt.sessions) as session:
             session.execute(update(Job).where(Job.kind == "proxy").values(run_after=utcnow() - timedelta(seconds=1)))
@@ -280,6 +281,7 @@ def proxy_run(work: Path, dbs: Databases, clips: list[Path], workers: int, threa
             made = session.scalars(select(CustodyEvent.details).where(CustodyEvent.kind == "proxy_made")).all()
         stop_workers(procs)
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        every, own = busy_cpu_s() - all0, own_cpu_s() - own0
         procs = []
         bad = [i.id for i in items if i.status != "ready" or i.proxy_method != "transcode"]
         if bad or len(made) != len(clips):
@@ -296,6 +298,8 @@ def proxy_run(work: Path, dbs: Databases, clips: list[Path], workers: int, threa
             "jobs_per_s": len(clips) / seconds,
             "pickup": first.timestamp() - released,
             "worker_cpu": cpu,  # the workers and their ffmpeg, start-up to stop (imports included)
+            # CPU anything but this bench and its workers used meanwhile (another job sharing the machine)
+            "other_cpu": max(0.0, every - own - cpu),
             "busy_cores": busy / (last.timestamp() - released),
             "load": load(),
         }
@@ -409,10 +413,11 @@ def burst_run(work: Path, dbs: Databases, base: bytes, n: int, concurrency: int,
         settle()
         arrival: dict[str, float] = {}
         load0 = load()
-        for path, (folder, sha) in files.items():
-            os.rename(path, upload / folder / path.name)
-            arrival[sha] = now_s()
-        wait_verified(url, n, timeout=60 + n, poll=0.25)
+        with Contention() as c:
+            for path, (folder, sha) in files.items():
+                os.rename(path, upload / folder / path.name)
+                arrival[sha] = now_s()
+            wait_verified(url, n, timeout=60 + n, poll=0.25)
         stored = verified_times(url)
         size1 = dbs.size(url, home)
     finally:
@@ -429,6 +434,7 @@ def burst_run(work: Path, dbs: Databases, base: bytes, n: int, concurrency: int,
         "max": max(latency),
         "db_per_item": None if size0 is None or size1 is None else (size1 - size0) / n,
         "load": (load0, load()),
+        "other_cpu": c.other,
     }
 
 
@@ -476,11 +482,12 @@ def station_big_run(
         station.start()
         settle()  # as before every timed run: sync, and wait until freed RAM has gone back to the host
         busy0, t0 = busy_cpu_s(), now_s()
-        for p in files:
-            dst = upload / "BENCH01" / p.name
-            os.rename(p, dst)
-            moved.append((p, dst))
-        wait_verified(url, len(files), timeout=600, poll=0.05)
+        with Contention() as c:
+            for p in files:
+                dst = upload / "BENCH01" / p.name
+                os.rename(p, dst)
+                moved.append((p, dst))
+            wait_verified(url, len(files), timeout=600, poll=0.05)
         busy = busy_cpu_s() - busy0
         stored = verified_times(url)
     finally:
@@ -496,7 +503,7 @@ def station_big_run(
     if sorted(stored.values()) and set(stored) != set(hashes.values()):
         raise SystemExit("the station stored other hashes than the inputs'")
     end = max(stored.values())
-    return {"seconds": end - t0, "busy_cores": busy / max(1e-9, now_s() - t0)}
+    return {"seconds": end - t0, "busy_cores": busy / max(1e-9, now_s() - t0), "other_cpu": c.other}
 
 
 # ---------------------------------------------------------------------------- 4. extrapolation
@@ -615,7 +622,8 @@ def main() -> int:
                     log(
                         f"  {workers_n} worker(s), EVIDENCE_TRANSCODE_THREADS={threads}: {r['seconds']:.2f}s, "
                         f"{r['jobs_per_s']:.2f} jobs/s; machine busy {r['busy_cores']:.2f} cores; "
-                        f"worker+ffmpeg CPU {r['worker_cpu']:.1f}s; pickup {r['pickup']:.2f}s; load {r['load']:.2f}"
+                        f"worker+ffmpeg CPU {r['worker_cpu']:.1f}s, other processes {r['other_cpu']:.1f}s; "
+                        f"pickup {r['pickup']:.2f}s; load {r['load']:.2f}"
                     )
         if 2 in parts:
             log(f"2. burst: {n_burst} small clips at once into a station's upload point (settle {args.settle:g}s)")
@@ -628,7 +636,7 @@ def main() -> int:
                 log(
                     f"  ingest_concurrency={conc}: {r['files_per_s']:.1f} files/s ({r['span']:.1f}s), "
                     f"arrival-to-stored p50 {r['p50']:.2f}s p95 {r['p95']:.2f}s max {r['max']:.2f}s; "
-                    f"load {r['load'][0]:.2f}->{r['load'][1]:.2f}"
+                    f"load {r['load'][0]:.2f}->{r['load'][1]:.2f}, other processes' CPU {r['other_cpu']:.1f}s"
                     + (f"; DB +{r['db_per_item']:.0f} B/item" if r["db_per_item"] else "")
                 )
         if 3 in parts:
@@ -649,6 +657,7 @@ def main() -> int:
                     f"  rep {rep + 1}: station {big['ours'][-1]['seconds']:.2f}s "
                     f"(busy {big['ours'][-1]['busy_cores']:.2f} cores), openssl+cp {big['base'][-1]['seconds']:.2f}s"
                     + (f", station with ingest_concurrency=1 {big['one'][-1]['seconds']:.2f}s" if big["one"] else "")
+                    + f"; other CPU {big['ours'][-1]['other_cpu']:.1f}s / {big['base'][-1]['other_cpu']:.1f}s"
                     + f"; load {load():.2f}"
                 )
     finally:
@@ -729,6 +738,15 @@ def main() -> int:
             f"ratio {t_ours / t_base:.2f}",
             f"<= {INGEST_TARGET:.2f}",
             t_ours / t_base <= INGEST_TARGET,
+        )
+        busy = statistics.median(r["busy_cores"] for r in big["ours"])
+        row(
+            "  station ingest per busy core (info)",
+            f"{station_mb_s / busy:.0f} MB/s per core",
+            "-",
+            f"{busy:.2f} cores busy",
+            "-",
+            None,
         )
         if big["one"]:
             t_one = statistics.median(r["seconds"] for r in big["one"])
