@@ -506,6 +506,23 @@ def station_big_run(
     return {"seconds": end - t0, "busy_cores": busy / max(1e-9, now_s() - t0), "other_cpu": c.other}
 
 
+def dd_baseline(work: Path, files: list[Path], rep: int) -> dict:
+    """For information: ``openssl dgst`` then a user-space copy (``dd bs=8M``, read() and write() as ingest
+    does), timed together. ``cp`` uses copy_file_range, which on this VM skips a cost every process
+    writing from its own buffers pays (docs/benchmarks.md, "Scale-out")."""
+    dest = work / f"dd-{rep}"
+    dest.mkdir()
+    settle()
+    with Contention() as c:
+        t0 = time.perf_counter()
+        subprocess.run(["openssl", "dgst", "-sha256", "-r", *map(str, files)], check=True, stdout=subprocess.DEVNULL)
+        for p in files:
+            subprocess.run(["dd", f"if={p}", f"of={dest / p.name}", "bs=8M", "status=none"], check=True)
+        elapsed = time.perf_counter() - t0
+    rmtree(dest)
+    return {"seconds": elapsed, "other_cpu": c.other}
+
+
 # ---------------------------------------------------------------------------- 4. extrapolation
 
 
@@ -609,7 +626,7 @@ def main() -> int:
 
     proxy: dict[tuple[int, int], list[dict]] = {}
     burst: dict[int, dict] = {}
-    big: dict[str, list[dict]] = {"ours": [], "one": [], "base": []}
+    big: dict[str, list[dict]] = {"ours": [], "one": [], "base": [], "dd": []}
     try:
         if 1 in parts:
             log(f"1. proxy jobs: {n_jobs} H.265 1080p30 {clip_s:g} s clips, 1 vs 2 `evidence worker` processes")
@@ -653,10 +670,12 @@ def main() -> int:
                 big["base"].append(ingest_baseline(work, files, hashes, rep, "openssl"))
                 if not q:
                     big["one"].append(station_big_run(work, dbs, files, hashes, 1, rep))
+                big["dd"].append(dd_baseline(work, files, rep))
                 log(
                     f"  rep {rep + 1}: station {big['ours'][-1]['seconds']:.2f}s "
                     f"(busy {big['ours'][-1]['busy_cores']:.2f} cores), openssl+cp {big['base'][-1]['seconds']:.2f}s"
                     + (f", station with ingest_concurrency=1 {big['one'][-1]['seconds']:.2f}s" if big["one"] else "")
+                    + f", openssl+dd {big['dd'][-1]['seconds']:.2f}s"
                     + f"; other CPU {big['ours'][-1]['other_cpu']:.1f}s / {big['base'][-1]['other_cpu']:.1f}s"
                     + f"; load {load():.2f}"
                 )
@@ -745,6 +764,15 @@ def main() -> int:
             f"{station_mb_s / busy:.0f} MB/s per core",
             "-",
             f"{busy:.2f} cores busy",
+            "-",
+            None,
+        )
+        t_dd = statistics.median(r["seconds"] for r in big["dd"])
+        row(
+            "  same, baseline openssl dgst + dd bs=8M (info)",
+            f"{t_ours:.2f}s",
+            f"{t_dd:.2f}s {total / MB / t_dd:.0f} MB/s",
+            f"ratio {t_ours / t_dd:.2f}",
             "-",
             None,
         )
