@@ -54,3 +54,21 @@ def test_old_leftovers_go_at_start_and_later_and_fresh_files_stay(make_settings,
     finally:
         stop.set()
         rt.close()
+
+
+def test_a_crashed_export_folder_goes_only_once_nothing_inside_it_is_recent(tmp_path):
+    from evidence.objectstore import sweep_folder
+
+    def package(name: str, fresh_inside: bool):
+        bag = tmp_path / name
+        (bag / "data" / "originals").mkdir(parents=True)
+        leftover(bag / "data" / "originals", "a.mp4", 0 if fresh_inside else 100)
+        leftover(bag, "bag-info.txt", 100)
+        for folder in (bag / "data" / "originals", bag / "data", bag):
+            os.utime(folder, (time.time() - 100, time.time() - 100))
+        return bag
+
+    dead = package(".export-1-aaaa.partial", fresh_inside=False)
+    busy = package(".export-2-bbbb.partial", fresh_inside=True)  # still being written: a payload file grows
+    assert sweep_folder(tmp_path, 30) == 1
+    assert not dead.exists() and (busy / "data" / "originals" / "a.mp4").exists()
