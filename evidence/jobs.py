@@ -27,10 +27,10 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from evidence import custody, retries
+from evidence import custody, item_status, retries
 from evidence.errors import Conflict, InvalidInput, InvalidJobPayload, LeaseLost, NotFound
 from evidence.items import iso
-from evidence.models import Export, ExportState, Job, JobState, utcnow
+from evidence.models import Export, ExportState, Item, ItemStatus, Job, JobState, utcnow
 
 
 class JobKind(str, enum.Enum):
@@ -365,13 +365,18 @@ def requeue(session: Session, job_id: int, by: str, agent: str) -> Job:
     row.state, row.attempts, row.run_after = JobState.QUEUED.value, 0, utcnow()
     row.finished_at = row.lease_until = row.lease_token = row.owner = None
     if row.item_id is not None:
-        custody.append(
-            session,
-            custody.EventKind.JOB_REQUEUED,
-            agent=agent,
-            item_id=row.item_id,
-            details={"job_id": row.id, "job": row.kind, "requested_by": by, "last_error": error},
-        )
+        details: dict[str, Any] = {"job_id": row.id, "job": row.kind, "requested_by": by, "last_error": error}
+        item = session.get(Item, row.item_id, with_for_update=True)
+        # the media verdict this very job's failure gave is reopened: its success may now make the item ready
+        if (
+            item is not None
+            and SPECS[JobKind(row.kind)].marks_item_on_failure
+            and item.status == ItemStatus.MEDIA_ERROR.value
+            and (item.error or "").startswith(f"{row.kind}: ")
+        ):
+            details["reopened_media_error"] = item.error
+            item_status.move(item, ItemStatus.STORED)
+        custody.append(session, custody.EventKind.JOB_REQUEUED, agent=agent, item_id=row.item_id, details=details)
     return row
 
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
-from evidence.errors import MediaError, ToolTimeout
+from evidence.errors import MediaError, ToolMissing, ToolTimeout
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class ToolRun:
 
 
 def run_tool(args: list[str], timeout: float) -> ToolRun:
-    """Run ``args``; MediaError on failure, ToolTimeout (after killing it) on expiry."""
+    """Run ``args``; MediaError on failure, ToolTimeout (after killing it) on expiry, ToolMissing when absent."""
     try:
         proc = subprocess.Popen(
             args,
@@ -29,7 +29,7 @@ def run_tool(args: list[str], timeout: float) -> ToolRun:
             start_new_session=True,  # so a kill reaches any child it started
         )
     except FileNotFoundError as exc:
-        raise MediaError(f"{args[0]} is not installed or not on PATH") from exc
+        raise ToolMissing(f"{args[0]} is not installed or not on PATH") from exc
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -197,3 +197,31 @@ def test_a_stalled_export_is_taken_over_and_its_late_package_refused(make_settin
     finally:
         taken_over.set()
         rt.close()
+
+
+def test_retrying_a_failed_proxy_once_its_cause_is_fixed_makes_the_item_ready(make_settings, db, clips):
+    rt, item_id = probed(make_settings, db, clips, job_max_attempts=1, ffmpeg="/nonexistent/ffmpeg")
+    try:
+        worker.drain(rt, item_ids=[item_id])
+        job = proxy_job(rt, item_id)
+        with transaction(rt.sessions) as session:
+            item = get_item(session, item_id)
+            assert (job.state, item.status) == ("failed", "media_error") and item.error.startswith("proxy: ")
+    finally:
+        rt.close()
+    rt = open_runtime(make_settings(**db), "test")  # the operator installs ffmpeg, then retries the job
+    try:
+        with transaction(rt.sessions) as session:
+            jobs.requeue(session, job.id, "operator", "test")
+            assert get_item(session, item_id).status == "stored"
+        assert worker.drain(rt, item_ids=[item_id]) == 1
+        with transaction(rt.sessions) as session:
+            item = get_item(session, item_id)
+            assert (item.status, item.error) == ("ready", None) and item.proxy_key
+            requeued = session.scalars(
+                select(CustodyEvent).where(CustodyEvent.item_id == item_id, CustodyEvent.kind == "job_requeued")
+            ).one()
+            assert '"reopened_media_error":"proxy: ' in requeued.details
+        assert count(rt, item_id, "proxy_made") == 1
+    finally:
+        rt.close()
