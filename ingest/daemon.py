@@ -36,7 +36,7 @@ from evidence.errors import (
 from evidence.names import printable
 from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
-from ingest import checkpointing, fixity_pass, metrics, retention_pass, worker
+from ingest import checkpointing, fixity_pass, metrics, retention_pass, staging, worker
 from ingest.pipeline import IngestResult, finish_releases, ingest_file
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
@@ -550,6 +550,8 @@ class Daemon:
         ]
         if self.jobs:
             threads.append(self._spawn("worker", lambda: self._work(rt)))
+            # as in a worker pool: a killed tool's output in staging goes once it is old enough to be nobody's
+            threads.append(staging.StagingSweeper(rt.store, staging.max_age_s(rt.settings), self.stop).start().thread)
         if self.maintenance and self.jobs:  # the all-in-one: it does the maintenance itself
             threads += [
                 self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
