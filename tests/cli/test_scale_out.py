@@ -1,0 +1,206 @@
+"""Scale-out (issue 13 §5): station, worker and API processes of the `evidence` CLI over one real
+PostgreSQL and one S3 server: every file taken exactly once, every proxy made exactly once, a killed
+or stalled worker's job finished elsewhere and its late result refused, outages waited out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from evidence import users
+from evidence.adapters.database import make_engine, make_sessionmaker
+from evidence.models import CustodyEvent, Item, Job, Receipt
+from evidence.unit_of_work import transaction
+from ingest.samples import make_clip
+from storage_config.provision import open_store
+from tests.cli.deployment import Deployment, Role, place, sha256, variant
+from tests.servers import free_port
+from tests.settings import settings_for
+
+pytestmark = pytest.mark.slow  # a dozen real processes
+
+TINY = {"seconds": 1, "size": "160x120", "audio": False}
+
+
+@pytest.fixture(scope="module")
+def base_clip(tmp_path_factory) -> bytes:
+    """A tiny real H.264 clip (remuxed, not transcoded, into its proxy): the content of every variant."""
+    return make_clip(tmp_path_factory.mktemp("scale-out") / "base.mp4", **TINY).read_bytes()
+
+
+@pytest.fixture
+def engine(pg_url):
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    return make_sessionmaker(engine, read_only=True)
+
+
+def state(sessions) -> dict:
+    """What the queue and the ledgers hold now (for waiting, and for failure messages)."""
+    with transaction(sessions) as s:
+        jobs = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+        return {
+            "receipts": s.scalar(select(func.count()).select_from(Receipt)),
+            "released": s.scalar(select(func.count()).where(Receipt.source_released_at.is_not(None))),
+            "items": s.scalar(select(func.count()).select_from(Item)),
+            "ready": s.scalar(select(func.count()).where(Item.status == "ready")),
+            "jobs": jobs,
+        }
+
+
+def settled(sessions, files: int, items: int) -> bool:
+    """Every file received and released, every item ready, every job (a probe and a proxy each) done."""
+    now = state(sessions)
+    jobs = now["jobs"]
+    return (now["receipts"], now["released"], now["items"], now["ready"]) == (files, files, items, items) and (
+        jobs == {"done": 2 * items}
+    )
+
+
+def proxy_events(session: Session) -> Counter:
+    """proxy_made events per item (any outcome)."""
+    query = select(CustodyEvent.item_id).where(CustodyEvent.kind == "proxy_made")
+    return Counter(session.scalars(query))
+
+
+def check_ledgers(sessions, store, dropped: dict[tuple[str, str], str]) -> None:
+    """``dropped``: (station, rel path) -> sha256 of every file put into an upload point."""
+    contents = set(dropped.values())
+    with transaction(sessions) as s:
+        items = {i.sha256: i for i in s.scalars(select(Item))}
+        assert set(items) == contents and len(items) == len(contents)  # one item per content
+        receipts = {(r.station_id, r.rel_path): r for r in s.scalars(select(Receipt))}
+        assert set(receipts) == set(dropped)  # a receipt per file, no more
+        by_item = {i.id: sha for sha, i in items.items()}
+        for where, r in receipts.items():
+            assert by_item[r.item_id] == dropped[where], where
+            assert r.source_released_at is not None and r.source_disposition.startswith("moved to "), r
+        outcomes = Counter(r.outcome for r in receipts.values())
+        assert outcomes == {"new": len(contents), "duplicate": len(dropped) - len(contents)}, outcomes
+        duplicates = s.scalar(select(func.count()).where(CustodyEvent.kind == "duplicate_received"))
+        assert duplicates == len(dropped) - len(contents)
+        made = proxy_events(s)
+        assert set(made.values()) == {1} and set(made) == set(by_item), "not one proxy_made per item"
+        bad = s.scalar(select(func.count()).where(CustodyEvent.kind == "proxy_made", CustodyEvent.outcome != "success"))
+        assert bad == 0
+        assert {(i.status, bool(i.proxy_key), bool(i.poster_key)) for i in items.values()} == {("ready", True, True)}
+        jobs = Counter((j.kind, j.state) for j in s.scalars(select(Job)))
+        assert jobs == {("probe", "done"): len(items), ("proxy", "done"): len(items)}, jobs
+        failed = s.scalar(select(func.count()).where(CustodyEvent.kind == "failed"))
+        assert failed == 0
+        proxies = [i.proxy_key for i in items.values()]
+    keys = {key for key, _ in store.list_keys("derived/")}
+    assert set(proxies) <= keys, "a recorded proxy is missing from the store"
+
+
+def check_archives(stations: list[Role], dropped: dict[tuple[str, str], str]) -> None:
+    """Each station released each of its files into its archive, unchanged; nothing left to take."""
+    for role in stations:
+        mine = {rel: sha for (station, rel), sha in dropped.items() if station == role.name}
+        archive = role.upload / "_archive"
+        kept = {p.relative_to(archive).as_posix(): sha256(p) for p in archive.rglob("*") if p.is_file()}
+        assert kept == mine, f"{role.name}: archive differs from what was dropped"
+        left = [p for p in role.upload.rglob("*") if p.is_file() and "_archive" not in p.parts]
+        assert left == [], left
+
+
+def verify_custody(deployment: Deployment) -> str:
+    done = deployment.run("custody", "verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "custody log intact" in done.stdout
+    return done.stdout
+
+
+def test_three_stations_three_workers_two_apis_take_every_clip_once(
+    tmp_path, processes, pg_url, moto, engine, db, base_clip
+):
+    started = time.monotonic()
+    storage_url = moto.url()
+    d = Deployment.make(tmp_path, processes, pg_url, storage_url)
+    # one station runs the site's maintenance (retention, fixity): the others need not
+    stations = [
+        d.start("ST01", "station"),
+        d.start("ST02", "station", "--no-maintenance"),
+        d.start("ST03", "station", "--no-maintenance"),
+    ]
+    workers = [d.start(f"W{n}", "worker", "--concurrency", "2") for n in (1, 2, 3)]
+    ports = [free_port(), free_port()]
+    apis = [d.start(f"API{n}", "serve", "--workers", "1", EVIDENCE_PORT=str(port)) for n, port in enumerate(ports, 1)]
+    for role in stations:
+        d.wait_said(role, "station running")
+    for role in workers:
+        d.wait_said(role, "worker: 2 thread(s)")
+
+    # 300 files: 270 contents, 30 of them docked at a second station too, at about the same moment
+    dropped: dict[tuple[str, str], str] = {}
+    for n in range(270):
+        data = variant(base_clip, n)
+        targets = [stations[n % 3]] + ([stations[(n + 1) % 3]] if n % 9 == 0 else [])
+        for role in targets:
+            rel = f"ZFY{n % 7:04d}/clip-{n:03d}.mp4"
+            place(role.upload, rel, data)
+            dropped[(role.name, rel)] = sha256(role.upload / rel)
+        if n % 30 == 29:
+            time.sleep(0.3)  # in waves, as recorders dock: ingest and jobs overlap
+    assert len(dropped) == 300 and len(set(dropped.values())) == 270
+
+    d.wait_until(lambda: settled(db, 300, 270), "300 files taken and 270 items ready", 240, state=lambda: state(db))
+    d.assert_alive()
+    store = open_store(settings_for(tmp_path / "test-home", database_url=pg_url, storage_url=storage_url))
+    check_ledgers(db, store, dropped)
+    check_archives(stations, dropped)
+
+    # both API processes serve the same items to a signed-in auditor
+    with transaction(make_sessionmaker(engine)) as s:
+        user, password = users.add_user(s, "audit", ["auditor"], "HQ", None)
+        user.must_change_password = False  # as if they had chosen their own
+    for role in apis:
+        d.wait_said(role, "API on ")
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    token = sign_in(bases[0], "audit", password)
+    for base in bases:
+        with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+            assert http.get("/readyz").status_code == 200
+            assert len(listed_items(http)) == 270
+
+    for role in stations + workers:  # a station signs the log once more as it stops
+        assert d.stop(role) == 0, d.logs()
+    said = verify_custody(d)
+    matched = int(said.split(" checkpoints matched")[0].rsplit(" ", 1)[-1])
+    assert matched >= 3, said  # each station signed with the one shared key
+    print(f"scale-out: 300 files, 270 items in {time.monotonic() - started:.1f}s")
+
+
+def sign_in(base: str, username: str, password: str) -> str:
+    """A bearer token from the API at ``base``."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = http.post("/api/v1/auth/token", data={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+
+def listed_items(http: httpx.Client) -> list[int]:
+    ids: list[int] = []
+    cursor = None
+    while True:
+        r = http.get("/api/v1/items", params={"limit": 200, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        ids += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return ids
