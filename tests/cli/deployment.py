@@ -24,6 +24,8 @@ from evidence.checkpoint import generate_key
 from tests.cli.test_up import EVIDENCE
 
 ORIGIN = "scale-out.test/custody"
+# the checkout under test: its code, not whatever the virtualenv's (editable) install points at
+SOURCE = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Deployment:
     start_process: Callable[..., subprocess.Popen]  # the ``processes`` fixture: nothing outlives the test
     shared: dict[str, str]
     roles: dict[str, Role] = field(default_factory=dict)
+    killed: set[str] = field(default_factory=set)  # roles the test killed: their death is no failure
 
     @classmethod
     def make(cls, root: Path, start_process, database_url: str, storage_url: str, **extra: str) -> Deployment:
@@ -59,6 +62,7 @@ class Deployment:
         key_file.write_text(generate_key(ORIGIN).encode() + "\n")
         key_file.chmod(0o600)  # refused otherwise, as ssh does
         env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE), env.get("PYTHONPATH")]))
         env.update(
             EVIDENCE_DATABASE_URL=database_url,
             EVIDENCE_STORAGE_URL=storage_url,
@@ -94,24 +98,30 @@ class Deployment:
     def wait_said(self, role: Role, text: str, timeout: float = 60) -> None:
         self.wait_until(lambda: text in role.text(), f"{role.name} to say {text!r}", timeout)
 
-    def dead(self) -> list[str]:
-        return [f"{r.name} exited {r.proc.returncode}" for r in self.roles.values() if r.proc.poll() is not None]
+    def kill(self, role: Role) -> None:
+        """SIGKILL ``role``'s whole process group, as the OOM killer or ``kill -9`` would end it."""
+        self.killed.add(role.name)
+        os.killpg(role.proc.pid, signal.SIGKILL)
+        role.proc.wait()
 
-    def assert_alive(self, *, but: tuple[str, ...] = ()) -> None:
-        dead = [d for d in self.dead() if d.split()[0] not in but]
+    def assert_alive(self) -> None:
+        """Every role not killed on purpose still runs."""
+        dead = [
+            f"{r.name} exited {r.proc.returncode}"
+            for r in self.roles.values()
+            if r.name not in self.killed and r.proc.poll() is not None
+        ]
         assert not dead, f"{', '.join(dead)}\n{self.logs()}"
 
-    def wait_until(
-        self, predicate: Callable[[], Any], what: str, timeout: float, *, but: tuple[str, ...] = (), state=None
-    ) -> Any:
+    def wait_until(self, predicate: Callable[[], Any], what: str, timeout: float, state=None) -> Any:
         """Poll ``predicate`` until it is true; fail naming ``what``, the state and the role logs when it is
-        not within ``timeout`` or when a role (other than ``but``) has died."""
+        not within ``timeout`` or when a role has died."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
             if value:
                 return value
-            self.assert_alive(but=but)
+            self.assert_alive()
             if time.monotonic() > deadline:
                 now = f"\nstate: {state()}" if state else ""
                 raise AssertionError(f"waited {timeout:g}s for {what}{now}\n{self.logs()}")

@@ -4,16 +4,17 @@ or stalled worker's job finished elsewhere and its late result refused, outages 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from evidence import users
@@ -204,3 +205,139 @@ def listed_items(http: httpx.Client) -> list[int]:
         cursor = page["next_cursor"]
         if not cursor:
             return ids
+
+
+# -- a worker killed, a worker stalled ---------------------------------------------------------
+
+
+def transcodes(role: Role) -> list[int]:
+    """The ffmpeg processes ``role`` runs that encode H.264 (a transcode, not a remux).
+
+    Found by parent, not by process group: a tool runs in a session of its own (ingest/tools.py).
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == role.proc.pid and Path(os.fsdecode(args[0])).name == "ffmpeg" and b"libx264" in args:
+            found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def item_id_of(sessions, sha: str) -> int | None:
+    with transaction(sessions) as s:
+        return s.scalar(select(Item.id).where(Item.sha256 == sha))
+
+
+def proxy_job(sessions, item_id: int) -> Job | None:
+    with transaction(sessions) as s:
+        return s.scalars(select(Job).where(Job.item_id == item_id, Job.kind == "proxy")).first()
+
+
+def holder(sessions, item_id: int, workers: list[Role]) -> tuple[Role, list[int]] | None:
+    """The worker running ``item_id``'s proxy job and its ffmpeg, once the transcode is under way."""
+    job = proxy_job(sessions, item_id)
+    if job is None or job.state != "running":
+        return None
+    for role in workers:
+        if job.owner and job.owner.endswith(f":{role.proc.pid}"):
+            tools = transcodes(role)
+            if tools:
+                return role, tools
+    return None
+
+
+def proxy_record(sessions, store, item_id: int) -> tuple:
+    """What the log says of the item's proxy, and whether the stored proxy still matches it."""
+    with transaction(sessions) as s:
+        item = s.get_one(Item, item_id)
+        events = list(
+            s.scalars(select(CustodyEvent).where(CustodyEvent.item_id == item_id, CustodyEvent.kind == "proxy_made"))
+        )
+    assert len(events) == 1, f"{len(events)} proxy_made events for item {item_id}"
+    (event,) = events
+    assert event.outcome == "success" and item.status == "ready"
+    details = json.loads(event.details) if isinstance(event.details, str) else event.details
+    assert details["proxy_key"] == item.proxy_key and details["method"] == "transcode"
+    stored = hashlib.sha256(b"".join(store.iter_chunks(item.proxy_key))).hexdigest()
+    assert stored == details["proxy_sha256"], "the stored proxy is not the one the log describes"
+    return item.proxy_key, item.poster_key, event.seq
+
+
+def test_a_killed_workers_job_finishes_elsewhere_and_a_stalled_workers_late_result_is_refused(
+    tmp_path, processes, pg_url, moto, db
+):
+    storage_url = moto.url()
+    d = Deployment.make(tmp_path, processes, pg_url, storage_url, EVIDENCE_JOB_LEASE_SECONDS="3")
+    station = d.start("ST01", "station", "--no-maintenance")
+    # the slowest preset stretches a tiny transcode over seconds: long enough to catch it under way
+    workers = [d.start(f"W{n}", "worker", EVIDENCE_TRANSCODE_PRESET="veryslow") for n in (1, 2, 3)]
+    clip = make_clip(tmp_path / "hevc.mp4", codec="h265", seconds=6, size="320x240", audio=False).read_bytes()
+    store = open_store(settings_for(tmp_path / "test-home", database_url=pg_url, storage_url=storage_url))
+    for role in [station, *workers]:
+        d.wait_said(role, "running" if role is station else "worker: 1 thread(s)")
+
+    # SIGKILL, ffmpeg and all, in the middle of the transcode: another worker takes the job once the lease lapses
+    place(station.upload, "ZFY0001/killed.mp4", clip)
+    item_id = d.wait_until(lambda: item_id_of(db, hashlib.sha256(clip).hexdigest()), "the H.265 item", 60)
+    victim, tools = d.wait_until(lambda: holder(db, item_id, workers), "a worker transcoding it", 60)
+    d.kill(victim)
+    # its ffmpeg dies with it, not left transcoding for nobody
+    d.wait_until(lambda: not any(map(running, tools)), f"ffmpeg {tools} to die with its worker", 10)
+    alive = [w for w in workers if w is not victim]
+
+    def finished() -> Job | None:
+        job = proxy_job(db, item_id)
+        return job if job is not None and job.state in {"done", "failed"} else None
+
+    job = d.wait_until(finished, "the killed worker's job done elsewhere", 90)
+    assert (job.state, job.attempts, job.last_error) == ("done", 2, None)
+    assert not job.owner.endswith(f":{victim.proc.pid}")
+    proxy_record(db, store, item_id)
+
+    # SIGSTOP mid-transcode: the lease lapses, another worker makes the proxy; SIGCONT: the late result is refused
+    other = variant(clip, 1)
+    place(station.upload, "ZFY0001/stalled.mp4", other)
+    item_id = d.wait_until(lambda: item_id_of(db, hashlib.sha256(other).hexdigest()), "the second item", 60)
+    stalled, tools = d.wait_until(lambda: holder(db, item_id, alive), "a worker transcoding it", 60)
+    taken = proxy_job(db, item_id)
+    groups = [stalled.proc.pid, *tools]  # the worker's and its ffmpeg's: the whole machine stalls
+    for group in groups:
+        os.killpg(group, signal.SIGSTOP)
+    try:
+        job = d.wait_until(finished, "the stalled worker's job done elsewhere", 90)
+        before = proxy_record(db, store, item_id)
+    finally:
+        for group in groups:
+            os.killpg(group, signal.SIGCONT)
+    assert (job.state, job.attempts) == ("done", 2) and job.owner != taken.owner
+    d.wait_said(stalled, f"dropped the result of job {job.id}", 90)
+    said = stalled.text()
+    assert f"job {job.id} (proxy): lease lost" in said, said
+    assert proxy_record(db, store, item_id) == before  # one event, the same proxy, still the one described
+    after = proxy_job(db, item_id)
+    assert (after.state, after.attempts, after.owner, after.finished_at) == (
+        "done",
+        2,
+        job.owner,
+        job.finished_at,
+    )
+    with transaction(db) as s:
+        assert s.scalar(select(func.count()).where(CustodyEvent.kind == "failed")) == 0
+    d.assert_alive()  # the resumed worker goes on
+    for role in [station, *alive]:
+        assert d.stop(role) == 0, d.logs()
+    verify_custody(d)
