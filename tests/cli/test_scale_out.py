@@ -8,9 +8,11 @@ import hashlib
 import json
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import pytest
@@ -24,7 +26,7 @@ from evidence.unit_of_work import transaction
 from ingest.samples import make_clip
 from storage_config.provision import open_store
 from tests.cli.deployment import Deployment, Role, place, sha256, variant
-from tests.servers import free_port
+from tests.servers import TcpForwarder, free_port
 from tests.settings import settings_for
 
 pytestmark = pytest.mark.slow  # a dozen real processes
@@ -78,8 +80,9 @@ def proxy_events(session: Session) -> Counter:
     return Counter(session.scalars(query))
 
 
-def check_ledgers(sessions, store, dropped: dict[tuple[str, str], str]) -> None:
-    """``dropped``: (station, rel path) -> sha256 of every file put into an upload point."""
+def check_ledgers(sessions, store, dropped: dict[tuple[str, str], str], outages: bool = False) -> None:
+    """``dropped``: (station, rel path) -> sha256 of every file put into an upload point. After ``outages``
+    a job may have failed and been retried (a warning), but none may have given up."""
     contents = set(dropped.values())
     with transaction(sessions) as s:
         items = {i.sha256: i for i in s.scalars(select(Item))}
@@ -101,8 +104,8 @@ def check_ledgers(sessions, store, dropped: dict[tuple[str, str], str]) -> None:
         assert {(i.status, bool(i.proxy_key), bool(i.poster_key)) for i in items.values()} == {("ready", True, True)}
         jobs = Counter((j.kind, j.state) for j in s.scalars(select(Job)))
         assert jobs == {("probe", "done"): len(items), ("proxy", "done"): len(items)}, jobs
-        failed = s.scalar(select(func.count()).where(CustodyEvent.kind == "failed"))
-        assert failed == 0
+        failed = Counter(s.scalars(select(CustodyEvent.outcome).where(CustodyEvent.kind == "failed")))
+        assert set(failed) <= ({"warning"} if outages else set()), failed
         proxies = [i.proxy_key for i in items.values()]
     keys = {key for key, _ in store.list_keys("derived/")}
     assert set(proxies) <= keys, "a recorded proxy is missing from the store"
@@ -341,3 +344,91 @@ def test_a_killed_workers_job_finishes_elsewhere_and_a_stalled_workers_late_resu
     for role in [station, *alive]:
         assert d.stop(role) == 0, d.logs()
     verify_custody(d)
+
+
+# -- outages under load ------------------------------------------------------------------------
+
+
+class Feeder(threading.Thread):
+    """Docks ``count`` files over the stations, one every ``every_s`` (every 8th content at two stations)."""
+
+    def __init__(self, stations: list[Role], base: bytes, count: int, every_s: float):
+        super().__init__(name="feeder", daemon=True)
+        self.stations, self.base, self.count, self.every_s = stations, base, count, every_s
+        self.dropped: dict[tuple[str, str], str] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        for n in range(self.count):
+            if self.stop.wait(self.every_s):
+                return
+            data = variant(self.base, 1000 + n)
+            first = n % len(self.stations)
+            targets = [first] + ([(first + 1) % len(self.stations)] if n % 8 == 0 else [])
+            for i in targets:
+                role = self.stations[i]
+                rel = f"ZFY{n % 5:04d}/outage-{n:03d}.mp4"
+                self.dropped[(role.name, rel)] = sha256(place(role.upload, rel, data))
+
+
+def outage(d: Deployment, relay: TcpForwarder, seconds: float) -> None:
+    """Cut every connection through ``relay`` and refuse new ones for ``seconds``; then listen again."""
+    relay.stop()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            d.assert_alive()  # the roles wait, they do not die
+            time.sleep(0.5)
+    finally:
+        relay.start()  # on the same port: the roles' URLs are unchanged
+
+
+def test_stations_and_workers_wait_out_database_and_store_outages(tmp_path, processes, pg_url, moto, db, base_clip):
+    pg_port = urlsplit(pg_url).port
+    pg_relay = TcpForwarder(("127.0.0.1", pg_port)).start()
+    s3_relay = TcpForwarder(("127.0.0.1", moto.port)).start()
+    feeder = None
+    try:
+        storage_url = moto.url()
+        d = Deployment.make(
+            tmp_path,
+            processes,
+            pg_url.replace(f"127.0.0.1:{pg_port}/", f"127.0.0.1:{pg_relay.port}/"),
+            storage_url.replace(f"127.0.0.1:{moto.port}/", f"127.0.0.1:{s3_relay.port}/"),
+        )
+        stations = [d.start("ST01", "station"), d.start("ST02", "station", "--no-maintenance")]
+        workers = [d.start(f"W{n}", "worker", "--concurrency", "2") for n in (1, 2)]
+        for role in stations:
+            d.wait_said(role, "station running")
+        for role in workers:
+            d.wait_said(role, "worker: 2 thread(s)")
+
+        feeder = Feeder(stations, base_clip, count=72, every_s=0.4)  # ~30 s of docking
+        feeder.start()
+        time.sleep(4)
+        outage(d, pg_relay, 10)  # the database goes away under load...
+        time.sleep(4)
+        outage(d, s3_relay, 10)  # ...then the store
+        feeder.join(120)
+        assert not feeder.is_alive()
+        dropped = feeder.dropped
+        contents = len(set(dropped.values()))
+        assert len(dropped) == 81 and contents == 72
+
+        d.wait_until(
+            lambda: settled(db, len(dropped), contents),
+            f"{len(dropped)} files taken and {contents} items ready after the outages",
+            180,
+            state=lambda: state(db),
+        )
+        store = open_store(settings_for(tmp_path / "test-home", database_url=pg_url, storage_url=storage_url))
+        check_ledgers(db, store, dropped, outages=True)
+        check_archives(stations, dropped)
+        for role in stations + workers:
+            assert d.stop(role) == 0, d.logs()
+        verify_custody(d)
+    finally:
+        if feeder is not None:
+            feeder.stop.set()
+        pg_relay.stop()
+        s3_relay.stop()
