@@ -31,13 +31,12 @@ from tests.settings import settings_for
 
 pytestmark = pytest.mark.slow  # a dozen real processes
 
-TINY = {"seconds": 1, "size": "160x120", "audio": False}
-
 
 @pytest.fixture(scope="module")
 def base_clip(tmp_path_factory) -> bytes:
     """A tiny real H.264 clip (remuxed, not transcoded, into its proxy): the content of every variant."""
-    return make_clip(tmp_path_factory.mktemp("scale-out") / "base.mp4", **TINY).read_bytes()
+    made = make_clip(tmp_path_factory.mktemp("scale-out") / "base.mp4", seconds=1, size="160x120", audio=False)
+    return made.read_bytes()
 
 
 @pytest.fixture
@@ -91,8 +90,8 @@ def check_ledgers(sessions, store, dropped: dict[tuple[str, str], str], outages:
         assert set(receipts) == set(dropped)  # a receipt per file, no more
         by_item = {i.id: sha for sha, i in items.items()}
         for where, r in receipts.items():
-            assert by_item[r.item_id] == dropped[where], where
-            assert r.source_released_at is not None and r.source_disposition.startswith("moved to "), r
+            assert r.item_id is not None and by_item[r.item_id] == dropped[where], where
+            assert r.source_released_at is not None and (r.source_disposition or "").startswith("moved to "), r
         outcomes = Counter(r.outcome for r in receipts.values())
         assert outcomes == {"new": len(contents), "duplicate": len(dropped) - len(contents)}, outcomes
         duplicates = s.scalar(select(func.count()).where(CustodyEvent.kind == "duplicate_received"))
@@ -132,7 +131,6 @@ def verify_custody(deployment: Deployment) -> str:
 def test_three_stations_three_workers_two_apis_take_every_clip_once(
     tmp_path, processes, pg_url, moto, engine, db, base_clip
 ):
-    started = time.monotonic()
     storage_url = moto.url()
     d = Deployment.make(tmp_path, processes, pg_url, storage_url)
     # one station runs the site's maintenance (retention, fixity): the others need not
@@ -186,7 +184,6 @@ def test_three_stations_three_workers_two_apis_take_every_clip_once(
     said = verify_custody(d)
     matched = int(said.split(" checkpoints matched")[0].rsplit(" ", 1)[-1])
     assert matched >= 3, said  # each station signed with the one shared key
-    print(f"scale-out: 300 files, 270 items in {time.monotonic() - started:.1f}s")
 
 
 def sign_in(base: str, username: str, password: str) -> str:
@@ -326,18 +323,14 @@ def test_a_killed_workers_job_finishes_elsewhere_and_a_stalled_workers_late_resu
     finally:
         for group in groups:
             os.killpg(group, signal.SIGCONT)
-    assert (job.state, job.attempts) == ("done", 2) and job.owner != taken.owner
+    assert taken is not None and (job.state, job.attempts) == ("done", 2) and job.owner != taken.owner
     d.wait_said(stalled, f"dropped the result of job {job.id}", 90)
     said = stalled.text()
     assert f"job {job.id} (proxy): lease lost" in said, said
     assert proxy_record(db, store, item_id) == before  # one event, the same proxy, still the one described
     after = proxy_job(db, item_id)
-    assert (after.state, after.attempts, after.owner, after.finished_at) == (
-        "done",
-        2,
-        job.owner,
-        job.finished_at,
-    )
+    assert after is not None
+    assert (after.state, after.attempts, after.owner, after.finished_at) == ("done", 2, job.owner, job.finished_at)
     with transaction(db) as s:
         assert s.scalar(select(func.count()).where(CustodyEvent.kind == "failed")) == 0
     d.assert_alive()  # the resumed worker goes on
@@ -403,7 +396,7 @@ def test_stations_and_workers_wait_out_database_and_store_outages(tmp_path, proc
         for role in workers:
             d.wait_said(role, "worker: 2 thread(s)")
 
-        feeder = Feeder(stations, base_clip, count=72, every_s=0.4)  # ~30 s of docking
+        feeder = Feeder(stations, base_clip, count=48, every_s=0.6)  # ~30 s of docking, through both outages
         feeder.start()
         time.sleep(4)
         outage(d, pg_relay, 10)  # the database goes away under load...
@@ -413,7 +406,12 @@ def test_stations_and_workers_wait_out_database_and_store_outages(tmp_path, proc
         assert not feeder.is_alive()
         dropped = feeder.dropped
         contents = len(set(dropped.values()))
-        assert len(dropped) == 81 and contents == 72
+        assert len(dropped) == 54 and contents == 48
+        # they did meet the outages (the roles reach the database and the store through the relays)
+        for role in workers:
+            assert "waits for the database" in role.text(), role.text()
+        refused = f"127.0.0.1', port={s3_relay.port}): Failed to establish a new connection"
+        assert any(refused in role.text() for role in stations + workers), d.logs()
 
         d.wait_until(
             lambda: settled(db, len(dropped), contents),

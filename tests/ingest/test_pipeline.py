@@ -260,7 +260,7 @@ def test_a_database_outage_between_the_move_and_its_record_puts_the_source_back(
         assert not src.exists() and archived.read_bytes() == clips["h264"].read_bytes()
         with transaction(rt.sessions) as session:
             (receipt,) = session.scalars(select(Receipt))
-            assert receipt.source_disposition == f"moved to {archived}"
+            assert receipt.source_disposition == f"moved to {archived}" and receipt.item_id is not None
             released = [e for e in custody.log_for(session, receipt.item_id) if e.kind == "source_released"]
             assert len(released) == 1
     finally:
