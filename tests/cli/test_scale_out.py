@@ -388,6 +388,9 @@ def test_stations_and_workers_wait_out_database_and_store_outages(tmp_path, proc
             processes,
             pg_url.replace(f"127.0.0.1:{pg_port}/", f"127.0.0.1:{pg_relay.port}/"),
             storage_url.replace(f"127.0.0.1:{moto.port}/", f"127.0.0.1:{s3_relay.port}/"),
+            # a job whose outcome could not be recorded (the database was down) stays its worker's until
+            # the lease lapses; a short one keeps the test short, and lets the outage take leases over too
+            EVIDENCE_JOB_LEASE_SECONDS="10",
         )
         stations = [d.start("ST01", "station"), d.start("ST02", "station", "--no-maintenance")]
         workers = [d.start(f"W{n}", "worker", "--concurrency", "2") for n in (1, 2)]
