@@ -4,6 +4,8 @@ Order matters for crash safety: the source is released only after the stored
 copy is verified and the receipt committed; a receipt without a release is
 finished at the next start (``finish_releases``), and a file without a
 receipt is simply ingested again (its stored copy, if any, is found by hash).
+A source moved to the archive whose release could not be recorded (the
+database went away) is put back, and tried again like any file that failed.
 """
 
 from __future__ import annotations
