@@ -2,6 +2,9 @@
 
 Each app has its own registry (requests and the database's counts); the process's default registry
 (the ingest daemon's metrics in ``evidence up``, Python's process and GC metrics) is served beside it.
+Under ``evidence serve --workers N`` a scrape reaches one of N processes, so the request histogram
+is kept in prometheus-client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``) and
+every scrape adds up all N; counts read from the database are the same from any process.
 Labels never hold ids: the route is its path template (``/api/v1/items/{item_id}``), unmatched paths
 are ``<unmatched>``.
 """
@@ -9,11 +12,12 @@ are ``<unmatched>``.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
@@ -132,20 +136,35 @@ def _families(snap: operational.Snapshot) -> Iterator[Metric]:
         yield age
 
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_across_processes() -> bool:
+    """Is this one of several server processes whose metrics are kept in shared files?"""
+    return bool(os.environ.get(MULTIPROCESS_ENV))
+
+
 class ApiMetrics:
     """One app's registry: the request histogram and the database collector."""
 
     def __init__(self, reads: sessionmaker[Session]):
         self.registry = CollectorRegistry(auto_describe=True)
+        self.shared = shared_across_processes()
         self.requests = Histogram(
             "evidence_http_request_duration_seconds",
             "API request latency by method, route template and status (its _count is the request count)",
             ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            # shared: written to the multiprocess files, read back for all processes at each scrape
+            registry=None if self.shared else self.registry,
         )
         self.registry.register(DatabaseCollector(reads))
 
     def exposition(self) -> bytes:
-        """The process's default registry (daemon, process, GC), then this app's."""
-        return generate_latest(REGISTRY) + generate_latest(self.registry)
+        """The process's default registry (daemon, process, GC), then this app's; with several server
+        processes, what all of them counted instead of this one's."""
+        if not self.shared:
+            return generate_latest(REGISTRY) + generate_latest(self.registry)
+        everyone = CollectorRegistry()
+        multiprocess.MultiProcessCollector(everyone)
+        return generate_latest(everyone) + generate_latest(self.registry)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 from typing import Annotated
@@ -57,6 +59,7 @@ def serve(
     if workers > 1:
         import uvicorn
 
+        from api.metrics import MULTIPROCESS_ENV
         from evidence.adapters.database import make_engine, migrate
         from evidence.errors import Unavailable
 
@@ -69,18 +72,24 @@ def serve(
         finally:
             engine.dispose()
         os.environ["EVIDENCE_ACCESS_LOG"] = "true" if s.access_log else "false"  # the workers read the environment
+        # each worker process counts requests into files here; a scrape of any of them adds up all (api/metrics.py)
+        shared_metrics = tempfile.mkdtemp(prefix="evidence-metrics-")
+        os.environ[MULTIPROCESS_ENV] = shared_metrics
         err.print(f"API on [bold]http://{s.host}:{s.port}[/bold] with {workers} worker processes", soft_wrap=True)
         err.print(f"API docs on [bold]http://{s.host}:{s.port}/docs[/bold]", soft_wrap=True)
         err.print(f"Web pages on [bold]http://{s.host}:{s.port}/[/bold] (sign in there)", soft_wrap=True)
-        uvicorn.run(
-            "api.app:worker_app",
-            factory=True,
-            host=s.host,
-            port=s.port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
-        )
+        try:
+            uvicorn.run(
+                "api.app:worker_app",
+                factory=True,
+                host=s.host,
+                port=s.port,
+                workers=workers,
+                log_level="warning",
+                access_log=False,
+            )
+        finally:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
         return
     _stop_on_signals()
     try:

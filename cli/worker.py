@@ -28,7 +28,7 @@ def worker(
         typer.Option(min=0, help="On Ctrl-C or SIGTERM, seconds to let running jobs finish before releasing them"),
     ] = 30.0,
 ) -> None:
-    """Run jobs (probe, proxy, clip, export) on this machine until Ctrl-C or SIGTERM, beside any other workers."""
+    """Run jobs (probe, proxy, clip, export, fixity, sweep) on this machine until Ctrl-C or SIGTERM, beside others."""
     from evidence.jobs import parse_kinds
     from ingest.registry import handlers_by_kind
     from ingest.runtime import Runtime, open_runtime

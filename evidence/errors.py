@@ -147,6 +147,11 @@ class MediaError(EvidenceError):
     exit_code = 65
 
 
+class ToolMissing(Unavailable):
+    """ffmpeg or ffprobe cannot be run on this machine: a fault of the machine, not a verdict on the media;
+    the job is retried with backoff, and once the tool is installed a parked one is retried by hand."""
+
+
 class ToolTimeout(MediaError):
     pass
 

@@ -21,6 +21,7 @@ manifest (listed in the tag manifest) closes in turn.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import hashlib
@@ -45,7 +46,7 @@ import bagit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence import access, case_jsonld, custody, custody_checkpoints, custody_tree, jobs, unit_of_work
+from evidence import access, case_jsonld, custody, custody_checkpoints, custody_tree, export_store, jobs, unit_of_work
 from evidence.access import CaseAction
 from evidence.custody import EventKind
 from evidence.custody_checkpoints import Signer
@@ -90,6 +91,8 @@ class Result:
     bytes: int
     tagmanifest_sha256: str
     tree_size: int
+    # each payload file: (path in the bag, the key it was copied from, its sha256, its size)
+    payload: tuple[tuple[str, str, str, int], ...] = ()
 
 
 def _safe(text: str, keep: str = "") -> str:
@@ -478,7 +481,7 @@ def write_package(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return Result(out, result.items, result.files, result.bytes, result.tagmanifest_sha256, result.tree_size)
+    return dataclasses.replace(result, path=out)
 
 
 def _write(
@@ -528,7 +531,9 @@ def _write(
     (bag / SIGNATURE).write_bytes(signer.key.sign(signed))
     # the library reads what was written: structure, manifests and Payload-Oxum, without hashing again
     bagit.Bag(str(bag)).validate(completeness_only=True)
-    return Result(bag, len(snap.members), len(manifest), total, hashlib.sha256(signed).hexdigest(), snap.tree_size)
+    payload = tuple((path, key, sha, size) for (key, path), (sha, size) in zip(files, found, strict=True))
+    tagmanifest_sha256 = hashlib.sha256(signed).hexdigest()
+    return Result(bag, len(snap.members), len(manifest), total, tagmanifest_sha256, snap.tree_size, payload)
 
 
 def _index_entry(m: Member, proxy: tuple[str, int] | None) -> dict[str, Any]:
@@ -618,24 +623,33 @@ def view_for(session: Session, who: Principal, case_id: int, export_id: int) -> 
     return export_view(_export_of_case(session, case.id, export_id), case.number)
 
 
-def download_for(session: Session, who: Principal, case_id: int, export_id: int, agent: str) -> tuple[Path, str]:
-    """The finished package's folder and a file name for it (those who may export); the download is a
-    custody event on the case."""
+def download_for(
+    session: Session, store: ObjectStore, who: Principal, case_id: int, export_id: int, agent: str
+) -> tuple[Iterator[bytes], str]:
+    """The finished package as a tar stream and a file name for it (those who may export); the download
+    is a custody event on the case."""
     case = access.case_for(session, who, case_id, CaseAction.EXPORT)
     row = _export_of_case(session, case.id, export_id)
     if row.state != ExportState.DONE.value or not row.path:
         raise Conflict(f"export {export_id} is {row.state}, not ready to download")
-    path = Path(row.path)
-    if not (path / TAGMANIFEST).is_file():
-        raise NotFound(f"export {export_id}: the package is no longer on the server")
+    name = f"{_safe(case.number, '.')}-export-{row.id}"
+    if Path(row.path).is_absolute():  # made by `evidence export`-era workers into a folder on this host
+        folder = Path(row.path)
+        if not (folder / TAGMANIFEST).is_file():
+            raise NotFound(f"export {export_id}: the package is no longer on the server")
+        chunks, package = tar_stream(folder, name), folder.name
+    else:
+        if not export_store.exists(store, row.path):
+            raise NotFound(f"export {export_id}: the package is no longer in the store")
+        chunks, package = export_store.tar_stream(store, row.path, name), row.path
     custody.append(
         session,
         EventKind.EXPORT_DOWNLOADED,
         agent=agent,
         case_id=case.id,
-        details={"export_id": row.id, "package": path.name},
+        details={"export_id": row.id, "package": package},
     )
-    return path, f"{_safe(case.number, '.')}-export-{row.id}.tar"
+    return chunks, f"{name}.tar"
 
 
 def run(
@@ -648,8 +662,13 @@ def run(
     agent: str,
     zone: ZoneInfo,
     progress: Progress | None = None,
+    publish_to: str | None = None,
+    guard: Callable[[Session], object] | None = None,
 ) -> Result:
-    """Make the package of a requested export at ``out`` and record it (EXPORTED on the case and each item)."""
+    """Make the package of a requested export at ``out`` and record it (EXPORTED on the case and each item).
+
+    With ``publish_to`` (a store prefix) the package is published to the store and ``out`` removed, so any
+    API replica can hand it over; ``guard`` runs first in the recording transaction (a worker's lease check)."""
 
     def start(session: Session) -> tuple[Snapshot, str]:
         row = session.get(Export, export_id)
@@ -660,11 +679,19 @@ def run(
 
     snap, exporter = unit_of_work.run(sessions, start)
     result = write_package(sessions, store, signer, snap, out, exporter=exporter, zone=zone, progress=progress)
+    where = str(result.path)
+    if publish_to is not None:
+        try:
+            where = export_store.publish(store, result.path, result.payload, publish_to)
+        finally:
+            shutil.rmtree(result.path, ignore_errors=True)
 
     def finish(session: Session) -> None:
+        if guard is not None:
+            guard(session)
         row = session.get(Export, export_id)
         assert row is not None
-        row.state, row.path, row.items, row.bytes = ExportState.DONE.value, str(result.path), result.items, result.bytes
+        row.state, row.path, row.items, row.bytes = ExportState.DONE.value, where, result.items, result.bytes
         row.finished_at, row.error = utcnow(), None
         details = {
             "export_id": export_id,

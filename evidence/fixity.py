@@ -97,6 +97,11 @@ def next_due(session: Session, due_before: datetime, limit: int = 1) -> list[Tar
     return _targets(session, query)
 
 
+def targets_of(session: Session, item_ids: Sequence[int]) -> list[Target]:
+    """The ones of ``item_ids`` still checkable (a batch may have been queued before a purge), by id."""
+    return _targets(session, select(Item).where(Item.id.in_(list(item_ids)), checkable()).order_by(Item.id))
+
+
 def oldest_check(session: Session) -> datetime | None:
     """When the item checked longest ago was checked (None: none is checkable, or one never was)."""
     never = session.scalar(select(Item.id).where(checkable(), Item.fixity_checked_at.is_(None)).limit(1))

@@ -1,7 +1,9 @@
 """An item's status and the only moves between statuses.
 
 An item is created ``STORED``; its probe and proxy jobs settle it once, as ``READY`` or
-``MEDIA_ERROR``: the original is evidence either way, and nothing undoes a verdict on its media.
+``MEDIA_ERROR``: the original is evidence either way. Only an operator's retry of the failed job
+that gave the error reopens it (``STORED`` again, evidence/jobs.py ``requeue``): a cause fixed since
+(a tool missing, a store outage beyond the attempts) must not leave the footage unviewable for good.
 Past its retention the sweeper makes it ``EXPIRED`` (still retrievable); a later link, mark or
 hold restores it (to ``READY``, or ``MEDIA_ERROR`` when it has an error); after the grace period
 it is ``PURGED`` (media deleted, the row a tombstone), which is final. ``move`` is the one place a
@@ -19,7 +21,7 @@ INITIAL = ItemStatus.STORED
 TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
     ItemStatus.STORED: frozenset({ItemStatus.READY, ItemStatus.MEDIA_ERROR}),
     ItemStatus.READY: frozenset({ItemStatus.EXPIRED}),
-    ItemStatus.MEDIA_ERROR: frozenset({ItemStatus.EXPIRED}),
+    ItemStatus.MEDIA_ERROR: frozenset({ItemStatus.EXPIRED, ItemStatus.STORED}),
     ItemStatus.EXPIRED: frozenset({ItemStatus.PURGED, ItemStatus.READY, ItemStatus.MEDIA_ERROR}),
     ItemStatus.PURGED: frozenset(),
 }

@@ -18,19 +18,20 @@ import os
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from evidence import custody, retries
+from evidence import custody, item_status, retries
 from evidence.errors import Conflict, InvalidInput, InvalidJobPayload, LeaseLost, NotFound
 from evidence.items import iso
-from evidence.models import Export, ExportState, Job, JobState, utcnow
+from evidence.models import Export, ExportState, Item, ItemStatus, Job, JobState, utcnow
 
 
 class JobKind(str, enum.Enum):
@@ -38,6 +39,8 @@ class JobKind(str, enum.Enum):
     PROXY = "proxy"
     CLIP = "clip"
     EXPORT = "export"  # a case's job: no item
+    FIXITY = "fixity"  # a batch of items re-read against their hashes: no single item
+    SWEEP = "sweep"  # the day's retention sweep (and object lock pass): no item
 
 
 class Payload(BaseModel):
@@ -68,6 +71,21 @@ class ExportRequest(Payload):
     """Make the package of export ``export_id`` (evidence/export.py); the job has no item."""
 
     export_id: int
+
+
+FIXITY_BATCH_MAX = 1000
+
+
+class FixityBatch(Payload):
+    """Re-read these items' stored objects against their recorded hash and size (evidence/fixity.py)."""
+
+    item_ids: list[Annotated[int, Field(gt=0)]] = Field(min_length=1, max_length=FIXITY_BATCH_MAX)
+
+
+class SweepRequest(Payload):
+    """The retention sweep of one UTC day (evidence/sweeper.py): one a day, whichever station asks."""
+
+    day: date
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,8 @@ SPECS: dict[JobKind, JobSpec] = {
     JobKind.EXPORT: JobSpec(
         ExportRequest, priority=REVIEWER_WAITING, marks_item_on_failure=False, on_give_up=_export_failed
     ),
+    JobKind.FIXITY: JobSpec(FixityBatch, priority=AUDIT, marks_item_on_failure=False),
+    JobKind.SWEEP: JobSpec(SweepRequest, priority=HOUSEKEEPING, marks_item_on_failure=False),
 }
 
 
@@ -158,6 +178,40 @@ def enqueue_with_payload(session: Session, item_id: int, kind: JobKind, payload:
 def enqueue_export(session: Session, export_id: int) -> Job:
     """Queue the making of export ``export_id``: a job of no item."""
     return _add(session, f"export:{export_id}", JobKind.EXPORT, None, ExportRequest(export_id=export_id))
+
+
+def enqueue_fixity(session: Session, item_ids: list[int]) -> Job:
+    """Queue a fixity check of ``item_ids`` for any worker (the rolling pass's planner sizes the batches)."""
+    return _add(session, f"fixity:{uuid.uuid4().hex}", JobKind.FIXITY, None, FixityBatch(item_ids=item_ids))
+
+
+def enqueue_sweep(session: Session, day: date) -> Job:
+    """Queue the retention sweep of ``day`` unless some station already did: one sweep job a day."""
+    key = f"sweep:{day.isoformat()}"
+    existing = session.scalars(select(Job).where(Job.key == key)).first()
+    if existing is not None:
+        return existing
+    try:
+        with session.begin_nested():  # another station's insert of the same day may win the race
+            return _add(session, key, JobKind.SWEEP, None, SweepRequest(day=day))
+    except IntegrityError:
+        return session.scalars(select(Job).where(Job.key == key)).one()
+
+
+def fixity_in_hand(session: Session) -> tuple[int, set[int]]:
+    """Fixity jobs queued or running, and the items they will check (the planner does not queue those again)."""
+    payloads = session.scalars(
+        select(Job.payload).where(
+            Job.kind == JobKind.FIXITY.value, Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value])
+        )
+    ).all()
+    items: set[int] = set()
+    for payload in payloads:
+        try:
+            items.update(FixityBatch.model_validate_json(payload or "{}").item_ids)
+        except ValidationError:
+            continue  # a broken payload is its job's problem (parked when claimed), not the planner's
+    return len(payloads), items
 
 
 def _runnable(now: datetime) -> ColumnElement[bool]:
@@ -365,13 +419,18 @@ def requeue(session: Session, job_id: int, by: str, agent: str) -> Job:
     row.state, row.attempts, row.run_after = JobState.QUEUED.value, 0, utcnow()
     row.finished_at = row.lease_until = row.lease_token = row.owner = None
     if row.item_id is not None:
-        custody.append(
-            session,
-            custody.EventKind.JOB_REQUEUED,
-            agent=agent,
-            item_id=row.item_id,
-            details={"job_id": row.id, "job": row.kind, "requested_by": by, "last_error": error},
-        )
+        details: dict[str, Any] = {"job_id": row.id, "job": row.kind, "requested_by": by, "last_error": error}
+        item = session.get(Item, row.item_id, with_for_update=True)
+        # the media verdict this very job's failure gave is reopened: its success may now make the item ready
+        if (
+            item is not None
+            and SPECS[JobKind(row.kind)].marks_item_on_failure
+            and item.status == ItemStatus.MEDIA_ERROR.value
+            and (item.error or "").startswith(f"{row.kind}: ")
+        ):
+            details["reopened_media_error"] = item.error
+            item_status.move(item, ItemStatus.STORED)
+        custody.append(session, custody.EventKind.JOB_REQUEUED, agent=agent, item_id=row.item_id, details=details)
     return row
 
 

@@ -13,6 +13,9 @@ report ``supported=False``.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,15 +53,30 @@ def replaceable(key: str) -> bool:
     return key.startswith("derived/")
 
 
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.lstat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
 def sweep_folder(folder: Path, older_than_s: float) -> int:
-    """Remove the files in ``folder`` not modified for ``older_than_s`` seconds; returns how many went."""
+    """Remove what in ``folder`` was not modified for ``older_than_s`` seconds (a folder, such as an export
+    package being built, only when nothing inside it was either); returns how many went."""
     cutoff = time.time() - older_than_s
     dropped = 0
     if not folder.is_dir():
         return 0
     for path in folder.iterdir():
         with contextlib.suppress(FileNotFoundError):  # another process may sweep or finish it meanwhile
-            if path.is_file() and path.lstat().st_mtime < cutoff:
+            st = path.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                if _newest_mtime(path) < cutoff:
+                    shutil.rmtree(path, ignore_errors=True)
+                    dropped += 1
+            elif st.st_mtime < cutoff:
                 path.unlink()
                 dropped += 1
     return dropped

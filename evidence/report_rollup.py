@@ -149,9 +149,10 @@ def _add(session: Session, changes: Counter[tuple[str, date, str, str, str]]) ->
 def prepare(session: Session) -> None:
     """Create the state row (no zone: not usable yet) if missing, in a transaction before ``rebuild``:
     from its commit on, every transaction that judges a recording takes the row's shared lock."""
-    if session.get(ReportRollupState, STATE_ID) is None:
-        session.add(ReportRollupState(id=STATE_ID, zone=None))
-        session.flush()
+    # an upsert, not a check and an insert: roles starting together on a new database each found no
+    # row, and all but one died on the duplicate key
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(upsert(ReportRollupState).values(id=STATE_ID, zone=None).on_conflict_do_nothing())
 
 
 def rebuild(session: Session, zone: tzinfo) -> int:
@@ -208,7 +209,15 @@ def ensure_built(sessions: sessionmaker[Session], zone: tzinfo) -> int | None:
     if unit_of_work.run(sessions, built_zone) is not None:
         return None
     unit_of_work.run(sessions, prepare)
-    return unit_of_work.run(sessions, lambda session: rebuild(session, zone))
+    return unit_of_work.run(sessions, lambda session: _build_unless_built(session, zone))
+
+
+def _build_unless_built(session: Session, zone: tzinfo) -> int | None:
+    """``rebuild``, unless another process starting at the same time built it while this one waited for the lock."""
+    locked = select(ReportRollupState.zone).where(ReportRollupState.id == STATE_ID).with_for_update()
+    if session.scalars(locked).first() is not None:
+        return None
+    return rebuild(session, zone)
 
 
 def _insert_all(session: Session, counts: Iterable[tuple[tuple[str, date, str, str], dict[str, int]]]) -> None:

@@ -23,7 +23,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserverVFS
 
-from evidence import jobs, object_lock, retries, skipped, sweeper, unit_of_work
+from evidence import jobs, retries, skipped, unit_of_work
 from evidence.errors import (
     EvidenceError,
     InvalidInput,
@@ -36,7 +36,7 @@ from evidence.errors import (
 from evidence.names import printable
 from evidence.retries import Backoff
 from evidence.skipped import Skip, SkipKind
-from ingest import checkpointing, fixity_pass, metrics, worker
+from ingest import checkpointing, fixity_pass, metrics, retention_pass, staging, worker
 from ingest.pipeline import IngestResult, finish_releases, ingest_file
 from ingest.registry import handlers_by_kind
 from ingest.runtime import Runtime, open_runtime
@@ -47,8 +47,6 @@ from storage_config.settings import Settings, UploadPoint
 log = logging.getLogger(__name__)
 TICK_S = 0.5
 STAGING_MAX_AGE_S = 6 * 3600
-SWEEP_FIRST_S = 60.0  # the first retention sweep, this long after start
-SWEEP_EVERY_S = 24 * 3600.0
 
 
 def error_text(exc: BaseException) -> str:
@@ -423,25 +421,11 @@ class Daemon:
                 self.stop.wait(1.0)
 
     def _sweep(self, rt: Runtime) -> None:
-        """The retention sweeper, once a day (evidence/sweeper.py); the first run soon after start."""
-        while not self.stop.wait(SWEEP_FIRST_S if self.last_sweep is None else SWEEP_EVERY_S):
-            s = rt.settings
-            # locks first: a legal hold taken off now lets this sweep purge what may go
-            try:
-                locks = object_lock.refresh(rt.sessions, rt.ready_store(), rt.agent())
-                self.health.object_lock = locks.status
-                log.info("object lock: %d original(s) locked, %d failed", len(locks.locked), len(locks.errors))
-            except EvidenceError as exc:  # the sweep still runs: it defers whatever is recorded as locked
-                log.warning("object lock pass failed: %s", exc)
-            report = sweeper.sweep(
-                rt.sessions,
-                rt.ready_store(),
-                rules=s.retention,
-                grace_days=s.retention_grace_days,
-                agent=rt.agent(),
-            )
-            self.last_sweep = report.as_dict()
-            log.info("retention sweep: %s", {k: len(v) for k, v in self.last_sweep.items() if isinstance(v, list)})
+        """The retention sweeper, once a day (ingest/retention_pass.py); the first run soon after start."""
+        while not self.stop.wait(retention_pass.FIRST_S if self.last_sweep is None else retention_pass.EVERY_S):
+            swept = retention_pass.sweep_once(rt)
+            self.last_sweep = swept.report
+            self.health.object_lock = swept.lock_status or self.health.object_lock
 
     def _watch(self) -> None:
         """Run watchdog's threads; fail (to be restarted) when one of them has died."""
@@ -566,12 +550,27 @@ class Daemon:
         ]
         if self.jobs:
             threads.append(self._spawn("worker", lambda: self._work(rt)))
-        if self.maintenance:
+            # as in a worker pool: a killed tool's output in staging goes once it is old enough to be nobody's
+            threads.append(staging.StagingSweeper(rt.store, staging.max_age_s(rt.settings), self.stop).start().thread)
+        if self.maintenance and self.jobs:  # the all-in-one: it does the maintenance itself
             threads += [
                 self._spawn("retention", lambda: self._sweep(rt), give_up=False),  # never stops ingest
                 self._spawn(  # never stops ingest either
                     "fixity",
                     lambda: fixity_pass.run(rt, self.stop, self.health.fixity, fixity_pass.FIRST_S),
+                    give_up=False,
+                ),
+            ]
+        elif self.maintenance:  # a station: it queues the maintenance for the workers
+            threads += [
+                self._spawn(
+                    "retention",
+                    lambda: retention_pass.queue_daily(rt, self.stop, retention_pass.FIRST_S),
+                    give_up=False,
+                ),
+                self._spawn(
+                    "fixity",
+                    lambda: fixity_pass.plan(rt, self.stop, self.health.fixity, fixity_pass.FIRST_S),
                     give_up=False,
                 ),
             ]

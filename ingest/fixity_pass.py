@@ -1,4 +1,8 @@
-"""The daemon's rolling fixity pass: every stored original and clip re-read within the period.
+"""The rolling fixity pass: every stored original and clip re-read within the period.
+
+``evidence up`` runs it in its daemon (``run``). A station whose jobs run on workers elsewhere plans
+it instead (``plan``): it keeps ``JOBS_AT_ONCE`` batches of due items queued as ``fixity`` jobs, and
+workers check them (``handle_batch``), so the reading is done where the workers are.
 
 Never-checked items first, then the longest unchecked; an item is due again ``DUE_FRACTION`` of
 ``EVIDENCE_FIXITY_PERIOD_DAYS`` after its last check, so a pass slowed by a busy store still lands
@@ -18,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from evidence import fixity, unit_of_work
+from sqlalchemy.orm import Session
+
+from evidence import fixity, jobs, unit_of_work
 from evidence.items import iso
-from evidence.models import utcnow
+from evidence.models import Job, utcnow
+from evidence.objectstore import ObjectStore
 from ingest.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -103,6 +110,26 @@ def _check_rate(rt: Runtime, report: PassReport, period: timedelta, warned_at: f
     return warned_at
 
 
+def check_one(rt: Runtime, store: ObjectStore, target: fixity.Target, report: PassReport, throttle: Throttle) -> None:
+    """Check one item, recording it (evidence/fixity.py), and add it to ``report``; an alarm is logged."""
+    result = fixity.check(rt.sessions, store, target, agent=rt.agent(), on_bytes=throttle)
+    if result.skipped:
+        return
+    report.checked += 1
+    report.bytes_read += result.bytes_read
+    report.last_check_at = utcnow()
+    if not result.ok:
+        report.failed += 1
+        log.error(
+            "FIXITY ALARM: item %s's stored object is %s (see `evidence custody log %s`)",
+            result.item_id,
+            "missing" if result.missing else "changed",
+            result.item_id,
+        )
+    if result.alarm and result.item_id not in report.alarms:
+        report.alarms.append(result.item_id)
+
+
 def run(rt: Runtime, stop: threading.Event, report: PassReport | None = None, first_s: float = FIRST_S) -> None:
     """Check due items until ``stop`` is set; store outages raise (the daemon restarts the pass)."""
     report = report if report is not None else PassReport()
@@ -110,7 +137,7 @@ def run(rt: Runtime, stop: threading.Event, report: PassReport | None = None, fi
         return
     s = rt.settings
     period = timedelta(days=s.fixity_period_days)
-    store, agent = rt.ready_store(), rt.agent()
+    store = rt.ready_store()
     next_rate_check, warned_at = 0.0, None
     while not stop.is_set():
         if time.monotonic() >= next_rate_check:
@@ -128,23 +155,66 @@ def run(rt: Runtime, stop: threading.Event, report: PassReport | None = None, fi
             if stop.is_set():
                 return
             try:
-                result = fixity.check(
-                    rt.sessions, store, target, agent=agent, on_bytes=Throttle(s.fixity_mbps * 1e6, stop.wait)
-                )
+                check_one(rt, store, target, report, Throttle(s.fixity_mbps * 1e6, stop.wait))
             except Stopping:
                 return
-            if result.skipped:
-                continue
-            report.checked += 1
-            report.bytes_read += result.bytes_read
-            report.last_check_at = utcnow()
-            if not result.ok:
-                report.failed += 1
-                log.error(
-                    "FIXITY ALARM: item %s's stored object is %s (see `evidence custody log %s`)",
-                    result.item_id,
-                    "missing" if result.missing else "changed",
-                    result.item_id,
-                )
-            if result.alarm and result.item_id not in report.alarms:
-                report.alarms.append(result.item_id)
+
+
+# -- on workers: a station plans batches, workers check them ----------------------------------------
+
+# fixity jobs queued or running at once; each reads at this share of EVIDENCE_FIXITY_MBPS, so the pass
+# as a whole keeps to the rate while two workers (on two machines, perhaps) share the reading
+JOBS_AT_ONCE = 2
+PLAN_EVERY_S = 5.0
+
+
+def plan_once(rt: Runtime, due_before: datetime) -> list[int]:
+    """Queue a batch of due items that no queued or running fixity job holds, unless enough are queued."""
+
+    def work(session: Session) -> list[int]:
+        held, listed = jobs.fixity_in_hand(session)
+        if held >= JOBS_AT_ONCE:
+            return []
+        due = fixity.next_due(session, due_before, limit=BATCH + len(listed))
+        batch = [t.item_id for t in due if t.item_id not in listed][:BATCH]
+        if batch:
+            jobs.enqueue_fixity(session, batch)
+        return batch
+
+    return unit_of_work.run(rt.sessions, work)
+
+
+def plan(rt: Runtime, stop: threading.Event, report: PassReport | None = None, first_s: float = FIRST_S) -> None:
+    """A station whose jobs run on workers: keep fixity batches of the due items queued until ``stop``."""
+    report = report if report is not None else PassReport()
+    if stop.wait(first_s):
+        return
+    period = timedelta(days=rt.settings.fixity_period_days)
+    next_rate_check, warned_at = 0.0, None
+    while not stop.is_set():
+        if time.monotonic() >= next_rate_check:
+            warned_at = _check_rate(rt, report, period, warned_at)
+            next_rate_check = time.monotonic() + RATE_CHECK_S
+        queued = plan_once(rt, utcnow() - period * DUE_FRACTION)
+        if queued:
+            log.debug("fixity: queued a batch of %d item(s)", len(queued))
+        stop.wait(PLAN_EVERY_S if queued else IDLE_S)
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False  # a worker's job is not cut short: a stopping pool releases it after its grace
+
+
+def handle_batch(rt: Runtime, job: Job, batch: jobs.FixityBatch) -> None:
+    """A worker's fixity job: check each item of the batch at its share of the rate, then complete it."""
+    store = rt.ready_store()
+    targets = unit_of_work.run(rt.sessions, lambda session: fixity.targets_of(session, batch.item_ids))
+    throttle = Throttle(rt.settings.fixity_mbps * 1e6 / JOBS_AT_ONCE, _sleep)
+    report = PassReport()
+    for target in targets:
+        # each check is its own record; one whose lease was taken over stops reading for another's job
+        unit_of_work.run(rt.sessions, lambda session: jobs.fence(session, job))
+        check_one(rt, store, target, report, throttle)
+    log.info("fixity: checked %d item(s) of job %s, %d failed", report.checked, job.id, report.failed)
+    unit_of_work.run(rt.sessions, lambda session: jobs.complete(session, job))

@@ -11,16 +11,29 @@ import hashlib
 import logging
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from evidence import cases, clips, custody, devices, export, item_status, jobs, report_rollup, retention, unit_of_work
+from evidence import (
+    cases,
+    clips,
+    custody,
+    devices,
+    export,
+    export_store,
+    item_status,
+    jobs,
+    report_rollup,
+    retention,
+    unit_of_work,
+)
 from evidence.custody import EventKind, Outcome
 from evidence.deadlines import check_deadline
-from evidence.errors import MediaError, ToolTimeout, Unavailable
+from evidence.errors import LeaseLost, MediaError, ToolTimeout, Unavailable
 from evidence.items import get_item, iso
 from evidence.models import Item, ItemStatus, Job, utcnow
 from evidence.objectstore import ObjectStore, derived_key
@@ -455,18 +468,14 @@ def handle_clip(rt: Runtime, job: Job, request: jobs.ClipRequest) -> None:
     unit_of_work.run(rt.sessions, write)
 
 
-def export_dir(rt: Runtime, export_id: int) -> Path:
-    """Where the worker leaves an export package for download: ``<home>/exports/export-<id>``."""
-    return rt.settings.home / "exports" / f"export-{export_id}"
-
-
 def handle_export(rt: Runtime, job: Job, request: jobs.ExportRequest) -> None:
-    """Make a requested case export package; a permanent failure is recorded on the export too."""
-    out = export_dir(rt, request.export_id)
+    """Make a requested case export package and publish it to the store, where every API replica finds it;
+    a permanent failure is recorded on the export too."""
     if unit_of_work.run(rt.sessions, lambda s: export.state_of(s, request.export_id)) == "done":
         unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, job))  # made before a crash
         return
-    shutil.rmtree(out, ignore_errors=True)  # a run that died after the rename, before its record
+    run = uuid.uuid4().hex  # this run's own folder and store prefix: a lapsed worker never writes over another
+    out = rt.ready_store().staging_dir() / f"export-{request.export_id}-{run}"
     agent = f"{rt.agent()}; executed by evidence worker {rt.owner}"
     try:
         export.run(
@@ -477,10 +486,14 @@ def handle_export(rt: Runtime, job: Job, request: jobs.ExportRequest) -> None:
             out,
             agent=agent,
             zone=rt.settings.zone,
+            publish_to=export_store.prefix_for(request.export_id, run),
+            guard=lambda session: jobs.fence(session, job),  # first: a lapsed worker records nothing (LeaseLost)
         )
-    except (Unavailable, ToolTimeout):
-        raise  # retried by the worker
+    except (Unavailable, ToolTimeout, LeaseLost):
+        raise  # retried by the worker, or the job is another's now
     except BaseException as exc:
         export.fail(rt.sessions, request.export_id, f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     unit_of_work.run(rt.sessions, lambda s: jobs.complete(s, job))

@@ -4,6 +4,8 @@ Order matters for crash safety: the source is released only after the stored
 copy is verified and the receipt committed; a receipt without a release is
 finished at the next start (``finish_releases``), and a file without a
 receipt is simply ingested again (its stored copy, if any, is found by hash).
+A source moved to the archive whose release could not be recorded (the
+database went away) is put back, and tried again like any file that failed.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
     path = point.path / on_disk(receipt.rel_path, receipt.rel_path_bytes)
     policy = rt.settings.source_policy
     gone = "source already gone from the upload point (released before a restart, or by another ingester)"
+    moved: Path | None = None
     try:
         st = os.lstat(path)
         if _identity(st) != (receipt.size_bytes, receipt.mtime_ns, receipt.inode) or not stat.S_ISREG(st.st_mode):
@@ -223,7 +226,8 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
             disposition = "deleted"
         else:
             base = point.path / rt.settings.archive_dirname / on_disk(receipt.rel_path, receipt.rel_path_bytes)
-            disposition = f"moved to {printable(archive(path, base, receipt.id))}"
+            moved = archive(path, base, receipt.id)
+            disposition = f"moved to {printable(moved)}"
     except FileNotFoundError:
         disposition = gone
     except OSError as exc:
@@ -233,8 +237,25 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
             "the source stays and its release is tried again"
         ) from exc
     agent = rt.agent(point.station_id)
-    unit_of_work.run(rt.sessions, lambda session: intake.record_release(session, receipt, disposition, agent))
+    try:
+        unit_of_work.run(rt.sessions, lambda session: intake.record_release(session, receipt, disposition, agent))
+    except BaseException:
+        if moved is not None:
+            # The database went away between the move and its record. Back where it was, the source is
+            # tried again like any file that failed (ingest_file resumes its release); left in the
+            # archive, nothing would record its release until the next start, and then only as "gone".
+            unarchive(moved, path)
+        raise
     return disposition
+
+
+def unarchive(moved: Path, path: Path) -> None:
+    """Put a source just moved to the archive back at ``path`` (never over a file that has since arrived there)."""
+    try:
+        os.link(moved, path)  # the same inode, size and mtime: its receipt still finds it
+        os.unlink(moved)
+    except OSError as exc:  # it stays in the archive: the next start records its release
+        log.warning("could not put %s back to %s: %s", printable(moved), printable(path), exc)
 
 
 def _record(rt: Runtime, arrival: Arrival, copy: StoredCopy, agent: str):

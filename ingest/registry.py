@@ -17,7 +17,7 @@ from evidence import jobs
 from evidence.errors import JobRegistryInvalid
 from evidence.jobs import JobKind, JobSpec
 from evidence.models import Job
-from ingest import handlers
+from ingest import fixity_pass, handlers, retention_pass
 from ingest.runtime import Runtime
 
 Handler = Callable[[Runtime, Job, Any], None]
@@ -26,6 +26,8 @@ BINDINGS: tuple[tuple[JobKind, Handler], ...] = (
     (JobKind.PROBE, handlers.handle_probe),
     (JobKind.PROXY, handlers.handle_proxy),
     (JobKind.EXPORT, handlers.handle_export),
+    (JobKind.FIXITY, fixity_pass.handle_batch),
+    (JobKind.SWEEP, retention_pass.handle_sweep),
     (JobKind.CLIP, handlers.handle_clip),  # last: tests/ingest/test_registry.py drops it
 )
 

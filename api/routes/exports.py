@@ -61,7 +61,8 @@ def download_export(
 ) -> StreamingResponse:
     """The finished package as a tar stream of the bag folder (a custody event on the case)."""
     agent = guard.agent_of(who, client)
-    path, name = guard.run(svc, who, client, lambda s: export.download_for(s, who, case_id, export_id, agent))
-    chunks = export.tar_stream(path, name.removesuffix(".tar"))
+    chunks, name = guard.run(
+        svc, who, client, lambda s: export.download_for(s, svc.store, who, case_id, export_id, agent)
+    )
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
     return StreamingResponse(stream_body(request.app, chunks), media_type="application/x-tar", headers=headers)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from evidence import export_verify
 from evidence.checkpoint import generate_key
+from evidence.errors import IntegrityFailure
 from evidence.models import CustodyEvent, Export
 from evidence.unit_of_work import transaction
 from ingest import worker
@@ -242,7 +243,42 @@ def test_who_may_export_and_download(world, tmp_path):
     assert c["sup1"].get(f"/api/v1/cases/{case_id}/exports/999").status_code == 404
     with transaction(world["rt"].sessions) as session:
         row = session.get(Export, queued["id"])
-        assert row.requested_by == "rev3" and Path(row.path).is_dir()
+        assert row.requested_by == "rev3" and row.path.startswith(f"exports/export-{queued['id']}/")
+
+
+@pytest.mark.parametrize("world", ["file", "s3"], indirect=True)
+def test_an_export_is_kept_in_the_store_for_whichever_api_replica_is_asked(world, tmp_path):
+    """Nothing of the package stays on the worker's disk: the API streams it from the store, checking each
+    file against the package's listing, and stops a download whose bytes no longer match."""
+    case_id = _case_with_clip(world)["case"]["id"]
+    done = _export(world, case_id, with_proxies=True)
+    store = world["rt"].ready_store()
+    assert not [p.name for p in store.staging_dir().iterdir() if "export" in p.name]
+    with transaction(world["rt"].sessions) as session:
+        listing_key = session.get_one(Export, done["id"]).path
+    listing = json.loads(b"".join(store.iter_chunks(listing_key)))
+    by_path = {e["path"]: e for e in listing["entries"]}
+    originals = [e for p, e in by_path.items() if p.startswith("data/originals/")]
+    assert originals and all(e["key"].startswith("originals/sha256/") for e in originals)  # not copied again
+    (proxy,) = [e for p, e in by_path.items() if p.startswith("data/proxies/")][:1]
+    assert proxy["key"].startswith(listing_key.removesuffix("package.json"))  # a proxy may be remade: its own copy
+    root = _download(world, case_id, done["id"], tmp_path / "got")
+    assert export_verify.verify(root).ok
+    assert hashlib.sha256((root / "bag-info.txt").read_bytes()).hexdigest() == by_path["bag-info.txt"]["sha256"]
+
+    # someone with write access to the store changes a tag file of the package: the download stops
+    tampered = by_path["README.txt"]["key"]
+    text = b"".join(store.iter_chunks(tampered)).replace(b"README", b"READYOU")
+    store.delete(tampered)
+    store.write(tampered, io.BytesIO(text), len(text))
+    with pytest.raises(Exception) as caught:  # the test client re-raises what cut the response short
+        world["clients"]["rev1"].get(f"/api/v1/cases/{case_id}/exports/{done['id']}/download")
+    chain: list[BaseException] = []
+    error: BaseException | None = caught.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(e, IntegrityFailure) and "README.txt" in str(e) for e in chain), chain
 
 
 def test_export_at_the_console(world, tmp_path):

@@ -71,6 +71,22 @@ def test_serve_over_loopback(world, tmp_path, workers, processes):
                 time.sleep(0.1)
             assert not incoming.exists() or not any(incoming.iterdir())
             assert not list(rt.settings.web_upload_dir.rglob("cut.mp4"))
+        # whichever process a scrape reaches, it counts the requests of all of them
+        for _ in range(30):
+            with httpx.Client(base_url=base, timeout=10) as fresh:  # a new connection: any worker may take it
+                assert fresh.get("/readyz").status_code == 200
+        counts = {_requests_counted(base, "/readyz") for _ in range(6)}
+        assert counts == {30}, counts
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0, log.read_text()
+
+
+def _requests_counted(base: str, route: str) -> float:
+    with httpx.Client(base_url=base, timeout=10) as fresh:
+        text = fresh.get("/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("evidence_http_request_duration_seconds_count{") and f'route="{route}"' in line
+    )

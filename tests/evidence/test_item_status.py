@@ -50,6 +50,7 @@ def test_the_allowed_moves_are_exactly_these():
         (ItemStatus.STORED, ItemStatus.MEDIA_ERROR),
         (ItemStatus.READY, ItemStatus.EXPIRED),
         (ItemStatus.MEDIA_ERROR, ItemStatus.EXPIRED),
+        (ItemStatus.MEDIA_ERROR, ItemStatus.STORED),  # an operator retries the failed job that gave the error
         (ItemStatus.EXPIRED, ItemStatus.PURGED),
         (ItemStatus.EXPIRED, ItemStatus.READY),
         (ItemStatus.EXPIRED, ItemStatus.MEDIA_ERROR),

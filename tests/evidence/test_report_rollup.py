@@ -149,3 +149,57 @@ def test_rebuild_is_idempotent(sessions, zone):
         first = deadline_report.report(s, None, *PERIODS[2], group_by=GroupBy.DAY, zone=ZoneInfo(zone))
         report_rollup.rebuild(s, ZoneInfo(zone))
         assert deadline_report.report(s, None, *PERIODS[2], group_by=GroupBy.DAY, zone=ZoneInfo(zone)) == first
+
+
+def test_roles_starting_together_on_a_new_database_build_the_rollup_once(pg_url):
+    """Stations, workers and API processes started at once each open the database: each finds no state
+    row; all but one once died on its duplicate key (a worker exited 1 at start, issue 13 §5)."""
+    import threading
+    import time
+
+    from evidence import unit_of_work
+    from evidence.adapters.database import make_engine, make_sessionmaker
+
+    engine = make_engine(pg_url)
+    sessions = make_sessionmaker(engine)
+    errors: list[BaseException] = []
+    try:
+        # one role has inserted the row and not committed yet when another looks for it
+        with transaction(sessions) as first:
+            report_rollup.prepare(first)
+            second = threading.Thread(
+                target=lambda: _catching(errors, lambda: unit_of_work.run(sessions, report_rollup.prepare))
+            )
+            second.start()
+            time.sleep(0.5)  # it waits for the first's row
+        second.join(30)
+        assert errors == []
+        with transaction(sessions) as s:
+            assert s.scalars(select(ReportRollupState)).all()[0].zone is None
+
+        # then both build: one counts, the other finds it built once it has the lock
+        barrier = threading.Barrier(3)
+        built: list[int | None] = []
+
+        def build() -> None:
+            barrier.wait()
+            built.append(report_rollup.ensure_built(sessions, SHANGHAI))
+
+        threads = [threading.Thread(target=_catching, args=(errors, build)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert sorted(built, key=lambda n: n is None) == [0, None, None]
+        with transaction(sessions) as s:
+            assert report_rollup.built_zone(s) == "Asia/Shanghai"
+    finally:
+        engine.dispose()
+
+
+def _catching(errors: list[BaseException], work) -> None:
+    try:
+        work()
+    except BaseException as exc:  # noqa: BLE001 - the test asserts on it
+        errors.append(exc)

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from evidence import custody
 from evidence.models import Item
@@ -144,3 +145,46 @@ def test_the_daemon_runs_the_pass_beside_ingest_and_reports_it(make_settings, cl
         assert report["fixity"]["failed"] == 0 and report["fixity"]["alarms"] == []
         (item,) = items(settings)
         assert [e.kind for e in checks(daemon.rt, item.id)] == ["fixity_checked"]
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_station_queues_batches_and_workers_check_them_each_once(runtime_with, clips, tmp_path, request, db, caplog):
+    from evidence import jobs
+    from evidence.models import Job
+    from ingest import worker
+
+    extra = {"database_url": request.getfixturevalue("pg_url")} if db == "postgresql" else {}
+    rt = runtime_with(fixity_period_days=30, **extra)
+    ids = ingest_variants(rt, clips["h264"], 5, tmp_path)
+    with transaction(rt.sessions) as session:
+        key = session.get_one(Item, ids[3]).object_key
+    tamper(rt, key, flip_byte)
+    now = fixity_pass.utcnow()
+
+    first = fixity_pass.plan_once(rt, now)
+    assert sorted(first) == sorted(ids)  # never checked: all due, in one batch (BATCH is 50)
+    assert fixity_pass.plan_once(rt, now) == []  # queued already: not again
+    with transaction(rt.sessions) as session:
+        (job,) = session.scalars(select(Job).where(Job.kind == "fixity")).all()
+        assert (job.item_id, job.priority) == (None, jobs.AUDIT)
+    with caplog.at_level(logging.ERROR, logger="ingest.fixity_pass"):
+        assert worker.drain(rt, kinds=[jobs.JobKind.FIXITY]) == 1
+    assert f"FIXITY ALARM: item {ids[3]}" in caplog.text
+    for item_id in ids:
+        assert [e.kind for e in checks(rt, item_id)] == ["fixity_failed" if item_id == ids[3] else "fixity_checked"]
+    assert fixity_pass.plan_once(rt, now) == []  # all checked since: nothing is due
+
+
+def test_the_planner_keeps_only_a_few_batches_queued_none_overlapping(runtime_with, clips, tmp_path, monkeypatch):
+    from evidence import jobs
+
+    monkeypatch.setattr(fixity_pass, "BATCH", 2)
+    rt = runtime_with(fixity_period_days=30)
+    ids = ingest_variants(rt, clips["h264"], 5, tmp_path)
+    now = fixity_pass.utcnow()
+    batches = [fixity_pass.plan_once(rt, now) for _ in range(fixity_pass.JOBS_AT_ONCE + 1)]
+    assert batches[-1] == []  # JOBS_AT_ONCE batches queued: the planner waits for the workers
+    queued = [i for batch in batches for i in batch]
+    assert len(queued) == len(set(queued)) == 2 * fixity_pass.JOBS_AT_ONCE and set(queued) <= set(ids)
+    with transaction(rt.sessions) as session:
+        assert jobs.fixity_in_hand(session) == (fixity_pass.JOBS_AT_ONCE, set(queued))

@@ -238,6 +238,52 @@ def test_a_crash_between_record_and_release_is_finished_on_the_next_pass(rt, upl
         assert session.scalar(select(func.count(Receipt.id))) == 1
 
 
+def test_a_database_outage_between_the_move_and_its_record_puts_the_source_back(
+    make_settings, pg_url, clips, monkeypatch
+):
+    """Left in the archive, nobody would record its release until the next start (and then only as 'gone');
+    back in the upload point it is tried again like any failed file, and its release is resumed."""
+    from urllib.parse import urlsplit
+
+    from evidence.errors import Unavailable
+    from ingest import pipeline
+    from tests.servers import TcpForwarder
+
+    port = urlsplit(pg_url).port
+    relay = TcpForwarder(("127.0.0.1", port)).start()
+    real_archive = pipeline.archive
+
+    def archive_then_outage(path, target, receipt_id):
+        moved = real_archive(path, target, receipt_id)
+        relay.stop()  # the database goes away right after the move
+        return moved
+
+    rt = open_runtime(make_settings(database_url=pg_url.replace(f":{port}/", f":{relay.port}/")), "test")
+    try:
+        point = rt.settings.points[0]
+        src = drop(clips["h264"], point.path, "ZFY0001/m.mp4")
+        before = src.stat()
+        monkeypatch.setattr(pipeline, "archive", archive_then_outage)
+        with pytest.raises(Unavailable):
+            ingest_file(rt, point, src)
+        after = src.stat()  # back where it was, the same file: its receipt still finds it
+        assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+        archived = point.path / rt.settings.archive_dirname / "ZFY0001" / "m.mp4"
+        assert not archived.exists()
+        monkeypatch.setattr(pipeline, "archive", real_archive)
+        relay.start()  # the database is back
+        assert ingest_file(rt, point, src).outcome == "resumed"
+        assert not src.exists() and archived.read_bytes() == clips["h264"].read_bytes()
+        with transaction(rt.sessions) as session:
+            (receipt,) = session.scalars(select(Receipt))
+            assert receipt.source_disposition == f"moved to {archived}" and receipt.item_id is not None
+            released = [e for e in custody.log_for(session, receipt.item_id) if e.kind == "source_released"]
+            assert len(released) == 1
+    finally:
+        rt.close()
+        relay.stop()
+
+
 def test_store_outage_keeps_the_source_and_records_nothing(make_settings, clips):
     from tests.servers import free_port
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +133,49 @@ def test_tool_failure_is_a_media_error_with_the_reason(tmp_path):
     bad.write_bytes(b"not a video")
     with pytest.raises(MediaError, match="ffprobe failed"):
         run_tool(["ffprobe", "-v", "error", str(bad)], timeout=10)
+
+
+def test_a_tool_dies_with_the_process_that_ran_it(processes):
+    """A worker SIGKILLed with its process group (the OOM killer, kill -9) takes its ffmpeg with it: the tool
+    runs in a session of its own, so without the parent-death signal it ran on for nobody."""
+    root = Path(__file__).resolve().parents[2]
+    started = "import threading; from ingest.tools import run_tool; " + (
+        "t = threading.Thread(target=run_tool, args=(['sleep', '60'], 120)); t.start(); t.join()"
+    )
+    worker = processes([sys.executable, "-c", started], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+
+    def tools() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == worker.pid and fields[0] != "Z":
+                found.append(int(entry.name))
+        return found
+
+    deadline = time.monotonic() + 30
+    while not (running := tools()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running, "the tool never started"
+    (tool,) = running
+    assert os.getpgid(tool) == tool != os.getpgid(worker.pid)  # a session of its own
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker's process group: not the tool's
+        worker.wait()
+        deadline = time.monotonic() + 10
+        while alive(tool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(tool), "the tool outlived the worker that ran it"
+    finally:
+        if alive(tool):
+            os.kill(tool, signal.SIGKILL)  # not left behind when this fails
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -54,3 +54,38 @@ def test_old_leftovers_go_at_start_and_later_and_fresh_files_stay(make_settings,
     finally:
         stop.set()
         rt.close()
+
+
+def test_a_crashed_export_folder_goes_only_once_nothing_inside_it_is_recent(tmp_path):
+    from evidence.objectstore import sweep_folder
+
+    def package(name: str, fresh_inside: bool):
+        bag = tmp_path / name
+        (bag / "data" / "originals").mkdir(parents=True)
+        leftover(bag / "data" / "originals", "a.mp4", 0 if fresh_inside else 100)
+        leftover(bag, "bag-info.txt", 100)
+        for folder in (bag / "data" / "originals", bag / "data", bag):
+            os.utime(folder, (time.time() - 100, time.time() - 100))
+        return bag
+
+    dead = package(".export-1-aaaa.partial", fresh_inside=False)
+    busy = package(".export-2-bbbb.partial", fresh_inside=True)  # still being written: a payload file grows
+    assert sweep_folder(tmp_path, 30) == 1
+    assert not dead.exists() and (busy / "data" / "originals" / "a.mp4").exists()
+
+
+def test_the_all_in_one_daemon_sweeps_staging_as_a_worker_pool_does(make_settings):
+    from tests.ingest.test_daemon import running
+
+    settings = make_settings(tool_timeout_seconds=10, probe_timeout_seconds=5)
+    rt = open_runtime(settings, "test")
+    try:
+        staged = rt.store.staging_dir()
+        staged.mkdir(parents=True, exist_ok=True)
+        # younger than the start-up recovery's six hours: only the sweeper's 3 x 10 s makes it a leftover
+        old, fresh = leftover(staged, "killed-ffmpeg.mp4", 100), leftover(staged, "in-use.mp4", 1)
+    finally:
+        rt.close()
+    with running(settings):
+        assert wait_for(lambda: not old.exists())
+        assert fresh.exists()

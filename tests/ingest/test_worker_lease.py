@@ -9,10 +9,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from evidence import jobs
+from evidence import cases, export, jobs
 from evidence.items import get_item
 from evidence.jobs import JobKind
-from evidence.models import CustodyEvent, Job
+from evidence.models import CustodyEvent, Export, Job
 from evidence.unit_of_work import transaction
 from ingest import registry, worker
 from ingest.pipeline import ingest_file
@@ -157,5 +157,71 @@ def test_a_job_whose_workers_keep_dying_is_parked_failed_not_run_again(make_sett
         assert count(rt, item_id, "proxy_made") == 0 and count(rt, item_id, "failed") == 1
         with transaction(rt.sessions) as session:
             assert get_item(session, item_id).status == "media_error"
+    finally:
+        rt.close()
+
+
+def test_a_stalled_export_is_taken_over_and_its_late_package_refused(make_settings, db, clips, monkeypatch, caplog):
+    rt, item_id = probed(make_settings, db, clips, job_lease_seconds=1)
+    with transaction(rt.sessions) as session:
+        case = cases.open_case(session, "C-LEASE", "lease", "U1", "rev1", "test")
+        cases.link(session, case, get_item(session, item_id), "seen", "rev1", "test", rules=rt.settings.retention)
+        export_id = export.request(session, case, "rev1", "test", False).id
+        jobs.enqueue_export(session, export_id)
+    taken_over = threading.Event()
+    wrap(monkeypatch, JobKind.EXPORT, lambda n: n == 1 and taken_over.wait(60))
+    monkeypatch.setattr(worker.Heartbeat, "_beat", lambda self: None)
+    try:
+        first = threading.Thread(target=worker.run_one, args=(rt,), kwargs={"kinds": [JobKind.EXPORT]})
+        first.start()
+        time.sleep(1.3)
+        assert worker.run_one(rt, kinds=[JobKind.EXPORT]) is True  # lapsed: taken over, made, recorded
+        with transaction(rt.sessions) as session:
+            made = session.get_one(Export, export_id)
+            assert made.state == "done"
+            package = made.path
+        taken_over.set()
+        first.join(120)  # the stalled worker wakes, builds and publishes its own package, tries to record it
+        assert not first.is_alive()
+        with transaction(rt.sessions) as session:
+            row = session.get_one(Export, export_id)
+            assert (row.state, row.path) == ("done", package)  # the winner's package stays the one recorded
+            exported = session.scalar(
+                select(func.count()).select_from(CustodyEvent).where(CustodyEvent.kind == "exported")
+            )
+            assert exported == 2  # the case and its one item, once
+            job = session.scalars(select(Job).where(Job.kind == "export")).one()
+            assert (job.state, job.attempts, job.last_error) == ("done", 2, None)
+        assert "dropped the result of job" in caplog.text
+        assert not [p for p in rt.ready_store().staging_dir().iterdir() if "export" in p.name]
+    finally:
+        taken_over.set()
+        rt.close()
+
+
+def test_retrying_a_failed_proxy_once_its_cause_is_fixed_makes_the_item_ready(make_settings, db, clips):
+    rt, item_id = probed(make_settings, db, clips, job_max_attempts=1, ffmpeg="/nonexistent/ffmpeg")
+    try:
+        worker.drain(rt, item_ids=[item_id])
+        job = proxy_job(rt, item_id)
+        with transaction(rt.sessions) as session:
+            item = get_item(session, item_id)
+            assert (job.state, item.status) == ("failed", "media_error") and item.error.startswith("proxy: ")
+    finally:
+        rt.close()
+    rt = open_runtime(make_settings(**db), "test")  # the operator installs ffmpeg, then retries the job
+    try:
+        with transaction(rt.sessions) as session:
+            jobs.requeue(session, job.id, "operator", "test")
+            assert get_item(session, item_id).status == "stored"
+        assert worker.drain(rt, item_ids=[item_id]) == 1
+        with transaction(rt.sessions) as session:
+            item = get_item(session, item_id)
+            assert (item.status, item.error) == ("ready", None) and item.proxy_key
+            requeued = session.scalars(
+                select(CustodyEvent).where(CustodyEvent.item_id == item_id, CustodyEvent.kind == "job_requeued")
+            ).one()
+            assert '"reopened_media_error":"proxy: ' in requeued.details
+        assert count(rt, item_id, "proxy_made") == 1
     finally:
         rt.close()
