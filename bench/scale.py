@@ -2,8 +2,8 @@
 
 Run from the project root::
 
-    .venv/bin/python bench/scale.py            # full run, about 10 minutes
-    .venv/bin/python bench/scale.py --quick    # a smaller run of every part, about 3 minutes
+    .venv/bin/python bench/scale.py            # full run, about 7 minutes
+    .venv/bin/python bench/scale.py --quick    # a smaller run of every part, about 1.5 minutes
     # --parts 1,2,3 --jobs N --clip-seconds S --burst N --gb G --reps R --settle S --out DIR --keep
 
 Every part uses PostgreSQL (a scratch database per run, dropped at the end) when it answers at
@@ -29,7 +29,8 @@ which. The store is the folder store, on the same disk as the inputs.
    (timed together, bench/ingest.py's baseline), alternating, medians, inputs in a warm page cache,
    the machine settled before every timed run (bench/machine.py). Ours: from the first file renamed
    into the upload point of a running station (``settle_seconds=0``) to the last ``verified`` event
-   recorded. For information: the station with ``ingest_concurrency=1``.
+   recorded. For information: the station with ``ingest_concurrency=1``, and ``openssl dgst`` followed by
+   ``dd bs=8M`` per file (a user-space copy; ``cp`` copies inside the kernel with copy_file_range).
 4. **An extrapolation** from those figures to a district, a city and a large city.
 
 This is a benchmark, not a test: it prints a table and exits 1 if a target is missed (0 otherwise).
@@ -592,7 +593,7 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller run of every part (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run of every part (about 1.5 minutes)")
     parser.add_argument("--parts", default="1,2,3", help="which parts to run (default 1,2,3; 4 always)")
     parser.add_argument("--jobs", type=int, help="proxy jobs (default 12, quick 4)")
     parser.add_argument("--clip-seconds", type=float, help="seconds of each H.265 clip (default 5, quick 3)")
