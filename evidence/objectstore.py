@@ -107,12 +107,16 @@ class ObjectStore(Protocol):
     """Small, complete set of operations the system needs from storage."""
 
     description: str
+    # objects are files on this machine's disks (the folder store): ``write`` from a regular file
+    # copies in the kernel, so the caller hashes the source on its own read rather than in passing
+    local: bool
 
     def ensure_ready(self) -> None:
         """Create the bucket/folder if needed and enable versioning; idempotent."""
 
     def write(self, key: str, reader: Readable, length: int) -> None:
-        """Stream ``length`` bytes from ``reader`` to ``key`` (multipart when large)."""
+        """Stream ``length`` bytes from ``reader`` to ``key`` (multipart when large; from a regular file's
+        current offset, a local store copies in the kernel)."""
 
     def put_file(self, key: str, path: Path, durable: bool = True) -> None:
         """Store a local file at ``key``; the file may be consumed (moved).

@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -190,6 +191,8 @@ class Daemon:
         self.failures: dict[Path, int] = {}
         # files being ingested by the pool, with what their outcome needs; touched by the ingest loop only
         self.in_flight: dict[Path, tuple[Future[IngestResult], UploadPoint, int | None]] = {}
+        self.ready: deque[Path] = deque()  # settled files of the last look, not yet handed out
+        self.ready_at = 0.0
         self.rt: Runtime | None = None
         self.points = settings.points
         self.last_sweep: dict | None = None  # the last retention sweep's report
@@ -347,12 +350,17 @@ class Daemon:
             self._list_skipped(lambda s: skipped.clear(s, str(point.path), rel), point)
 
     def _ingest_ready(self, rt: Runtime, pool: Executor) -> None:
-        """Hand settled files to the ingest threads, keeping each of them one file ahead."""
+        """Hand settled files to the ingest threads, keeping each of them one file ahead.
+
+        The settled files are looked for at most every ``TICK_S`` (a look reads /proc and stats every
+        waiting file: with a thousand waiting, far longer than storing a small one); in between, each
+        ingest that ends takes the next of the last look's files."""
         now = time.monotonic()
         room = 2 * self.settings.ingest_concurrency - len(self.in_flight)
-        for path in self.settler.ready():
-            if self.stop.is_set() or room <= 0:
-                break
+        if room > 0 and (not self.ready or now - self.ready_at >= TICK_S):
+            self.ready, self.ready_at = deque(self.settler.ready()), now
+        while room > 0 and self.ready and not self.stop.is_set():
+            path = self.ready.popleft()
             if path in self.in_flight or self.retry_at.get(path, 0) > now:
                 continue
             point = self._point_of(path)

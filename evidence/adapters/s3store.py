@@ -101,6 +101,7 @@ class S3Store:
         self._lock_on: bool | None = None  # asked of the server once
         self._staging = Path(staging)
         self.description = f"s3://{endpoint}/{bucket}"
+        self.local = False  # written from a stream: the caller hashes what passes through
         self.client = Minio(
             endpoint=endpoint,
             access_key=access_key,

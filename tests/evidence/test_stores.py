@@ -271,3 +271,20 @@ def test_a_record_stored_before_a_crash_gets_its_lock_when_stored_again(s3):
 def test_locking_a_missing_object_is_a_store_error(s3):
     with pytest.raises(StoreUnavailable, match="no such object"):
         s3.retain("originals/absent", datetime.now(UTC) + timedelta(days=1))
+
+
+def test_writing_from_a_regular_file_takes_exactly_its_bytes_from_where_it_is_read(store, tmp_path):
+    """The folder store copies a file in the kernel, S3 streams it: the same bytes either way, the same
+    offset left behind, and a source shorter than announced is refused, never stored short."""
+    source = tmp_path / "source.bin"
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    source.write_bytes(data)
+    with open(source, "rb") as f:
+        f.seek(5)
+        store.write("a/from-a-file", f, len(data) - 10)
+        assert f.tell() == len(data) - 5  # past what was taken, as a read would leave it
+    assert b"".join(store.iter_chunks("a/from-a-file")) == data[5:-5]
+    assert store.local == isinstance(store, FileStore)
+    with open(source, "rb") as f, pytest.raises(StoreUnavailable, match="early|not enough data"):
+        store.write("a/short", f, len(data) + 1)
+    assert store.size("a/short") is None
