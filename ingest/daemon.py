@@ -152,8 +152,8 @@ def _guard_thread(thread: threading.Thread, errors: dict[str, str]) -> None:
 
 
 class _Events(FileSystemEventHandler):
-    def __init__(self, sink: queue.SimpleQueue):
-        self.sink = sink
+    def __init__(self, sink: queue.SimpleQueue, wake: threading.Event):
+        self.sink, self.wake = sink, wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
@@ -161,6 +161,7 @@ class _Events(FileSystemEventHandler):
         for p in (event.src_path, getattr(event, "dest_path", "")):
             if p:
                 self.sink.put(Path(os.fsdecode(p)))  # a name that is not UTF-8 stays exact
+        self.wake.set()  # an idle ingest loop looks at once, not at its next tick
 
 
 class Daemon:
@@ -186,6 +187,7 @@ class Daemon:
         self.restarts = restarts or Restarts(give_up_after=settings.restart_limit)
         self.health = Health(healthy_after=self.restarts.healthy_after)
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self.wake = threading.Event()  # set by file events; the idle ingest loop waits on it
         self.settler = Settler(settings.settle_seconds)
         self.retry_at: dict[Path, float] = {}
         self.failures: dict[Path, int] = {}
@@ -247,7 +249,7 @@ class Daemon:
             if self.settings.polling
             else Observer()
         )
-        handler = _Events(self.events)
+        handler = _Events(self.events, self.wake)
         for point in self.points:
             observer.schedule(handler, str(point.path), recursive=True)
         for thread in (observer, *observer.emitters):
@@ -380,8 +382,9 @@ class Daemon:
         running = [future for future, _, _ in self.in_flight.values()]
         if running:
             futures.wait(running, timeout=timeout, return_when=futures.FIRST_COMPLETED)
-        else:
-            self.stop.wait(timeout)
+        elif not self.stop.is_set():
+            self.wake.wait(timeout)  # a file event ends the wait: a settle window of 0 is taken at once
+        self.wake.clear()
         for path, (future, point, size) in list(self.in_flight.items()):
             if future.done():
                 del self.in_flight[path]

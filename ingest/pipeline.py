@@ -18,9 +18,11 @@ import ssl
 import stat
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,7 +39,7 @@ from evidence.errors import (
 from evidence.intake import Arrival, StoredCopy
 from evidence.models import Receipt, utcnow
 from evidence.names import on_disk, printable, stored_form
-from evidence.objectstore import LOCK_ON, original_key
+from evidence.objectstore import LOCK_ON, ObjectStore, original_key
 from ingest.hashing import HashingReader, sha256_of
 from ingest.runtime import Runtime
 from ingest.scan import describe, device_serial_for
@@ -151,14 +153,7 @@ def store_and_verify(
         reader = HashingReader(raw, on_bytes)
         try:
             if store.local:
-                # the kernel copies the file into the store (no pass through this process's memory), then
-                # the source is hashed on a read of its own, from the page cache: two passes, each faster
-                # than the one that copies through Python; a change between them fails the verification
-                store.write(temp_key, raw, before.st_size)
-                raw.seek(0)
-                remaining = before.st_size
-                while remaining > 0 and (chunk := reader.read(min(HASH_CHUNK, remaining))):
-                    remaining -= len(chunk)
+                _copy_while_hashing(store, temp_key, raw, reader, before.st_size)
             else:
                 store.write(temp_key, reader, before.st_size)
             sha = reader.sha.hexdigest()
@@ -194,6 +189,31 @@ def store_and_verify(
         verify_method=VERIFY_METHOD,
         taken_at=taken_at,
     )
+
+
+def _copy_while_hashing(store: ObjectStore, key: str, raw: BinaryIO, reader: HashingReader, size: int) -> None:
+    """The folder store: the kernel copies the file in (no pass through this process's memory, then its
+    fsync) while this thread hashes it on a read of its own, both from the page cache. A change to the
+    source between the two reads fails the verification that follows."""
+    try:
+        twin = open(f"/proc/self/fd/{raw.fileno()}", "rb")  # the same file, with an offset of its own
+    except OSError:  # no /proc: one after the other
+        store.write(key, raw, size)
+        raw.seek(0)
+        _hash_through(reader, size)
+        return
+    with twin, ThreadPoolExecutor(1, thread_name_prefix="evidence-copy") as copier:
+        copied = copier.submit(store.write, key, twin, size)
+        try:
+            _hash_through(reader, size)
+        finally:
+            copied.result()
+
+
+def _hash_through(reader: HashingReader, size: int) -> None:
+    remaining = size
+    while remaining > 0 and (chunk := reader.read(min(HASH_CHUNK, remaining))):
+        remaining -= len(chunk)
 
 
 def _archive_names(target: Path, receipt_id: int):
