@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 import time
 from collections.abc import Iterator
@@ -38,15 +39,6 @@ def prefix_for(export_id: int, run: str) -> str:
     return f"exports/export-{export_id}/{run}/"
 
 
-def _hash(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
 def publish(store: ObjectStore, bag: Path, payload: tuple[tuple[str, str, str, int], ...], prefix: str) -> str:
     """Store ``bag`` under ``prefix``, payload by reference where its key is write-once; returns the listing's key.
 
@@ -60,7 +52,9 @@ def publish(store: ObjectStore, bag: Path, payload: tuple[tuple[str, str, str, i
             key, sha, size = source
             entries.append(Entry(rel, key, size, sha))
             continue
-        sha, size = _hash(file)  # a tag file, or a proxy (remade proxies replace their key's bytes)
+        # a tag file, or a proxy (remade proxies replace their key's bytes)
+        with open(file, "rb") as f:
+            sha, size = hashlib.file_digest(f, "sha256").hexdigest(), os.fstat(f.fileno()).st_size
         key = prefix + rel
         store.put_file(key, file)
         entries.append(Entry(rel, key, size, sha))
