@@ -114,9 +114,13 @@ class ObjectStore(Protocol):
     def ensure_ready(self) -> None:
         """Create the bucket/folder if needed and enable versioning; idempotent."""
 
-    def write(self, key: str, reader: Readable, length: int) -> None:
+    def write(self, key: str, reader: Readable, length: int, durable: bool = True) -> None:
         """Stream ``length`` bytes from ``reader`` to ``key`` (multipart when large; from a regular file's
-        current offset, a local store copies in the kernel)."""
+        current offset, a local store copies in the kernel). ``durable=False`` leaves the flush to disk
+        to a later ``sync`` (S3 acknowledges a write only once it is safe: nothing is left)."""
+
+    def sync(self, key: str) -> None:
+        """Make ``key`` durable after a ``write(durable=False)``: the folder store's fsync; nothing on S3."""
 
     def put_file(self, key: str, path: Path, durable: bool = True) -> None:
         """Store a local file at ``key``; the file may be consumed (moved).

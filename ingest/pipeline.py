@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 HASH_TOOL = f"python hashlib sha256 ({ssl.OPENSSL_VERSION})"
 HASH_CHUNK = 8 * 1024 * 1024
 VERIFY_METHOD = "re-read the stored object from the store and recomputed its SHA-256 and size"
+VERIFY_LOCAL = (
+    "re-read the stored file from the store's disk as it was flushed there and recomputed its SHA-256 "
+    "and size; that file, read-only, was then linked under its key"
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,7 @@ def arrival_for(point: UploadPoint, path: Path, st: os.stat_result, uploaded_by:
 def store_and_verify(
     rt: Runtime, path: Path, before: os.stat_result, on_bytes: Callable[[int], None] | None = None
 ) -> StoredCopy:
-    """Stream the file into the store while hashing it, move it under its hash, then verify."""
+    """Stream the file into the store while hashing it, verify the stored copy and put it under its hash."""
     store = rt.ready_store()
     temp_key = f"incoming/{uuid.uuid4().hex}"
     taken_at = utcnow()
@@ -170,40 +174,68 @@ def store_and_verify(
         store.delete(temp_key)
         raise SourceChanged(f"{printable(path)} changed while it was being stored; it will be taken again once settled")
     key = original_key(sha)
-    store.move(temp_key, key)
-    stored_at = utcnow()
-    check, size = sha256_of(store.iter_chunks(key))
-    if check != sha or size != before.st_size:
-        raise IntegrityFailure(
-            f"stored object {key} does not match its source ({size} bytes, sha256 {check}); the source is kept"
-        )
+    if store.local:
+        # The staged file is the very file then linked under its key, read-only: checking it while the
+        # disk flushes it means the verification no longer waits on the disk.
+        try:
+            _verify(store, temp_key, sha, before.st_size, flushing=True)
+        except IntegrityFailure:
+            store.delete(temp_key)  # still staged: nothing refers to it, and the content key stays free
+            raise
+        store.move(temp_key, key)
+        stored_at = verified_at = utcnow()
+        method = VERIFY_LOCAL
+    else:
+        store.move(temp_key, key)
+        stored_at = utcnow()
+        _verify(store, key, sha, before.st_size)
+        verified_at = utcnow()
+        method = VERIFY_METHOD
     return StoredCopy(
         sha256=sha,
-        size_bytes=size,
+        size_bytes=before.st_size,
         object_key=key,
         store=store.description,
         hash_tool=HASH_TOOL,
         hashed_at=hashed_at,
         stored_at=stored_at,
-        verified_at=utcnow(),
-        verify_method=VERIFY_METHOD,
+        verified_at=verified_at,
+        verify_method=method,
         taken_at=taken_at,
     )
 
 
+def _verify(store: ObjectStore, key: str, sha: str, size: int, flushing: bool = False) -> None:
+    """Re-read ``key`` from the store and check its SHA-256 and size (``flushing``: while the store's
+    ``sync`` of it runs beside); IntegrityFailure, the source kept, when they differ."""
+    if flushing:
+        with ThreadPoolExecutor(1, thread_name_prefix="evidence-sync") as syncer:
+            synced = syncer.submit(store.sync, key)
+            try:
+                check, length = sha256_of(store.iter_chunks(key))
+            finally:
+                synced.result()
+    else:
+        check, length = sha256_of(store.iter_chunks(key))
+    if check != sha or length != size:
+        raise IntegrityFailure(
+            f"stored object {key} does not match its source ({length} bytes, sha256 {check}); the source is kept"
+        )
+
+
 def _copy_while_hashing(store: ObjectStore, key: str, raw: BinaryIO, reader: HashingReader, size: int) -> None:
-    """The folder store: the kernel copies the file in (no pass through this process's memory, then its
-    fsync) while this thread hashes it on a read of its own, both from the page cache. A change to the
-    source between the two reads fails the verification that follows."""
+    """The folder store: the kernel copies the file in (no pass through this process's memory; its
+    flush to disk comes later, beside the verification) while this thread hashes it on a read of its
+    own, both from the page cache. A change to the source between the two reads fails the verification."""
     try:
         twin = open(f"/proc/self/fd/{raw.fileno()}", "rb")  # the same file, with an offset of its own
     except OSError:  # no /proc: one after the other
-        store.write(key, raw, size)
+        store.write(key, raw, size, durable=False)
         raw.seek(0)
         _hash_through(reader, size)
         return
     with twin, ThreadPoolExecutor(1, thread_name_prefix="evidence-copy") as copier:
-        copied = copier.submit(store.write, key, twin, size)
+        copied = copier.submit(store.write, key, twin, size, False)
         try:
             _hash_through(reader, size)
         finally:

@@ -40,7 +40,8 @@ def _same_bytes(a: Path, b: Path) -> bool:
                 return True
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file's bytes, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -128,7 +129,7 @@ class FileStore:
             else:
                 tmp.unlink()
         if durable:
-            _fsync_dir(final.parent)
+            _fsync(final.parent)
 
     def _keep_existing(self, tmp: Path, final: Path, key: str) -> None:
         same = _same_bytes(tmp, final)
@@ -136,7 +137,7 @@ class FileStore:
         if not same:
             raise ObjectExists(f"{key} already holds other bytes in {self.root}: a stored object is never overwritten")
 
-    def write(self, key: str, reader: Readable, length: int) -> None:
+    def write(self, key: str, reader: Readable, length: int, durable: bool = True) -> None:
         tmp = self.staging_dir() / f"{uuid.uuid4().hex}.part"
         try:
             with open(tmp, "wb") as out:
@@ -149,20 +150,30 @@ class FileStore:
                     out.write(chunk)
                     remaining -= len(chunk)
                 out.flush()
-                os.fsync(out.fileno())
-            self._place(tmp, key)
+                if durable:
+                    os.fsync(out.fileno())
+            self._place(tmp, key, durable)
         except OSError as exc:
             raise StoreUnavailable(f"writing {key} to {self.root}: {exc}") from exc
         finally:
             tmp.unlink(missing_ok=True)
+
+    def sync(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            _fsync(path)
+            _fsync(path.parent)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreUnavailable(f"flushing {key} to disk: {exc}") from exc
 
     def put_file(self, key: str, path: Path, durable: bool = True) -> None:
         path = Path(path)
         try:
             if path.parent == self.staging_dir():
                 if durable:
-                    with open(path, "rb") as f:
-                        os.fsync(f.fileno())
+                    _fsync(path)
                 self._place(path, key, durable)
             else:
                 with open(path, "rb") as f:

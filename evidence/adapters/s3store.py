@@ -217,7 +217,7 @@ class S3Store:
         # under ``incoming/`` are the daemon's to sweep, through list_keys and delete
         return sweep_folder(self._staging, older_than_s)
 
-    def write(self, key: str, reader: Readable, length: int) -> None:
+    def write(self, key: str, reader: Readable, length: int, durable: bool = True) -> None:
         with self._errors(f"writing {key}"):
             self.client.put_object(
                 bucket_name=self.bucket,
@@ -227,6 +227,9 @@ class S3Store:
                 length=length,
                 part_size=PART_SIZE,
             )
+
+    def sync(self, key: str) -> None:
+        pass  # an acknowledged PUT is already durable on the server
 
     def put_file(self, key: str, path: Path, durable: bool = True) -> None:
         path = Path(path)

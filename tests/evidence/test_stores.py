@@ -40,6 +40,16 @@ def test_write_read_range_size_delete(store):
     store.delete("a/b/c")  # absent is not an error
 
 
+def test_a_write_left_to_flush_later_is_whole_and_read_only_once_synced(store):
+    store.write("incoming/late", io.BytesIO(b"flushed later"), 13, durable=False)
+    store.sync("incoming/late")
+    assert b"".join(store.iter_chunks("incoming/late")) == b"flushed later"
+    if store.local:
+        assert (store.root / "incoming/late").stat().st_mode & 0o222 == 0
+        with pytest.raises(FileNotFoundError):
+            store.sync("incoming/never-written")
+
+
 def test_move_renames_and_drops_source_when_target_exists(store):
     put(store, "incoming/1", b"x")
     store.move("incoming/1", "final/x")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from evidence import custody, custody_verify
-from evidence.errors import InvalidInput, SourceChanged, StoreUnavailable
+from evidence.adapters.filestore import FileStore
+from evidence.errors import IntegrityFailure, InvalidInput, SourceChanged, StoreUnavailable
 from evidence.items import get_item, item_view
 from evidence.models import CustodyEvent, Item, Receipt
 from evidence.unit_of_work import transaction
@@ -145,7 +147,6 @@ def test_mjpeg_without_creation_time_takes_its_time_from_the_name(rt, upload, cl
 
 
 def test_without_container_or_name_time_the_file_mtime_marks_the_end(rt, upload, clips):
-    import os
 
     src = drop(clips["mjpeg"], upload, "ZFY0003/plain.avi")
     end = datetime(2026, 11, 20, 3, 0, 0, tzinfo=UTC)
@@ -223,7 +224,6 @@ def test_a_crash_between_record_and_release_is_finished_on_the_next_pass(rt, upl
     src = drop(clips["h264"], upload, "ZFY0001/c.mp4")
     point = rt.settings.points[0]
     # the first half of ingest_file, then "the process dies"
-    import os
 
     from ingest.pipeline import arrival_for
 
@@ -338,5 +338,42 @@ def test_with_transcoding_off_an_hevc_item_is_complete_without_a_proxy(make_sett
         with transaction(rt.sessions) as session:
             (event,) = [e for e in custody.log_for(session, hevc.item_id) if e.kind == "proxy_made"]
         assert event.outcome == "warning" and "transcoding is off" in event.details
+    finally:
+        rt.close()
+
+
+class FlippingDisk(FileStore):
+    """A folder store whose disk gives back other bytes than it was given (a failing disk or controller)."""
+
+    def write(self, key, reader, length, durable=True):
+        super().write(key, reader, length, durable)
+        path = self._path(key)
+        os.chmod(path, 0o644)
+        with open(path, "r+b") as f:
+            first = f.read(1)
+            f.seek(0)
+            f.write(bytes([first[0] ^ 1]))
+
+
+def test_a_copy_the_disk_gives_back_wrong_is_refused_and_the_source_kept(make_settings, clips):
+    settings = make_settings()
+    rt = open_runtime(settings, "test")
+    try:
+        rt.store = FlippingDisk(rt.store.root)
+        src = drop(clips["h264"], settings.points[0].path, "ZFY0001/rot.mp4")
+        with pytest.raises(IntegrityFailure, match="does not match its source"):
+            ingest_file(rt, settings.points[0], src)
+        assert src.read_bytes() == clips["h264"].read_bytes()
+        # the bad copy was never linked under its content key, and its staged file is gone
+        assert list(rt.store.list_keys("")) == []
+        with transaction(rt.sessions) as session:
+            assert session.scalar(select(func.count(Receipt.id))) == 0
+
+        rt.store = FileStore(rt.store.root)  # the disk replaced: the same file goes in whole
+        result = ingest_file(rt, settings.points[0], src)
+        assert result.outcome == "new" and result.sha256 == hashlib.sha256(clips["h264"].read_bytes()).hexdigest()
+        with transaction(rt.sessions) as session:
+            verified = [e for e in custody.log_for(session, result.item_id) if e.kind == "verified"]
+            assert "as it was flushed there" in json.loads(verified[0].details)["method"]
     finally:
         rt.close()
