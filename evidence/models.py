@@ -167,6 +167,9 @@ class ReceiptOutcome(str, enum.Enum):
     REJECTED = "rejected"  # not taken (zero bytes); the file stays where it is
 
 
+UNRELEASED = text("source_released_at IS NULL AND outcome != 'rejected'")
+
+
 class Receipt(Base):
     """One file taken from an upload point: the ingest ledger that makes restarts exactly-once."""
 
@@ -189,7 +192,11 @@ class Receipt(Base):
     source_disposition: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_receipts_file", "upload_point", "rel_path", "inode", "mtime_ns", "size_bytes"),)
+    __table_args__ = (
+        Index("ix_receipts_file", "upload_point", "rel_path", "inode", "mtime_ns", "size_bytes"),
+        # the few whose release is still to be recorded, looked for at every rescan
+        Index("ix_receipts_unreleased", "upload_point", sqlite_where=UNRELEASED, postgresql_where=UNRELEASED),
+    )
 
 
 class SkippedFile(Base):

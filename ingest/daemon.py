@@ -275,6 +275,10 @@ class Daemon:
         return None
 
     def _rescan(self) -> None:
+        for path in [p for p in self.failures if not os.path.lexists(p)]:
+            where = self._rel(path)
+            if where is not None:  # gone from the upload point: nothing is left to try again or list
+                self._done(path, where[0])
         for point in self.points:
             found: list[Skip] = []
             for entry in walk(point.path, self.settings.archive_dirname, self.settings.ignore):
@@ -289,6 +293,19 @@ class Daemon:
 
             self._list_skipped(write, point)
         self.health.last_scan_at = time.time()
+
+    def _finish_releases(self, rt: Runtime) -> None:
+        """Record the releases an outage cut short since the start: a source deleted (policy ``delete``)
+        cannot be put back to be tried again, so nothing else would record it before the next start."""
+        busy = set(self.in_flight) | set(self.failures)  # their own ingest, or its retry, finishes them
+        for point in self.points:
+            try:
+                finished = finish_releases(rt, point, busy)
+            except Unavailable as exc:
+                log.warning("could not look for unrecorded releases yet: %s", exc)
+                return
+            if finished:
+                log.info("recorded %d release(s) left unrecorded in %s", finished, printable(point.path))
 
     def _list_skipped(self, write, point: UploadPoint) -> None:
         """Update the skipped list; log each entry once, when it first appears. A database hiccup only waits."""
@@ -462,6 +479,7 @@ class Daemon:
             while not self.stop.is_set():
                 if time.monotonic() >= next_scan:
                     self._rescan()
+                    self._finish_releases(rt)
                     next_scan = time.monotonic() + self.settings.rescan_seconds
                 self._drain_events()
                 self._ingest_ready(rt, pool)

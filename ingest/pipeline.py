@@ -17,7 +17,7 @@ import os
 import ssl
 import stat
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -276,7 +276,10 @@ def release_source(rt: Runtime, point: UploadPoint, receipt: Receipt) -> str:
     """Apply the source policy to a file whose copy is verified; record what was done."""
     path = point.path / on_disk(receipt.rel_path, receipt.rel_path_bytes)
     policy = rt.settings.source_policy
-    gone = "source already gone from the upload point (released before a restart, or by another ingester)"
+    gone = (
+        "source already gone from the upload point (released before its record was cut short by a crash "
+        "or an outage, or by another ingester)"
+    )
     moved: Path | None = None
     try:
         st = os.lstat(path)
@@ -396,14 +399,17 @@ def ingest_file(
     return IngestResult(printable(path), "new" if new else "duplicate", item.id, copy.sha256)
 
 
-def finish_releases(rt: Runtime, point: UploadPoint) -> int:
-    """Release sources whose copies were recorded before a crash cut the release short; returns how many."""
+def finish_releases(rt: Runtime, point: UploadPoint, busy: Collection[Path] = ()) -> int:
+    """Release sources whose copies were recorded but whose release a crash or an outage cut short,
+    but for the files in ``busy`` (being ingested, or retried, right now); returns how many."""
     released = 0
     pending = unit_of_work.run(rt.sessions, lambda session: intake.unreleased_receipts(session, str(point.path)))
     for receipt in pending:
+        if point.path / on_disk(receipt.rel_path, receipt.rel_path_bytes) in busy:
+            continue
         try:
             release_source(rt, point, receipt)
             released += 1
-        except SourceNotReleased as exc:  # one stuck file must not stop the start; ingest retries it
+        except SourceNotReleased as exc:  # one stuck file must not stop the rest; ingest retries it
             log.warning("%s", exc)
     return released

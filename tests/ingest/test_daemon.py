@@ -250,6 +250,53 @@ def test_database_outage_loses_nothing_and_catches_up(make_settings, clips, pg_u
         relay.stop()
 
 
+def test_a_deleted_source_whose_release_record_an_outage_cut_short_is_recorded_without_a_restart(
+    make_settings, clips, pg_url, monkeypatch
+):
+    """Under the delete policy the source cannot be put back to be tried again (as a moved one is):
+    the station's next rescan records its release, not only its next start."""
+    from urllib.parse import urlsplit
+
+    from evidence import intake
+    from tests.servers import TcpForwarder
+
+    port = urlsplit(pg_url).port
+    relay = TcpForwarder(("127.0.0.1", port)).start()
+    settings = make_settings(database_url=pg_url.replace(f":{port}/", f":{relay.port}/"), source_policy="delete")
+    real_record = intake.record_release
+    cut = threading.Event()
+
+    def outage_after_the_deletion(session, receipt, disposition, agent):
+        if not cut.is_set():
+            cut.set()
+            relay.stop()  # the database goes away between the deletion and its record
+        return real_record(session, receipt, disposition, agent)
+
+    monkeypatch.setattr(intake, "record_release", outage_after_the_deletion)
+    src = drop(clips["h264"], settings.points[0].path, "ZFY0001/deleted.mp4")
+    try:
+        with running(settings) as daemon:
+            wait_for(cut.is_set, timeout=60)
+            wait_for(lambda: src in daemon.failures, timeout=60)  # its ingest failed on the record
+            assert not src.exists()
+            relay.start()
+            wait_for(lambda: count(settings, Receipt, Receipt.source_released_at.is_not(None)) == 1, timeout=60)
+            assert daemon.health.failure is None
+            assert src not in daemon.failures  # gone: no longer tried again, nor listed as failing
+        engine, sessions = db(settings)
+        try:
+            with transaction(sessions) as session:
+                (receipt,) = session.scalars(select(Receipt))
+                assert receipt.source_disposition.startswith("source already gone")
+                released = session.scalars(select(CustodyEvent).where(CustodyEvent.kind == "source_released")).all()
+                assert len(released) == 1 and released[0].item_id == receipt.item_id
+                assert custody_verify.verify(session).ok
+        finally:
+            engine.dispose()
+    finally:
+        relay.stop()
+
+
 @pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
 def test_file_events_alone_bring_new_files_in(make_settings, clips, polling):
     settings = make_settings(rescan_seconds=3600, polling=polling)  # only the start-up scan
