@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent import futures
@@ -243,6 +244,10 @@ class Daemon:
             log.info("removed %d stale incoming object(s)", len(stale))
 
     def _observer(self, thread_errors: dict[str, str]):
+        # watchdog re-adds a watch when a folder appears during a recursive add (the archive folder
+        # does) and warns that it overwrites its own identical callback: harmless, and not for the
+        # operator's console (gorakhargosh/watchdog#1278 discusses it)
+        warnings.filterwarnings("ignore", "Callback with id .* already exists for watch", RuntimeWarning)
         # lstat: the polling snapshot must not walk through links (a loop has no end); inotify never does
         observer = (
             PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=2)
