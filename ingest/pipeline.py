@@ -10,6 +10,7 @@ database went away) is put back, and tried again like any file that failed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import logging
@@ -152,6 +153,20 @@ def store_and_verify(
     """Stream the file into the store while hashing it, verify the stored copy and put it under its hash."""
     store = rt.ready_store()
     temp_key = f"incoming/{uuid.uuid4().hex}"
+    try:
+        return _store_and_verify(store, temp_key, path, before, on_bytes)
+    except BaseException:
+        # Nothing refers to the staged copy (a source that changed, a copy that failed verification, a
+        # store or disk that failed): it goes now, not at the next start's sweep of incoming/. After
+        # the move nothing is left under it; a store that is down leaves it to that sweep.
+        with contextlib.suppress(Exception):
+            store.delete(temp_key)
+        raise
+
+
+def _store_and_verify(
+    store: ObjectStore, temp_key: str, path: Path, before: os.stat_result, on_bytes: Callable[[int], None] | None
+) -> StoredCopy:
     taken_at = utcnow()
     with open_source(path, before) as raw:
         reader = HashingReader(raw, on_bytes)
@@ -171,17 +186,13 @@ def store_and_verify(
     except FileNotFoundError:
         replaced = True
     if tail or _identity(after) != _identity(before) or replaced:
-        store.delete(temp_key)
         raise SourceChanged(f"{printable(path)} changed while it was being stored; it will be taken again once settled")
     key = original_key(sha)
     if store.local:
         # The staged file is the very file then linked under its key, read-only: checking it while the
-        # disk flushes it means the verification no longer waits on the disk.
-        try:
-            _verify(store, temp_key, sha, before.st_size, flushing=True)
-        except IntegrityFailure:
-            store.delete(temp_key)  # still staged: nothing refers to it, and the content key stays free
-            raise
+        # disk flushes it means the verification no longer waits on the disk, and a copy that fails it
+        # never occupies the content key.
+        _verify(store, temp_key, sha, before.st_size, flushing=True)
         store.move(temp_key, key)
         stored_at = verified_at = utcnow()
         method = VERIFY_LOCAL

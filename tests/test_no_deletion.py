@@ -28,7 +28,7 @@ DELETE_ROUTES = {
 # (module, function) allowed to call a store's ``delete``, and why
 STORE_DELETES = {
     ("evidence/sweeper.py", "_purge"),  # the retention sweeper: expired, past grace, no hold, no lock
-    ("ingest/pipeline.py", "store_and_verify"),  # the temporary incoming/ copy of a source that changed
+    ("ingest/pipeline.py", "store_and_verify"),  # the temporary incoming/ copy of a file that failed to go in
     ("ingest/daemon.py", "_sweep_incoming"),  # incoming/ copies a crash left behind
     ("evidence/adapters/s3store.py", "move"),  # the incoming/ copy, once copied to its final key
 }

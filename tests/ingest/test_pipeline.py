@@ -377,3 +377,20 @@ def test_a_copy_the_disk_gives_back_wrong_is_refused_and_the_source_kept(make_se
             assert "as it was flushed there" in json.loads(verified[0].details)["method"]
     finally:
         rt.close()
+
+
+def test_a_store_that_fails_after_the_copy_keeps_no_staged_copy_and_the_source(make_settings, clips):
+    settings = make_settings()
+    rt = open_runtime(settings, "test")
+    try:
+        store = rt.ready_store()
+        (store.root / "originals").write_bytes(b"")  # the content keys' folder cannot be made: a broken disk layout
+        src = drop(clips["h264"], settings.points[0].path, "ZFY0001/k.mp4")
+        with pytest.raises(StoreUnavailable):
+            ingest_file(rt, settings.points[0], src)
+        assert src.read_bytes() == clips["h264"].read_bytes()
+        assert list(store.list_keys("incoming/")) == []  # gone at once, not left for the next start's sweep
+        with transaction(rt.sessions) as session:
+            assert session.scalar(select(func.count(Receipt.id))) == 0
+    finally:
+        rt.close()
