@@ -152,8 +152,31 @@ def _guard_thread(thread: threading.Thread, errors: dict[str, str]) -> None:
     thread.run = guarded  # type: ignore[method-assign]
 
 
+class _Wake:
+    """An event that ends the ingest loop's wait whether it waits on its ingests or on nothing
+    (a future, so that ``futures.wait`` can wait on it beside them); set and cleared as an Event."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: Future[None] = Future()
+
+    def set(self) -> None:
+        with self._lock:
+            if not self._next.done():
+                self._next.set_result(None)
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._next.done():
+                self._next = Future()
+
+    def future(self) -> Future[None]:
+        with self._lock:
+            return self._next
+
+
 class _Events(FileSystemEventHandler):
-    def __init__(self, sink: queue.SimpleQueue, wake: threading.Event):
+    def __init__(self, sink: queue.SimpleQueue, wake: _Wake):
         self.sink, self.wake = sink, wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -162,7 +185,7 @@ class _Events(FileSystemEventHandler):
         for p in (event.src_path, getattr(event, "dest_path", "")):
             if p:
                 self.sink.put(Path(os.fsdecode(p)))  # a name that is not UTF-8 stays exact
-        self.wake.set()  # an idle ingest loop looks at once, not at its next tick
+        self.wake.set()  # an ingest loop with room looks at once, not at its next tick
 
 
 class Daemon:
@@ -188,7 +211,7 @@ class Daemon:
         self.restarts = restarts or Restarts(give_up_after=settings.restart_limit)
         self.health = Health(healthy_after=self.restarts.healthy_after)
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
-        self.wake = threading.Event()  # set by file events; the idle ingest loop waits on it
+        self.wake = _Wake()  # set by file events; an ingest loop with room for more waits on it
         self.settler = Settler(settings.settle_seconds)
         self.retry_at: dict[Path, float] = {}
         self.failures: dict[Path, int] = {}
@@ -401,11 +424,13 @@ class Daemon:
 
     def _finish_ingests(self, timeout: float) -> None:
         """Wait up to ``timeout`` for an ingest to end, then account for every one that has."""
-        running = [future for future, _, _ in self.in_flight.values()]
-        if running:
-            futures.wait(running, timeout=timeout, return_when=futures.FIRST_COMPLETED)
-        elif not self.stop.is_set():
-            self.wake.wait(timeout)  # a file event ends the wait: a settle window of 0 is taken at once
+        waits: list[Future] = [future for future, _, _ in self.in_flight.values()]
+        if not waits or (len(waits) < 2 * self.settings.ingest_concurrency and not self.ready):
+            # room for more and none in hand: a file event ends the wait too, so that a file arriving
+            # while another is being stored is taken at once (with a settle window of 0), not after it
+            waits.append(self.wake.future())
+        if not self.stop.is_set():
+            futures.wait(waits, timeout=timeout, return_when=futures.FIRST_COMPLETED)
         self.wake.clear()
         for path, (future, point, size) in list(self.in_flight.items()):
             if future.done():

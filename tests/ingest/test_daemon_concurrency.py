@@ -11,6 +11,7 @@ from sqlalchemy import select
 from evidence import custody_verify
 from evidence.models import CustodyEvent, Item, Receipt
 from evidence.unit_of_work import transaction
+from ingest import daemon as daemon_module
 from tests.ingest.test_daemon import count, db, items, running, wait_for
 from tests.media import drop
 
@@ -27,8 +28,10 @@ def _receipt_order(settings) -> list[str]:
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
-def test_small_files_do_not_queue_behind_a_large_one(make_settings, clips, moto, concurrency):
-    # on S3 (moto on loopback), storing the large file takes seconds: long enough to be overtaken
+def test_small_files_do_not_queue_behind_a_large_one(make_settings, clips, moto, concurrency, monkeypatch):
+    # on S3 (moto on loopback), storing the large file takes seconds: long enough to be overtaken; and
+    # the loop's tick made longer than that: the small files' arrival itself must wake the loop
+    monkeypatch.setattr(daemon_module, "TICK_S", 5.0)
     settings = make_settings(
         ingest_concurrency=concurrency, settle_seconds=0, rescan_seconds=60, storage_url=moto.url()
     )
